@@ -1,0 +1,31 @@
+"""Errors the engine raises for things a user can fix.
+
+Every message names the problem *and* the fix, so shells (CLI, daemon, plug-ins) can show it
+as-is without a traceback. Anything else escaping the engine is a bug.
+"""
+
+from __future__ import annotations
+
+
+class PhotoStyleError(Exception):
+    """Base class: a problem with the user's input or set-up, with a readable message."""
+
+
+class InputImageError(PhotoStyleError):
+    """An image is unreadable, empty, of an unsupported layout, or holds NaN/inf."""
+
+
+class MaskError(PhotoStyleError):
+    """Region masks do not fit their image or do not pair up."""
+
+
+class WeightsError(PhotoStyleError):
+    """The VGG19 weights file is missing, unreadable or of the wrong shape."""
+
+
+class OptionsError(PhotoStyleError):
+    """An option (preset, device, size...) has a value the engine does not know."""
+
+
+class Cancelled(PhotoStyleError):
+    """The caller set the cancel token; the job stopped without a result."""

