@@ -14,12 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import png
+import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputImageError
 
 #: Images smaller than this on their short side carry too little for VGG19's statistics.
 MIN_SIDE = 64
+#: The smallest working short side VGG19's five scales can use.
+MIN_WORKING_SIDE = 32
 
 _SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
@@ -87,6 +91,20 @@ def join_pixels(rgb: np.ndarray, like: Pixels) -> np.ndarray:
     if like.alpha is None:
         return colour
     return np.concatenate([colour, like.alpha[:, :, None].astype(like.dtype)], axis=2)
+
+
+def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) scaled so the long side is at most `long_side` (never upscaled, short side ≥ 32)."""
+    scale = min(1.0, long_side / max(height, width))
+    scale = max(scale, min(1.0, MIN_WORKING_SIDE / min(height, width)))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Antialiased bilinear resize of a C×H×W tensor (a no-op at the same size)."""
+    if tuple(image.shape[-2:]) == tuple(shape):
+        return image
+    return F.interpolate(image[None], size=shape, mode="bilinear", antialias=True, align_corners=False)[0]
 
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:

@@ -111,12 +111,15 @@ def pair_regions(
     - a region missing (or nearly empty) in the style image is styled by the whole reference,
       so that part of the photo still gets the reference's look instead of being pushed to black;
     - a region missing in the content image is dropped: there is nothing to style.
-    With no regions at all, the whole content is styled by the whole reference.
+    If not a single region has a partner, the masks were almost certainly made for different
+    conventions, and that is an error. With no regions at all, the whole content is styled by
+    the whole reference.
     """
     if not regions:
         return [RegionPair("all", np.ones(content_shape, np.float32), np.ones(style_shape, np.float32))], []
     notes: list[str] = []
     used: list[RegionPair] = []
+    paired = 0
     for region in regions:
         content_mask = _as_mask(region.content_mask, f"The content mask of region '{region.name}'")
         style_mask = _as_mask(region.style_mask, f"The style mask of region '{region.name}'")
@@ -142,8 +145,10 @@ def pair_regions(
                 "style image; it was styled with the whole reference instead."
             )
             style_mask = np.ones(style_shape, np.float32)
+        else:
+            paired += 1
         used.append(RegionPair(region.name, content_mask, style_mask))
-    if not used:
+    if not paired:
         raise MaskError(
             "The content and style masks have no region in common. Give both images masks with the same "
             "region names (or segmentation colours), each covering part of its image."

@@ -9,6 +9,8 @@ exact gradient 2λ L V_c.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse
 import torch
@@ -57,14 +59,17 @@ def matting_laplacian(image: np.ndarray, epsilon: float = DEFAULT_EPSILON, radiu
 def to_torch_sparse(laplacian: scipy.sparse.csr_matrix, device: torch.device | str = "cpu") -> torch.Tensor:
     """The Laplacian as a float64 torch CSR tensor on `device`, for mat-vecs inside the optimiser."""
     laplacian = laplacian.tocsr()
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(laplacian.indptr.astype(np.int64)),
-        torch.from_numpy(laplacian.indices.astype(np.int64)),
-        torch.from_numpy(laplacian.data.astype(np.float64)),
-        size=laplacian.shape,
-        dtype=torch.float64,
-        check_invariants=False,  # scipy built it; re-checking costs time at every size
-    ).to(device)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        tensor = torch.sparse_csr_tensor(
+            torch.from_numpy(laplacian.indptr.astype(np.int64)),
+            torch.from_numpy(laplacian.indices.astype(np.int64)),
+            torch.from_numpy(laplacian.data.astype(np.float64)),
+            size=laplacian.shape,
+            dtype=torch.float64,
+            check_invariants=False,  # scipy built it; re-checking costs time at every size
+        )
+    return tensor.to(device)
 
 
 class _QuadraticForm(torch.autograd.Function):

@@ -18,18 +18,16 @@ import torch.nn.functional as F
 
 from . import losses
 from .errors import OptionsError
-from .images import Pixels, join_pixels, split_pixels
+from .images import MIN_WORKING_SIDE, Pixels, join_pixels, resize_image, split_pixels, working_shape
 from .local_affine import smooth_local_affine
 from .masks import RegionPair, pair_regions, propagate_masks, resize_mask
 from .matting import matting_laplacian, photorealism_loss, to_torch_sparse
 from .presets import Preset, get_preset
 from .progress import CancelToken, Progress, ProgressCallback
-from .vgg import CAFFE_MEAN_BGR, layer_sequence, load_vgg19
+from .vgg import from_caffe, layer_sequence, load_vgg19, to_caffe
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-#: The smallest working short side VGG19's five scales can use.
-MIN_WORKING_SIDE = 32
 
 
 @dataclass(frozen=True)
@@ -75,32 +73,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) scaled so the long side is at most `long_side` (never upscaled)."""
-    scale = min(1.0, long_side / max(height, width))
-    scale = max(scale, min(1.0, MIN_WORKING_SIDE / min(height, width)))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def _resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Antialiased bilinear resize of a C×H×W tensor."""
-    if tuple(image.shape[-2:]) == tuple(shape):
-        return image
-    return F.interpolate(image[None], size=shape, mode="bilinear", antialias=True, align_corners=False)[0]
-
-
-def _to_caffe(rgb: torch.Tensor) -> torch.Tensor:
-    """3×H×W RGB in [0, 1] → 1×3×H×W BGR on 0..255 minus the Caffe mean."""
-    mean = torch.tensor(CAFFE_MEAN_BGR, device=rgb.device).view(3, 1, 1)
-    return (rgb.flip(0) * 255.0 - mean)[None]
-
-
-def _from_caffe(caffe: torch.Tensor) -> torch.Tensor:
-    """Inverse of `_to_caffe` (not clamped)."""
-    mean = torch.tensor(CAFFE_MEAN_BGR, device=caffe.device).view(3, 1, 1)
-    return ((caffe[0] + mean) / 255.0).flip(0)
-
-
 class _Objective:
     """The loss terms for one content/style pair, with every fixed target computed once."""
 
@@ -113,8 +85,8 @@ class _Objective:
         self.content_masks = propagate_masks(content_masks, layers, set(STYLE_LAYERS))
         style_masks_at = propagate_masks(style_masks, layers, set(STYLE_LAYERS))
         with torch.no_grad():
-            self.content_target = self.net(_to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER]
-            style_features = self.net(_to_caffe(style), wanted)
+            self.content_target = self.net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER]
+            style_features = self.net(to_caffe(style), wanted)
             self.style_targets = {
                 layer: torch.stack([losses.masked_gram(style_features[layer], mask) for mask in style_masks_at[layer]])
                 for layer in STYLE_LAYERS
@@ -138,7 +110,7 @@ class _Objective:
             "tv": losses.total_variation_loss(x, p.tv_weight),
         }
         if self.laplacian is not None:
-            term = photorealism_loss(_from_caffe(x), self.laplacian, p.photoreal_weight)
+            term = photorealism_loss(from_caffe(x), self.laplacian, p.photoreal_weight)
             terms["photorealism"] = term if photoreal else term.detach()
         return terms
 
@@ -148,9 +120,9 @@ class _Diverged(Exception):
 
 
 def _preview(x: torch.Tensor, size: int) -> np.ndarray:
-    rgb = _from_caffe(x.detach()).clamp(0, 1)
+    rgb = from_caffe(x.detach()).clamp(0, 1)
     h, w = rgb.shape[-2:]
-    rgb = _resize(rgb, working_shape(h, w, size))
+    rgb = resize_image(rgb, working_shape(h, w, size))
     return (rgb.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
@@ -170,7 +142,7 @@ def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: 
         terms = objective.terms(x, photoreal)
         total_loss = sum(v for k, v in terms.items() if photoreal or k != "photorealism")
         values = {k: float(v.detach()) for k, v in terms.items()}
-        if not np.isfinite(float(total_loss)):
+        if not np.isfinite(float(total_loss.detach())):
             raise _Diverged
         last_good.copy_(x.detach())
         total_loss.backward()
@@ -237,8 +209,8 @@ def transfer(
     full_content = torch.from_numpy(content_px.rgb).permute(2, 0, 1).to(device)
     content_shape = working_shape(content_px.height, content_px.width, preset.size)
     style_shape = working_shape(style_px.height, style_px.width, preset.size)
-    work_content = _resize(full_content, content_shape).clamp(0, 1)
-    work_style = _resize(torch.from_numpy(style_px.rgb).permute(2, 0, 1).to(device), style_shape).clamp(0, 1)
+    work_content = resize_image(full_content, content_shape).clamp(0, 1)
+    work_style = resize_image(torch.from_numpy(style_px.rgb).permute(2, 0, 1).to(device), style_shape).clamp(0, 1)
     content_masks = resize_mask(torch.from_numpy(np.stack([r.content_mask for r in used_regions])).to(device), content_shape)
     style_masks = resize_mask(torch.from_numpy(np.stack([r.style_mask for r in used_regions])).to(device), style_shape)
     if content_shape != (content_px.height, content_px.width):
@@ -250,7 +222,7 @@ def transfer(
     if iterations[1] > 0:
         objective.use_photorealism(work_content)
     if preset.init == "content":
-        x = _to_caffe(work_content).clone()
+        x = to_caffe(work_content).clone()
     else:
         generator = torch.Generator().manual_seed(options.seed)
         x = (torch.randn((1, 3, *content_shape), generator=generator) * 1e-4).to(device)
@@ -268,7 +240,7 @@ def transfer(
     if cancel is not None:
         cancel.raise_if_cancelled()
     with torch.no_grad():
-        optimised = _from_caffe(x.detach()).clamp(0, 1)
+        optimised = from_caffe(x.detach()).clamp(0, 1)
         if options.smooth:
             result = smooth_local_affine(optimised, work_content, full_content, preset.smooth_radius, preset.smooth_edge)
         else:

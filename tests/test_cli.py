@@ -1,0 +1,148 @@
+"""The `photostyle` command line, run as a real subprocess: results, progress and error messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photostyle.core import load_image, save_image
+
+FAST = ["--size", "64", "--iterations", "3", "2"]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "photostyle.server.cli", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+def gradient_photo(height: int, width: int, dtype=np.uint8) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x / width, y / height, 0.5 + 0.4 * np.sin(x / 7.0) * np.cos(y / 5.0)], axis=2)
+    scale = 65535 if dtype == np.uint16 else 255
+    return np.round(rgb * scale).astype(dtype)
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    content, style = tmp_path / "photo.png", tmp_path / "reference.png"
+    save_image(content, gradient_photo(80, 101))
+    save_image(style, gradient_photo(90, 70)[::-1, :, ::-1].copy())
+    return content, style
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+class TestTransfer:
+    def test_writes_result_of_photo_size_with_progress(self, pair, tmp_path):
+        out = tmp_path / "out.png"
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(out), *FAST)
+        assert result.returncode == 0, result.stderr
+        image = load_image(out)
+        assert image.shape == (80, 101, 3) and image.dtype == np.uint8
+        assert not np.array_equal(image, load_image(pair[0]))
+        assert "100%" in result.stderr and "photoreal" in result.stderr
+        assert f"Wrote {out}" in result.stdout
+
+    def test_sixteen_bit_rgba_stays_sixteen_bit_with_alpha(self, tmp_path, pair):
+        photo = np.concatenate([gradient_photo(72, 90, np.uint16), np.full((72, 90, 1), 40000, np.uint16)], axis=2)
+        save_image(tmp_path / "deep.png", photo)
+        out = tmp_path / "deep_out.png"
+        result = run_cli("transfer", str(tmp_path / "deep.png"), str(pair[1]), "-o", str(out), *FAST)
+        assert result.returncode == 0, result.stderr
+        image = load_image(out)
+        assert image.dtype == np.uint16 and image.shape == (72, 90, 4)
+        assert np.array_equal(image[:, :, 3], photo[:, :, 3])
+
+    def test_colour_coded_masks(self, pair, tmp_path):
+        mask = np.zeros((80, 101, 3), np.uint8)
+        mask[:40] = (0, 0, 255)  # blue region on top, black below
+        style_mask = np.zeros((90, 70, 3), np.uint8)
+        style_mask[:30] = (0, 0, 255)
+        save_image(tmp_path / "cm.png", mask)
+        save_image(tmp_path / "sm.png", style_mask)
+        out = tmp_path / "out.png"
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(out), "--content-mask",
+                         str(tmp_path / "cm.png"), "--style-mask", str(tmp_path / "sm.png"), *FAST)
+        assert result.returncode == 0, result.stderr
+        assert load_image(out).shape == (80, 101, 3)
+
+    def test_region_missing_from_reference_is_reported(self, pair, tmp_path):
+        mask = np.zeros((80, 101, 3), np.uint8)
+        mask[:40] = (0, 0, 255)
+        mask[40:] = (255, 0, 0)  # red: only in the photo
+        style_mask = np.zeros((90, 70, 3), np.uint8)
+        style_mask[:30] = (0, 0, 255)
+        save_image(tmp_path / "cm.png", mask)
+        save_image(tmp_path / "sm.png", style_mask)
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"), "--content-mask",
+                         str(tmp_path / "cm.png"), "--style-mask", str(tmp_path / "sm.png"), *FAST)
+        assert result.returncode == 0, result.stderr
+        assert "note: Region 'red'" in result.stderr and "missing from the style image" in result.stderr
+
+    def test_demo_writes_its_image(self, tmp_path):
+        result = run_cli("demo", "-o", str(tmp_path / "demo.png"), *FAST)
+        assert result.returncode == 0, result.stderr
+        assert load_image(tmp_path / "demo.png").shape == (400, 600, 3)
+
+
+class TestErrors:
+    def test_missing_photo(self, pair, tmp_path):
+        result = run_cli("transfer", str(tmp_path / "nope.png"), str(pair[1]), "-o", str(tmp_path / "o.png"), *FAST)
+        assert_user_error(result, "not found", "nope.png")
+
+    def test_corrupt_photo(self, pair, tmp_path):
+        bad = tmp_path / "bad.png"
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+        result = run_cli("transfer", str(bad), str(pair[1]), "-o", str(tmp_path / "o.png"), *FAST)
+        assert_user_error(result, "Cannot read", "corrupt")
+        assert not (tmp_path / "o.png").exists()
+
+    def test_mask_of_wrong_size(self, pair, tmp_path):
+        save_image(tmp_path / "cm.png", np.zeros((50, 50, 3), np.uint8))
+        save_image(tmp_path / "sm.png", np.zeros((90, 70, 3), np.uint8))
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"), "--content-mask",
+                         str(tmp_path / "cm.png"), "--style-mask", str(tmp_path / "sm.png"), *FAST)
+        assert_user_error(result, "50×50", "101×80", "must match")
+
+    def test_masks_with_no_region_in_common(self, pair, tmp_path):
+        save_image(tmp_path / "cm.png", np.full((80, 101, 3), (0, 0, 255), np.uint8))
+        save_image(tmp_path / "sm.png", np.full((90, 70, 3), (255, 0, 0), np.uint8))
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"), "--content-mask",
+                         str(tmp_path / "cm.png"), "--style-mask", str(tmp_path / "sm.png"), *FAST)
+        assert_user_error(result, "no region in common")
+
+    def test_only_one_mask(self, pair, tmp_path):
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"),
+                         "--content-mask", str(pair[0]), *FAST)
+        assert_user_error(result, "--content-mask and --style-mask")
+
+    def test_unknown_device(self, pair, tmp_path):
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"), "--device", "tpu", *FAST)
+        assert_user_error(result, "tpu", "'cpu'")
+
+    def test_unknown_preset(self, pair, tmp_path):
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"), "--preset", "turbo")
+        assert result.returncode == 2 and "turbo" in result.stderr and "reference" in result.stderr
+
+    def test_missing_weights_file(self, pair, tmp_path):
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"),
+                         "--weights", str(tmp_path / "vgg.pth"), *FAST)
+        assert_user_error(result, "weights file not found", "vgg.pth")
+
+    def test_tiny_style_image(self, pair, tmp_path):
+        save_image(tmp_path / "tiny.png", gradient_photo(20, 30))
+        result = run_cli("transfer", str(pair[0]), str(tmp_path / "tiny.png"), "-o", str(tmp_path / "o.png"), *FAST)
+        assert_user_error(result, "30×20", "at least 64")
+
+    def test_output_folder_missing(self, pair, tmp_path):
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "no" / "o.png"), *FAST)
+        assert_user_error(result, "does not exist")
