@@ -53,22 +53,23 @@ def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: in
     Spatial sigma radius/3 and range sigma `edge` on the mean squared colour difference, as in the
     reference code; windows are clipped at the image border.
     """
-    channels, height, width = coefficients.shape
+    _, height, width = coefficients.shape
     spatial_sigma = max(radius / 3.0, 1e-6)
     padded_maps = F.pad(coefficients[None], (radius,) * 4)[0]
     padded_guide = F.pad(guide[None], (radius,) * 4)[0]
     padded_valid = F.pad(torch.ones(1, 1, height, width, device=guide.device), (radius,) * 4)[0, 0]
+    range_scale = 1.0 / (2 * edge * edge * guide.shape[0])  # mean over channels folded in
     total = torch.zeros_like(coefficients)
     total_weight = torch.zeros(height, width, device=guide.device)
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
             ys, xs = slice(radius + dy, radius + dy + height), slice(radius + dx, radius + dx + width)
-            colour_distance = (padded_guide[:, ys, xs] - guide).pow(2).mean(dim=0)
-            weight = padded_valid[ys, xs] * torch.exp(
-                -colour_distance / (2 * edge * edge) - (dx * dx + dy * dy) / (2 * spatial_sigma ** 2)
-            )
-            total += weight * padded_maps[:, ys, xs]
-            total_weight += weight
+            difference = padded_guide[:, ys, xs] - guide
+            # In place: this loop runs (2r+1)² times over every pixel, temporaries dominate its cost.
+            weight = (difference.mul_(difference).sum(dim=0).mul_(-range_scale)
+                      .add_(-(dx * dx + dy * dy) / (2 * spatial_sigma ** 2)).exp_().mul_(padded_valid[ys, xs]))
+            total.addcmul_(padded_maps[:, ys, xs], weight)
+            total_weight.add_(weight)
     return total / total_weight
 
 

@@ -126,9 +126,37 @@ def _preview(x: torch.Tensor, size: int) -> np.ndarray:
     return (rgb.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
-def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: int, stage_count: int,
-               iterations: int, done_before: int, total: int, photoreal: bool, options: TransferOptions,
-               progress: ProgressCallback | None, cancel: CancelToken | None, notes: list[str]) -> dict[str, dict[str, float]]:
+@dataclass
+class _Reporter:
+    """Turns iterations of both stages into `Progress` reports (and checks for cancel)."""
+
+    options: TransferOptions
+    total_iterations: int
+    progress: ProgressCallback | None
+    cancel: CancelToken | None
+    stage_count: int = 3  # style, photorealism, finishing
+    done: int = 0  # iterations finished in earlier stages
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+
+    def iteration(self, stage: str, stage_index: int, count: int, iterations: int,
+                  losses_now: dict[str, float], x: torch.Tensor) -> None:
+        if self.progress is None:
+            return
+        every = self.options.preview_every
+        preview = _preview(x, self.options.preview_size) if every > 0 and (count % every == 0 or count == iterations) else None
+        fraction = 0.95 * (self.done + count) / max(self.total_iterations, 1)
+        self.progress(Progress(stage, stage_index, self.stage_count, count, iterations, fraction, losses_now, preview))
+
+    def finished(self, losses_now: dict[str, float]) -> None:
+        if self.progress is not None:
+            self.progress(Progress("finishing", self.stage_count, self.stage_count, 1, 1, 1.0, losses_now))
+
+
+def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: int, iterations: int,
+               photoreal: bool, reporter: _Reporter, notes: list[str]) -> dict[str, dict[str, float]]:
     """Optimise `x` in place for `iterations` L-BFGS steps; return its first and last losses."""
     record: dict[str, dict[str, float]] = {}
     last_good = x.detach().clone()
@@ -136,8 +164,7 @@ def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: 
 
     def closure() -> torch.Tensor:
         nonlocal count
-        if cancel is not None:
-            cancel.raise_if_cancelled()
+        reporter.check_cancel()
         x.grad = None
         terms = objective.terms(x, photoreal)
         total_loss = sum(v for k, v in terms.items() if photoreal or k != "photorealism")
@@ -148,14 +175,11 @@ def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: 
         total_loss.backward()
         record.setdefault("first", values)
         count += 1
-        if progress is not None:
-            want_preview = options.preview_every > 0 and (count % options.preview_every == 0 or count == iterations)
-            progress(Progress(stage, stage_index, stage_count, count, iterations,
-                              0.95 * (done_before + count) / max(total, 1), values,
-                              _preview(x, options.preview_size) if want_preview else None))
+        reporter.iteration(stage, stage_index, count, iterations, values, x)
         return total_loss
 
     if iterations > 0:
+        # The reference's optimiser: L-BFGS, unit step, no line search, history 100, no early stop.
         optimizer = torch.optim.LBFGS([x], lr=1, max_iter=iterations, max_eval=iterations * 2,
                                       tolerance_grad=-1, tolerance_change=-1, history_size=100)
         try:
@@ -164,10 +188,45 @@ def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: 
             with torch.no_grad():
                 x.copy_(last_good)
             notes.append(f"The {stage} stage stopped early at iteration {count}: the optimiser diverged; kept the last good image.")
+    reporter.done += iterations
     with torch.no_grad():
         record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
     record.setdefault("first", record["last"])
     return record
+
+
+def _resolve(options: TransferOptions) -> tuple[Preset, tuple[int, int]]:
+    """The preset with the options' overrides applied, and the two stages' iteration counts."""
+    preset = get_preset(options.preset)
+    if options.size is not None:
+        if options.size < MIN_WORKING_SIDE:
+            raise OptionsError(f"Working size {options.size} px is too small; use at least {MIN_WORKING_SIDE}.")
+        preset = replace(preset, size=options.size)
+    iterations = (
+        preset.style_iterations if options.style_iterations is None else options.style_iterations,
+        preset.photoreal_iterations if options.photoreal_iterations is None else options.photoreal_iterations,
+    )
+    if min(iterations) < 0:
+        raise OptionsError("Iteration counts must be zero or more.")
+    return preset, iterations
+
+
+def _initial_image(preset: Preset, content: torch.Tensor, seed: int) -> torch.Tensor:
+    """Stage 1's start: the reference's near-zero noise (the mean colour), or the photo itself."""
+    if preset.init == "content":
+        return to_caffe(content).clone()
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn((1, 3, *content.shape[-2:]), generator=generator) * 1e-4).to(content.device)
+
+
+def _finish(optimised: torch.Tensor, work_content: torch.Tensor, full_content: torch.Tensor,
+            preset: Preset, smooth: bool) -> torch.Tensor:
+    """The full-resolution result in [0, 1]: smooth local affine of the photo, or an upscale."""
+    if smooth:
+        result = smooth_local_affine(optimised, work_content, full_content, preset.smooth_radius, preset.smooth_edge)
+    else:
+        result = F.interpolate(optimised[None], size=full_content.shape[-2:], mode="bicubic", align_corners=False)[0]
+    return result.clamp(0, 1)
 
 
 def transfer(
@@ -187,24 +246,14 @@ def transfer(
     """
     started = time.perf_counter()
     options = options or TransferOptions()
-    preset = get_preset(options.preset)
-    if options.size is not None:
-        if options.size < MIN_WORKING_SIDE:
-            raise OptionsError(f"Working size {options.size} px is too small; use at least {MIN_WORKING_SIDE}.")
-        preset = replace(preset, size=options.size)
-    iterations = (
-        preset.style_iterations if options.style_iterations is None else options.style_iterations,
-        preset.photoreal_iterations if options.photoreal_iterations is None else options.photoreal_iterations,
-    )
-    if min(iterations) < 0:
-        raise OptionsError("Iteration counts must be zero or more.")
+    preset, iterations = _resolve(options)
     device = resolve_device(options.device)
     content_px: Pixels = split_pixels(content, "content image")
     style_px: Pixels = split_pixels(style, "style image")
     used_regions, notes = pair_regions(regions or [], (content_px.height, content_px.width),
                                        (style_px.height, style_px.width))
-    if cancel is not None:
-        cancel.raise_if_cancelled()
+    reporter = _Reporter(options, sum(iterations), progress, cancel)
+    reporter.check_cancel()
 
     full_content = torch.from_numpy(content_px.rgb).permute(2, 0, 1).to(device)
     content_shape = working_shape(content_px.height, content_px.width, preset.size)
@@ -215,39 +264,22 @@ def transfer(
     style_masks = resize_mask(torch.from_numpy(np.stack([r.style_mask for r in used_regions])).to(device), style_shape)
     if content_shape != (content_px.height, content_px.width):
         notes.append(f"Optimised at {content_shape[1]}×{content_shape[0]} px; the result is rebuilt at "
-                     f"{content_px.width}×{content_px.height} px" + (" by the smooth local affine finish." if options.smooth else " by bicubic upscaling."))
+                     f"{content_px.width}×{content_px.height} px"
+                     + (" by the smooth local affine finish." if options.smooth else " by bicubic upscaling."))
 
-    torch.manual_seed(options.seed)
     objective = _Objective(work_content, work_style, content_masks, style_masks, preset, options.weights, device)
     if iterations[1] > 0:
         objective.use_photorealism(work_content)
-    if preset.init == "content":
-        x = to_caffe(work_content).clone()
-    else:
-        generator = torch.Generator().manual_seed(options.seed)
-        x = (torch.randn((1, 3, *content_shape), generator=generator) * 1e-4).to(device)
-    x.requires_grad_(True)
-
-    total = sum(iterations)
-    stage_losses = {}
-    stages = [("style", iterations[0], False), ("photorealism", iterations[1], True)]
-    done = 0
-    for index, (name, count, photoreal) in enumerate(stages, start=1):
-        stage_losses[name] = _run_stage(x, objective, name, index, len(stages) + 1, count, done, total,
-                                        photoreal, options, progress, cancel, notes)
-        done += count
-
-    if cancel is not None:
-        cancel.raise_if_cancelled()
+    x = _initial_image(preset, work_content, options.seed).requires_grad_(True)
+    stage_losses = {
+        name: _run_stage(x, objective, name, index, count, photoreal, reporter, notes)
+        for index, (name, count, photoreal) in enumerate(
+            [("style", iterations[0], False), ("photorealism", iterations[1], True)], start=1)
+    }
+    reporter.check_cancel()
     with torch.no_grad():
-        optimised = from_caffe(x.detach()).clamp(0, 1)
-        if options.smooth:
-            result = smooth_local_affine(optimised, work_content, full_content, preset.smooth_radius, preset.smooth_edge)
-        else:
-            result = F.interpolate(optimised[None], size=full_content.shape[-2:], mode="bicubic", align_corners=False)[0]
-        result = result.clamp(0, 1)
+        result = _finish(from_caffe(x.detach()).clamp(0, 1), work_content, full_content, preset, options.smooth)
     image = join_pixels(result.permute(1, 2, 0).cpu().numpy(), content_px)
-    if progress is not None:
-        progress(Progress("finishing", len(stages) + 1, len(stages) + 1, 1, 1, 1.0, stage_losses["photorealism"]["last"]))
+    reporter.finished(stage_losses["photorealism"]["last"])
     return TransferResult(image, notes, stage_losses, (content_shape[1], content_shape[0]), str(device),
                           time.perf_counter() - started)
