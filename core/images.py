@@ -124,6 +124,8 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
             return np.array(image)
     except InputImageError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise InputImageError(f"{path} is too large to read safely ({exc}). Downscale it below 178 megapixels first.") from exc
     except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError) as exc:
         raise InputImageError(f"Cannot read {path} as an image ({exc}). The file may be corrupt or not an image; re-export it as PNG or JPEG.") from exc
 

@@ -1,4 +1,8 @@
-"""Named parameter sets. `reference` is the paper's; `default` is what a retoucher waits for."""
+"""Named parameter sets. `reference` is the paper's; `default` is what a retoucher waits for.
+
+Both start stage 1 from the reference's near-zero noise: measured on DPST pair 1 at 384 px, after
+250 iterations a start from the photo reached a 45 % higher style loss at a similar content loss.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,6 @@ class Preset:
     style_weight: float = 100.0
     tv_weight: float = 1e-3
     photoreal_weight: float = 1e4
-    init: str = "noise"  # stage-1 start: "noise" (reference) or "content"
     smooth_radius: int = 15  # smooth-local-affine joint bilateral filter
     smooth_edge: float = 0.01
 
@@ -35,11 +38,10 @@ PRESETS: dict[str, Preset] = {
     ),
     "default": Preset(
         name="default",
-        description="The paper's losses and weights at 512 px with fewer iterations, starting from the photo.",
+        description="The paper's losses, weights and start from noise at 512 px, with 250 + 100 iterations.",
         size=512,
-        style_iterations=200,
+        style_iterations=250,
         photoreal_iterations=100,
-        init="content",
     ),
 }
 

@@ -211,10 +211,8 @@ def _resolve(options: TransferOptions) -> tuple[Preset, tuple[int, int]]:
     return preset, iterations
 
 
-def _initial_image(preset: Preset, content: torch.Tensor, seed: int) -> torch.Tensor:
-    """Stage 1's start: the reference's near-zero noise (the mean colour), or the photo itself."""
-    if preset.init == "content":
-        return to_caffe(content).clone()
+def _initial_image(content: torch.Tensor, seed: int) -> torch.Tensor:
+    """Stage 1's start, as in the reference: near-zero noise in Caffe space (the mean colour)."""
     generator = torch.Generator().manual_seed(seed)
     return (torch.randn((1, 3, *content.shape[-2:]), generator=generator) * 1e-4).to(content.device)
 
@@ -270,7 +268,7 @@ def transfer(
     objective = _Objective(work_content, work_style, content_masks, style_masks, preset, options.weights, device)
     if iterations[1] > 0:
         objective.use_photorealism(work_content)
-    x = _initial_image(preset, work_content, options.seed).requires_grad_(True)
+    x = _initial_image(work_content, options.seed).requires_grad_(True)
     stage_losses = {
         name: _run_stage(x, objective, name, index, count, photoreal, reporter, notes)
         for index, (name, count, photoreal) in enumerate(
