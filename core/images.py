@@ -121,7 +121,8 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
             image.load()
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
                 image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
-            return np.array(image)
+            array = np.array(image)
+            return array[:, :, None] if array.ndim == 2 else array
     except InputImageError:
         raise
     except Image.DecompressionBombError as exc:

@@ -66,8 +66,11 @@ def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: in
             ys, xs = slice(radius + dy, radius + dy + height), slice(radius + dx, radius + dx + width)
             difference = padded_guide[:, ys, xs] - guide
             # In place: this loop runs (2r+1)² times over every pixel, temporaries dominate its cost.
+            # The exponent is floored at -80 so negligible weights stay normal floats (denormals
+            # are many times slower on CPUs).
             weight = (difference.mul_(difference).sum(dim=0).mul_(-range_scale)
-                      .add_(-(dx * dx + dy * dy) / (2 * spatial_sigma ** 2)).exp_().mul_(padded_valid[ys, xs]))
+                      .add_(-(dx * dx + dy * dy) / (2 * spatial_sigma ** 2)).clamp_(min=-80.0).exp_()
+                      .mul_(padded_valid[ys, xs]))
             total.addcmul_(padded_maps[:, ys, xs], weight)
             total_weight.add_(weight)
     return total / total_weight

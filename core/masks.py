@@ -86,7 +86,9 @@ def regions_from_segmentations(content_seg: np.ndarray, style_seg: np.ndarray) -
 def _nearest_colour_labels(segmentation: np.ndarray, what: str) -> np.ndarray:
     seg = np.asarray(segmentation)
     if seg.ndim == 2:
-        seg = np.repeat(seg[:, :, None], 3, axis=2)
+        seg = seg[:, :, None]
+    if seg.ndim == 3 and seg.shape[2] in (1, 2):  # grey (+alpha): black, grey and white regions
+        seg = np.repeat(seg[:, :, :1], 3, axis=2)
     if seg.ndim != 3 or seg.shape[2] < 3:
         raise MaskError(f"The {what} has shape {seg.shape}; it must be an RGB image of region colours.")
     if seg.dtype == np.uint16:

@@ -120,9 +120,11 @@ class _Diverged(Exception):
 
 
 def _preview(x: torch.Tensor, size: int) -> np.ndarray:
+    """The current image as 8-bit RGB with its long side at most `size` (never upscaled)."""
     rgb = from_caffe(x.detach()).clamp(0, 1)
     h, w = rgb.shape[-2:]
-    rgb = resize_image(rgb, working_shape(h, w, size))
+    scale = min(1.0, size / max(h, w))
+    rgb = resize_image(rgb, (max(1, round(h * scale)), max(1, round(w * scale))))
     return (rgb.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
@@ -239,7 +241,8 @@ def transfer(
 
     `content`/`style`: H×W×C arrays (uint8, uint16 or float32 in [0, 1]; 1-4 channels). `regions`
     pair content masks with style masks (see `masks`); none means the whole image. The result has
-    the content's size, channels and sample type; its alpha is the content's, untouched.
+    the content's size and sample type, RGB (grey input gains colour) plus the content's alpha,
+    untouched, when it has one.
     Raises a `PhotoStyleError` subclass for anything the caller can fix, `Cancelled` on cancel.
     """
     started = time.perf_counter()

@@ -1,0 +1,287 @@
+"""Pixels in and out: array validation, sample types, alpha, and image files."""
+
+from __future__ import annotations
+
+import numpy as np
+import png
+import pytest
+import torch
+from PIL import Image
+
+from photostyle.core.errors import InputImageError
+from photostyle.core.images import (
+    MIN_SIDE,
+    join_pixels,
+    load_image,
+    resize_image,
+    save_image,
+    split_pixels,
+    working_shape,
+)
+
+H, W = 64, 70
+
+
+def random_pixels(dtype, channels: int, seed: int = 0, height: int = H, width: int = W) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = (height, width, channels)
+    if dtype == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    if dtype == np.uint16:
+        return rng.integers(0, 65536, shape, dtype=np.uint16)
+    return rng.random(shape).astype(dtype)
+
+
+class TestSplitJoinRoundTrip:
+    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+    @pytest.mark.parametrize("channels", [3, 4])
+    def test_colour_round_trip_is_exact(self, dtype, channels):
+        image = random_pixels(dtype, channels)
+        pixels = split_pixels(image, "image")
+        assert pixels.rgb.dtype == np.float32 and pixels.rgb.shape == (H, W, 3)
+        assert pixels.rgb.min() >= 0 and pixels.rgb.max() <= 1
+        assert (pixels.height, pixels.width, pixels.channels) == (H, W, channels)
+        back = join_pixels(pixels.rgb, pixels)
+        assert back.dtype == image.dtype and back.shape == image.shape
+        if dtype in (np.float32, np.float64):
+            np.testing.assert_allclose(back, image.astype(np.float32), rtol=0, atol=1e-7)
+        else:
+            np.testing.assert_array_equal(back, image)
+
+    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+    def test_alpha_preserved_bit_for_bit(self, dtype):
+        image = random_pixels(dtype, 4, seed=1)
+        pixels = split_pixels(image, "image")
+        assert pixels.alpha.dtype == image.dtype
+        # Whatever the engine does to the colour, the alpha comes back untouched.
+        result = join_pixels(np.zeros((H, W, 3), np.float32), pixels)
+        np.testing.assert_array_equal(result[:, :, 3], image[:, :, 3])
+        assert not np.shares_memory(pixels.alpha, image)
+
+    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+    def test_grey_comes_back_as_rgb(self, dtype):
+        grey = random_pixels(dtype, 1, seed=2)
+        pixels = split_pixels(grey, "image")
+        assert pixels.rgb.shape == (H, W, 3) and pixels.channels == 1 and pixels.alpha is None
+        np.testing.assert_array_equal(pixels.rgb[:, :, 0], pixels.rgb[:, :, 2])
+        back = join_pixels(pixels.rgb, pixels)
+        assert back.shape == (H, W, 3) and back.dtype == grey.dtype
+        for c in range(3):
+            np.testing.assert_allclose(back[:, :, c], grey[:, :, 0], rtol=0, atol=1e-7 if dtype == np.float32 else 0)
+
+    def test_grey_2d_array(self):
+        grey = random_pixels(np.uint8, 1, seed=3)[:, :, 0]
+        pixels = split_pixels(grey, "image")
+        assert pixels.channels == 1
+        np.testing.assert_array_equal(join_pixels(pixels.rgb, pixels)[:, :, 1], grey)
+
+    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+    def test_grey_alpha(self, dtype):
+        image = random_pixels(dtype, 2, seed=4)
+        pixels = split_pixels(image, "image")
+        assert pixels.channels == 2 and pixels.rgb.shape == (H, W, 3)
+        back = join_pixels(pixels.rgb, pixels)
+        assert back.shape == (H, W, 4) and back.dtype == image.dtype
+        np.testing.assert_array_equal(back[:, :, 3], image[:, :, 1])
+        np.testing.assert_allclose(back[:, :, 0], image[:, :, 0], rtol=0, atol=1e-7 if dtype == np.float32 else 0)
+
+    def test_float_out_of_range_clipped(self):
+        image = np.full((H, W, 3), 1.5, np.float32)
+        image[0, 0] = -0.25
+        pixels = split_pixels(image, "image")
+        assert pixels.rgb.max() == 1.0 and pixels.rgb.min() == 0.0
+
+    def test_join_clips_and_rounds(self):
+        pixels = split_pixels(np.zeros((H, W, 3), np.uint8), "image")
+        rgb = np.full((H, W, 3), 0.5, np.float32)
+        rgb[0, 0] = (-1.0, 2.0, 1.0 / 255 * 0.49)
+        out = join_pixels(rgb, pixels)
+        assert out[1, 1, 0] == 128  # round(127.5) half to even is 128
+        assert tuple(out[0, 0]) == (0, 255, 0)
+
+    def test_float_alpha_outside_unit_range_untouched(self):
+        image = random_pixels(np.float32, 4, seed=5)
+        image[..., 3] = 2.5
+        pixels = split_pixels(image, "image")
+        np.testing.assert_array_equal(join_pixels(pixels.rgb, pixels)[..., 3], image[..., 3])
+
+
+class TestSplitPixelsErrors:
+    @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+    @pytest.mark.parametrize("channel", [0, 3])
+    def test_non_finite(self, bad, channel):
+        image = random_pixels(np.float32, 4)
+        image[5, 6, channel] = bad
+        with pytest.raises(InputImageError, match="content image contains NaN or infinite"):
+            split_pixels(image, "content image")
+
+    @pytest.mark.parametrize("shape", [(0, 70, 3), (64, 0, 3), (0, 0)])
+    def test_zero_size(self, shape):
+        with pytest.raises(InputImageError, match="empty"):
+            split_pixels(np.zeros(shape, np.uint8), "style image")
+
+    @pytest.mark.parametrize("shape", [(63, 100, 3), (100, 63), (10, 10, 4), (1, 64, 3)])
+    def test_too_small(self, shape):
+        with pytest.raises(InputImageError, match=f"at least {MIN_SIDE} px"):
+            split_pixels(np.zeros(shape, np.uint8), "content image")
+
+    def test_exactly_min_side_accepted(self):
+        assert split_pixels(np.zeros((MIN_SIDE, MIN_SIDE, 3), np.uint8), "image").height == MIN_SIDE
+
+    @pytest.mark.parametrize("shape", [(64,), (1, 64, 64, 3), (64, 64, 5), (64, 64, 0)])
+    def test_wrong_layout(self, shape):
+        with pytest.raises(InputImageError, match="1 to 4 channels"):
+            split_pixels(np.zeros(shape, np.uint8), "content image")
+
+    @pytest.mark.parametrize("dtype", [np.int32, np.int16, np.bool_, np.float16, np.complex64])
+    def test_unsupported_sample_type(self, dtype):
+        with pytest.raises(InputImageError, match="samples"):
+            split_pixels(np.zeros((64, 64, 3), dtype), "content image")
+
+    def test_message_names_the_image(self):
+        with pytest.raises(InputImageError, match="^The style image is 10×20"):
+            split_pixels(np.zeros((20, 10, 3), np.uint8), "style image")
+
+
+class TestWorkingShape:
+    @pytest.mark.parametrize(
+        "height, width, long_side, expected",
+        [
+            (437, 700, 512, (320, 512)),
+            (700, 437, 512, (512, 320)),
+            (100, 80, 512, (100, 80)),  # never upscaled
+            (2000, 100, 512, (640, 32)),  # short side kept at 32
+            (64, 64, 64, (64, 64)),
+        ],
+    )
+    def test_values(self, height, width, long_side, expected):
+        assert working_shape(height, width, long_side) == expected
+
+    def test_resize_image(self):
+        image = torch.rand(3, 20, 30)
+        assert resize_image(image, (20, 30)) is image
+        assert resize_image(image, (10, 15)).shape == (3, 10, 15)
+        flat = torch.full((3, 20, 30), 0.25)
+        torch.testing.assert_close(resize_image(flat, (7, 11)), torch.full((3, 7, 11), 0.25))
+
+
+class TestFileRoundTrip:
+    @pytest.mark.parametrize("channels", [1, 2, 3, 4])
+    def test_png_8bit(self, tmp_path, channels):
+        image = random_pixels(np.uint8, channels, seed=6)
+        path = tmp_path / "image.png"
+        save_image(path, image)
+        loaded = load_image(path)
+        assert loaded.dtype == np.uint8
+        assert loaded.shape[:2] == (H, W) and loaded.size == image.size
+        np.testing.assert_array_equal(loaded.reshape(image.shape), image)
+
+    @pytest.mark.parametrize("channels", [1, 2, 3, 4])
+    def test_png_16bit_keeps_16_bits(self, tmp_path, channels):
+        image = random_pixels(np.uint16, channels, seed=7)
+        image[0, 0] = 1  # a value that 8 bits cannot hold
+        image[0, 1] = 65534
+        path = tmp_path / "image16.png"
+        save_image(path, image)
+        assert png.Reader(filename=str(path)).read()[3]["bitdepth"] == 16
+        loaded = load_image(path)
+        assert loaded.dtype == np.uint16 and loaded.shape == (H, W, channels)
+        np.testing.assert_array_equal(loaded, image)
+
+    def test_png_16bit_written_by_pillow(self, tmp_path):
+        # A 16-bit greyscale PNG from another tool (Pillow's I;16) also keeps its 16 bits.
+        image = random_pixels(np.uint16, 1, seed=8)[:, :, 0]
+        path = tmp_path / "pillow16.png"
+        Image.fromarray(image).save(path)
+        loaded = load_image(path)
+        assert loaded.dtype == np.uint16
+        np.testing.assert_array_equal(loaded[:, :, 0], image)
+
+    def test_jpeg(self, tmp_path):
+        # A smooth image survives JPEG closely; the alpha of an RGBA array is dropped.
+        ys, xs = np.mgrid[0:H, 0:W]
+        image = np.stack([ys * 3, xs * 3, (ys + xs) * 2, np.full_like(ys, 77)], axis=2).astype(np.uint8)
+        path = tmp_path / "image.jpg"
+        save_image(path, image)
+        loaded = load_image(path)
+        assert loaded.dtype == np.uint8 and loaded.shape == (H, W, 3)
+        assert np.abs(loaded.astype(int) - image[:, :, :3]).mean() < 2.0
+
+    def test_16bit_to_jpeg_is_scaled_to_8_bits(self, tmp_path):
+        image = np.full((H, W, 3), 65535 // 2, np.uint16)
+        path = tmp_path / "half.jpg"
+        save_image(path, image)
+        assert abs(int(load_image(path).astype(int).mean()) - 128) <= 1
+
+    def test_float_saved_as_8bit(self, tmp_path):
+        image = np.full((H, W, 3), 0.5, np.float32)
+        path = tmp_path / "float.png"
+        save_image(path, image)
+        loaded = load_image(path)
+        assert loaded.dtype == np.uint8 and (loaded == 128).all()
+
+    def test_palette_png_converted(self, tmp_path):
+        pil = Image.fromarray(random_pixels(np.uint8, 3, seed=9)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+        path = tmp_path / "palette.png"
+        pil.save(path)
+        loaded = load_image(path)
+        assert loaded.shape == (H, W, 3) and loaded.dtype == np.uint8
+        np.testing.assert_array_equal(loaded, np.array(pil.convert("RGB")))
+
+    def test_example_photo(self, dpst_dir):
+        image = load_image(dpst_dir / "input" / "in1.png")
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+class TestFileErrors:
+    def test_missing_file(self, tmp_path):
+        path = tmp_path / "missing.png"
+        with pytest.raises(InputImageError, match="not found") as info:
+            load_image(path)
+        assert str(path) in str(info.value)
+
+    def test_directory(self, tmp_path):
+        with pytest.raises(InputImageError, match="not found"):
+            load_image(tmp_path)
+
+    @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".bin"])
+    def test_random_bytes(self, tmp_path, suffix):
+        path = tmp_path / f"corrupt{suffix}"
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+        with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    def test_empty_file(self, tmp_path):
+        path = tmp_path / "empty.png"
+        path.write_bytes(b"")
+        with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+    def test_truncated_png(self, tmp_path, dtype):
+        good = tmp_path / "good.png"
+        save_image(good, random_pixels(dtype, 3, seed=10))
+        data = good.read_bytes()
+        path = tmp_path / "truncated.png"
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+    def test_png_header_then_garbage(self, tmp_path, dtype):
+        good = tmp_path / "good.png"
+        save_image(good, random_pixels(dtype, 3, seed=11))
+        data = bytearray(good.read_bytes())
+        data[40:] = np.random.default_rng(1).integers(0, 256, len(data) - 40, dtype=np.uint8).tobytes()
+        path = tmp_path / "garbage.png"
+        path.write_bytes(bytes(data))
+        with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    def test_save_into_missing_folder(self, tmp_path):
+        with pytest.raises(InputImageError, match="Cannot write"):
+            save_image(tmp_path / "no" / "such" / "out.png", np.zeros((H, W, 3), np.uint8))
+
+    def test_save_unknown_extension(self, tmp_path):
+        with pytest.raises(InputImageError, match="Cannot write"):
+            save_image(tmp_path / "out.unknownext", np.zeros((H, W, 3), np.uint8))

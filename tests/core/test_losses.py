@@ -1,0 +1,163 @@
+"""The neural-style loss terms: exact values on small tensors and float64 gradient checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from photostyle.core import losses
+from photostyle.core.matting import matting_laplacian, photorealism_loss, to_torch_sparse
+
+gradcheck = torch.autograd.gradcheck
+
+
+def tensor(*shape: int, seed: int = 0, requires_grad: bool = True, low: float = 0.0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(*shape, generator=generator, dtype=torch.float64) + low).requires_grad_(requires_grad)
+
+
+def soft_mask(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """A soft mask in (0.05, 0.95): strictly positive so masked_gram stays on its normalised branch."""
+    return tensor(height, width, seed=seed, requires_grad=False) * 0.9 + 0.05
+
+
+class TestContentLoss:
+    def test_value(self):
+        features = tensor(1, 4, 3, 5, seed=1, requires_grad=False)
+        target = tensor(1, 4, 3, 5, seed=2, requires_grad=False)
+        expected = 2.5 * ((features - target) ** 2).sum() / features.numel()
+        assert float(losses.content_loss(features, target, 2.5)) == pytest.approx(float(expected), rel=1e-12)
+
+    def test_zero_at_target(self):
+        features = tensor(1, 4, 3, 5, requires_grad=False)
+        assert float(losses.content_loss(features, features.clone(), 5.0)) == 0.0
+
+    def test_gradcheck(self):
+        assert gradcheck(lambda f, t: losses.content_loss(f, t, 3.0), (tensor(1, 3, 4, 5, seed=1), tensor(1, 3, 4, 5, seed=2)))
+
+
+class TestMaskedGram:
+    def test_full_mask_is_plain_normalised_gram(self):
+        features = tensor(1, 4, 3, 5, requires_grad=False)
+        flat = features.reshape(4, 15)
+        gram = losses.masked_gram(features, torch.ones(3, 5, dtype=torch.float64))
+        torch.testing.assert_close(gram, flat @ flat.T / (4 * 15), rtol=1e-12, atol=0)
+
+    def test_binary_mask_equals_gram_of_region(self):
+        # Normalising by C·H·W·mean(mask) = C·|region|: the region's own Gram, whatever its size.
+        features = tensor(1, 3, 6, 7, requires_grad=False)
+        mask = torch.zeros(6, 7, dtype=torch.float64)
+        mask[1:4, 2:6] = 1
+        region = features[0][:, mask.bool()]  # C × |region|
+        expected = region @ region.T / (3 * region.shape[1])
+        torch.testing.assert_close(losses.masked_gram(features, mask), expected, rtol=1e-12, atol=0)
+
+    def test_region_statistics_do_not_depend_on_region_size(self):
+        # The same constant feature vector over a small and a large region gives the same Gram.
+        vector = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+        features = vector.view(1, 3, 1, 1).expand(1, 3, 8, 8).clone()
+        small = torch.zeros(8, 8, dtype=torch.float64)
+        small[:2, :2] = 1
+        large = torch.zeros(8, 8, dtype=torch.float64)
+        large[:, :6] = 1
+        torch.testing.assert_close(losses.masked_gram(features, small), losses.masked_gram(features, large))
+        torch.testing.assert_close(losses.masked_gram(features, large), torch.outer(vector, vector) / 3)
+
+    def test_empty_mask_gives_zero_gram(self):
+        gram = losses.masked_gram(tensor(1, 3, 4, 4, requires_grad=False), torch.zeros(4, 4, dtype=torch.float64))
+        assert gram.shape == (3, 3)
+        assert torch.count_nonzero(gram) == 0
+
+    def test_symmetric(self):
+        gram = losses.masked_gram(tensor(1, 5, 4, 6, requires_grad=False), soft_mask(4, 6))
+        torch.testing.assert_close(gram, gram.T)
+
+    def test_gradcheck_features_and_soft_mask(self):
+        features = tensor(1, 3, 4, 5, seed=3)
+        mask = soft_mask(4, 5, seed=4).requires_grad_(True)
+        assert gradcheck(losses.masked_gram, (features, mask))
+
+
+class TestMaskedStyleLoss:
+    def test_value_weights_regions_by_area(self):
+        features = tensor(1, 3, 4, 5, requires_grad=False)
+        masks = torch.stack([soft_mask(4, 5, seed=1), soft_mask(4, 5, seed=2)])
+        targets = tensor(2, 3, 3, seed=5, requires_grad=False)
+        expected = sum(
+            m.mean() * ((losses.masked_gram(features, m) - t) ** 2).mean() for m, t in zip(masks, targets)
+        ) * 7.0
+        assert float(losses.masked_style_loss(features, masks, targets, 7.0)) == pytest.approx(float(expected), rel=1e-12)
+
+    def test_zero_when_targets_are_own_grams(self):
+        features = tensor(1, 3, 4, 5, requires_grad=False)
+        masks = torch.stack([soft_mask(4, 5, seed=1), soft_mask(4, 5, seed=2)])
+        targets = torch.stack([losses.masked_gram(features, m) for m in masks])
+        assert float(losses.masked_style_loss(features, masks, targets, 100.0)) == pytest.approx(0.0, abs=1e-20)
+
+    def test_empty_region_is_skipped(self):
+        features = tensor(1, 3, 4, 5, requires_grad=False)
+        mask = soft_mask(4, 5)
+        targets = tensor(2, 3, 3, seed=5, requires_grad=False)
+        with_empty = losses.masked_style_loss(features, torch.stack([mask, torch.zeros_like(mask)]), targets, 2.0)
+        alone = losses.masked_style_loss(features, mask[None], targets[:1], 2.0)
+        assert float(with_empty) == float(alone)
+
+    def test_all_regions_empty_gives_zero(self):
+        loss = losses.masked_style_loss(tensor(1, 3, 4, 5, requires_grad=False), torch.zeros(2, 4, 5, dtype=torch.float64),
+                                        tensor(2, 3, 3, requires_grad=False), 1.0)
+        assert float(loss) == 0.0
+
+    def test_gradcheck_features_soft_masks_and_targets(self):
+        features = tensor(1, 3, 4, 5, seed=6)
+        masks = torch.stack([soft_mask(4, 5, seed=7), soft_mask(4, 5, seed=8)]).requires_grad_(True)
+        targets = tensor(2, 3, 3, seed=9)
+        assert gradcheck(lambda f, m, t: losses.masked_style_loss(f, m, t, 10.0), (features, masks, targets))
+
+
+class TestTotalVariationLoss:
+    def test_linear_ramp(self):
+        # dx = −a and dy = −b on the (H−1)×(W−1) top-left block of every channel.
+        a, b, channels, height, width = 0.3, -0.7, 3, 5, 6
+        ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64), indexing="ij")
+        image = (a * xs + b * ys).expand(1, channels, height, width)
+        expected = 2.0 * 0.5 * channels * (height - 1) * (width - 1) * (a * a + b * b)
+        assert float(losses.total_variation_loss(image, 2.0)) == pytest.approx(expected, rel=1e-12)
+
+    def test_constant_image_is_free(self):
+        assert float(losses.total_variation_loss(torch.full((1, 3, 4, 4), 7.0), 1.0)) == 0.0
+
+    def test_value_matches_explicit_sum(self):
+        image = tensor(1, 3, 4, 5, requires_grad=False)
+        expected = 0.0
+        for c in range(3):
+            for y in range(3):
+                for x in range(4):
+                    expected += (image[0, c, y, x] - image[0, c, y, x + 1]) ** 2 + (image[0, c, y, x] - image[0, c, y + 1, x]) ** 2
+        assert float(losses.total_variation_loss(image, 1e-3)) == pytest.approx(1e-3 * 0.5 * float(expected), rel=1e-12)
+
+    def test_gradcheck(self):
+        assert gradcheck(lambda x: losses.total_variation_loss(x, 0.5), (tensor(1, 3, 5, 4, seed=10),))
+
+
+class TestPhotorealismLossGradient:
+    def test_gradcheck(self):
+        image = tensor(5, 4, 3, seed=11, requires_grad=False).numpy()
+        laplacian = to_torch_sparse(matting_laplacian(image, epsilon=1e-5))
+        values = tensor(1, 3, 5, 4, seed=12)
+        assert gradcheck(lambda v: photorealism_loss(v, laplacian, 2.0), (values,))
+
+
+class TestSumOfTermsGradient:
+    def test_gradcheck_full_objective_on_a_tiny_image(self):
+        # Every term at once, as the optimiser sees them (features stand in for a VGG layer).
+        image = tensor(5, 4, 3, seed=13, requires_grad=False).numpy()
+        laplacian = to_torch_sparse(matting_laplacian(image, epsilon=1e-5))
+        masks = torch.stack([soft_mask(5, 4, seed=14), soft_mask(5, 4, seed=15)])
+        targets = tensor(2, 3, 3, seed=16, requires_grad=False)
+        content = tensor(1, 3, 5, 4, seed=17, requires_grad=False)
+
+        def objective(x: torch.Tensor) -> torch.Tensor:
+            return (losses.content_loss(x, content, 5.0) + losses.masked_style_loss(x, masks, targets, 100.0)
+                    + losses.total_variation_loss(x, 1e-3) + photorealism_loss(x, laplacian, 10.0))
+
+        assert gradcheck(objective, (tensor(1, 3, 5, 4, seed=18),))

@@ -1,0 +1,193 @@
+"""The matting Laplacian against Levin et al.'s formula, and the photorealism loss built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+
+from photostyle.core.matting import DEFAULT_EPSILON, matting_laplacian, photorealism_loss, to_torch_sparse
+
+
+def dense_levin_laplacian(image: np.ndarray, epsilon: float, radius: int = 1) -> np.ndarray:
+    """L_ij = Σ_k (δ_ij − (1 + (I_i−μ_k)ᵀ(Σ_k + ε/|w| I₃)⁻¹(I_j−μ_k)) / |w|), straight from the paper,
+    summing over every (2r+1)² window fully inside the image that holds both i and j."""
+    image = np.asarray(image, dtype=np.float64)
+    height, width, _ = image.shape
+    size = 2 * radius + 1
+    count = size * size
+    laplacian = np.zeros((height * width, height * width))
+    for cy in range(radius, height - radius):
+        for cx in range(radius, width - radius):
+            pixels = [(cy + dy, cx + dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
+            colours = np.array([image[y, x] for y, x in pixels])
+            mu = colours.mean(axis=0)
+            sigma = (colours - mu).T @ (colours - mu) / count
+            inverse = np.linalg.inv(sigma + epsilon / count * np.eye(3))
+            for a, (ya, xa) in enumerate(pixels):
+                for b, (yb, xb) in enumerate(pixels):
+                    i, j = ya * width + xa, yb * width + xb
+                    laplacian[i, j] += float(i == j) - (1.0 + (colours[a] - mu) @ inverse @ (colours[b] - mu)) / count
+    return laplacian
+
+
+def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((height, width, 3))
+
+
+def flat_regions_image() -> np.ndarray:
+    """6×7: a flat left block, a flat right block of another colour, a flat grey strip and noise."""
+    image = np.empty((6, 7, 3))
+    image[:, :4] = (0.2, 0.5, 0.7)
+    image[:, 4:] = (0.9, 0.1, 0.3)
+    image[4:, :] = 0.5
+    image[5, 5:] = np.random.default_rng(7).random((2, 3))
+    return image
+
+
+def affine_recolouring(image: np.ndarray, seed: int = 3) -> np.ndarray:
+    """V = A·[I; 1] per pixel with one global 3×4 A, as C×H×W."""
+    a = np.random.default_rng(seed).normal(size=(3, 4))
+    basis = np.concatenate([image, np.ones(image.shape[:2] + (1,))], axis=2)
+    return np.einsum("ck,hwk->chw", a, basis)
+
+
+def quadratic_form(laplacian: scipy.sparse.spmatrix, values: np.ndarray) -> float:
+    return float(sum(v.ravel() @ (laplacian @ v.ravel()) for v in values))
+
+
+class TestMattingLaplacianAgainstLevin:
+    @pytest.mark.parametrize(
+        "image, epsilon, radius",
+        [
+            (random_image(5, 6), DEFAULT_EPSILON, 1),
+            (random_image(5, 6, seed=1), 1e-3, 1),
+            (random_image(7, 6, seed=2), 1e-5, 2),
+            (flat_regions_image(), DEFAULT_EPSILON, 1),
+            (flat_regions_image(), 1e-4, 1),
+        ],
+        ids=["random-5x6", "random-eps1e-3", "random-radius2", "flat-regions", "flat-regions-eps1e-4"],
+    )
+    def test_matches_dense_reference(self, image, epsilon, radius):
+        expected = dense_levin_laplacian(image, epsilon, radius)
+        actual = matting_laplacian(image, epsilon=epsilon, radius=radius)
+        assert isinstance(actual, scipy.sparse.csr_matrix)
+        assert actual.dtype == np.float64
+        assert actual.shape == expected.shape
+        np.testing.assert_allclose(actual.toarray(), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+
+    def test_float32_input_is_computed_in_float64(self):
+        image = random_image(5, 6).astype(np.float32)
+        expected = dense_levin_laplacian(image.astype(np.float64), DEFAULT_EPSILON)
+        np.testing.assert_allclose(matting_laplacian(image).toarray(), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+
+    def test_image_smaller_than_a_window_gives_zero_matrix(self):
+        laplacian = matting_laplacian(random_image(2, 5))
+        assert laplacian.shape == (10, 10)
+        assert laplacian.nnz == 0
+
+    def test_sparsity_pattern(self):
+        # Pixels interact only if some 3×3 window holds both: |Δy| ≤ 2 and |Δx| ≤ 2.
+        height, width = 6, 7
+        laplacian = matting_laplacian(random_image(height, width)).tocoo()
+        dy = np.abs(laplacian.row // width - laplacian.col // width)
+        dx = np.abs(laplacian.row % width - laplacian.col % width)
+        assert dy.max() == 2 and dx.max() == 2
+
+
+class TestMattingLaplacianProperties:
+    @pytest.fixture(params=["random", "flat"])
+    def image(self, request):
+        return random_image(8, 9, seed=5) if request.param == "random" else flat_regions_image()
+
+    def test_constant_vector_in_null_space(self, image):
+        laplacian = matting_laplacian(image)
+        ones = np.ones(laplacian.shape[0])
+        scale = np.abs(laplacian).sum(axis=1).max()
+        np.testing.assert_allclose(laplacian @ ones, 0.0, atol=1e-9 * scale)
+
+    def test_symmetric(self, image):
+        laplacian = matting_laplacian(image).toarray()
+        np.testing.assert_allclose(laplacian, laplacian.T, rtol=0, atol=1e-10 * np.abs(laplacian).max())
+
+    def test_positive_semi_definite(self, image):
+        laplacian = matting_laplacian(image).toarray()
+        eigenvalues = np.linalg.eigvalsh((laplacian + laplacian.T) / 2)
+        assert eigenvalues.min() >= -1e-9 * eigenvalues.max()
+        # ...and not trivially zero: the constant vector is the only exact null direction of a random image.
+        assert eigenvalues.max() > 1.0
+
+    def test_diagonal_counts_windows(self):
+        # Each window holding i adds 1 − h, h = (1 + (I_i−μ)ᵀΣ⁻¹(I_i−μ))/|w| being pixel i's leverage in
+        # the window's colour regression: h < 1 for a random image, so the diagonal is positive.
+        laplacian = matting_laplacian(random_image(5, 6)).toarray()
+        assert (np.diag(laplacian) > 0).all()
+
+
+class TestToTorchSparse:
+    def test_matvec_matches_scipy(self):
+        laplacian = matting_laplacian(random_image(6, 7))
+        tensor = to_torch_sparse(laplacian)
+        assert tensor.layout == torch.sparse_csr and tensor.dtype == torch.float64
+        vector = np.random.default_rng(0).normal(size=(42, 3))
+        np.testing.assert_allclose((tensor @ torch.from_numpy(vector)).numpy(), laplacian @ vector, rtol=1e-12, atol=1e-12)
+
+
+class TestPhotorealismLoss:
+    @pytest.fixture
+    def setup(self):
+        image = random_image(6, 7, seed=11)
+        laplacian = matting_laplacian(image)
+        values = np.random.default_rng(12).random((3, 6, 7))
+        return image, laplacian, values
+
+    @pytest.mark.parametrize("weight", [1.0, 1e4])
+    def test_value_is_weighted_quadratic_form(self, setup, weight):
+        _, laplacian, values = setup
+        loss = photorealism_loss(torch.from_numpy(values), to_torch_sparse(laplacian), weight)
+        assert loss.dtype == torch.float64 and loss.dim() == 0
+        expected = weight * quadratic_form(laplacian, values)
+        assert float(loss) == pytest.approx(expected, rel=1e-10)
+
+    def test_batched_input_same_value(self, setup):
+        _, laplacian, values = setup
+        tensor = to_torch_sparse(laplacian)
+        single = photorealism_loss(torch.from_numpy(values), tensor, 2.0)
+        batched = photorealism_loss(torch.from_numpy(values)[None], tensor, 2.0)
+        assert float(single) == pytest.approx(float(batched), rel=1e-12)
+
+    @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+    def test_gradient_is_two_lambda_l_v(self, setup, dtype):
+        _, laplacian, values = setup
+        weight = 3.5
+        tensor = torch.tensor(values, dtype=dtype, requires_grad=True)
+        photorealism_loss(tensor, to_torch_sparse(laplacian), weight).backward()
+        assert tensor.grad.dtype == dtype and tensor.grad.shape == tensor.shape
+        expected = np.stack([2 * weight * (laplacian @ v.ravel()).reshape(v.shape) for v in values])
+        tolerance = 1e-10 if dtype == torch.float64 else 1e-5
+        np.testing.assert_allclose(tensor.grad.double().numpy(), expected, rtol=tolerance, atol=tolerance * np.abs(expected).max())
+
+    def test_gradcheck(self):
+        image = random_image(4, 5, seed=21)
+        laplacian = to_torch_sparse(matting_laplacian(image, epsilon=1e-4))
+        values = torch.rand(3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+        assert torch.autograd.gradcheck(lambda v: photorealism_loss(v, laplacian, 0.7), (values,), eps=1e-6, atol=1e-6)
+
+    @pytest.mark.parametrize("image", [random_image(8, 9, seed=4), flat_regions_image()], ids=["random", "flat"])
+    def test_global_affine_recolouring_costs_almost_nothing(self, image):
+        laplacian = matting_laplacian(image)
+        affine = affine_recolouring(image)
+        unrelated = np.random.default_rng(9).random((3,) + image.shape[:2])
+        # Scale the random image to the affine one's range so only the structure differs.
+        unrelated = unrelated * (affine.max() - affine.min()) + affine.min()
+        affine_cost = quadratic_form(laplacian, affine)
+        random_cost = quadratic_form(laplacian, unrelated)
+        assert random_cost > 0
+        assert affine_cost >= -1e-12
+        assert affine_cost < 1e-5 * random_cost
+
+    def test_constant_image_costs_nothing(self):
+        laplacian = to_torch_sparse(matting_laplacian(random_image(6, 7)))
+        constant = torch.full((3, 6, 7), 0.4, dtype=torch.float64)
+        assert abs(float(photorealism_loss(constant, laplacian, 1e4))) < 1e-8
