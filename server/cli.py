@@ -1,7 +1,8 @@
 """`photostyle`: the command line, a thin shell over `photostyle.core.transfer`.
 
 It parses arguments, reads and writes files, shows progress, and turns engine errors into one
-readable line (no traceback) with exit status 2. Ctrl-C cancels the job cleanly.
+readable line (no traceback) with exit status 2. Ctrl-C cancels the job cleanly. `serve` runs the
+daemon (daemon_cli.py) and `transfer --server` runs the job on one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from photostyle.core import (
     transfer,
 )
 
+from .daemon_cli import RemoteTransfer, add_serve_command, add_server_options, serve
 from .progress_bar import ProgressBar
 
 #: The bundled demo pair: scikit-image sample photos (coffee: CC0, Rachel Michetti;
@@ -63,10 +65,13 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--region", nargs=3, action="append", default=[], metavar=("NAME", "CONTENT_MASK", "STYLE_MASK"),
                      help="a named pair of grey masks (white = in the region); repeat for several regions")
     _add_engine_options(run)
+    add_server_options(run)
 
     demo = commands.add_parser("demo", help="run the transfer on the bundled example pair and write the result")
     demo.add_argument("-o", "--output", default=DEMO_OUTPUT, help=f"where to write the result (default: {DEMO_OUTPUT})")
     _add_engine_options(demo)
+
+    add_serve_command(commands)
     return parser
 
 
@@ -100,8 +105,9 @@ def _run(content_path: str | Path, style_path: str | Path, output: str, regions:
     output_path = Path(output)
     if not output_path.parent.is_dir():
         raise PhotoStyleError(f"The output folder {output_path.parent} does not exist; create it or choose another path.")
+    engine = RemoteTransfer(args) if getattr(args, "server", None) else transfer
     try:
-        result = transfer(content, style, regions, _options(args), progress=ProgressBar())
+        result = engine(content, style, regions, _options(args), progress=ProgressBar())
     except KeyboardInterrupt:
         raise Cancelled("Interrupted; nothing was written.") from None
     save_image(output_path, result.image)
@@ -112,6 +118,8 @@ def _run(content_path: str | Path, style_path: str | Path, output: str, regions:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
     try:
         if args.command == "demo":
             examples = resources.files("photostyle.server.examples")

@@ -1,0 +1,26 @@
+"""PhotoStyle's client library: talk to the engine daemon (`photostyle serve`) over gRPC.
+
+Shared by `photostyle transfer --server` and the GIMP and Krita plug-ins, which vendor this
+folder as-is: it needs only grpcio (>= 1.51) and protobuf (>= 4.21), and imports relatively.
+
+    from photostyle_client import Client, Image, Options   # or photostyle.server.client
+    with Client("127.0.0.1:50151") as client:
+        call = client.transfer(Image(w, h, 4, "uint16", layer_bytes), Image(...), options=Options(size=512))
+        result = call.result(on_event=print)  # Queued / Progress / Preview events on the way
+        new_bytes = result.image.data
+"""
+
+from .client import Client, Options, TransferCall
+from .errors import (AuthenticationError, CancelledError, DaemonBusyError, DaemonDiedError, DaemonError,
+                     DaemonUnavailableError, DeviceOutOfMemoryError, InvalidMasksError, InvalidRequestError,
+                     PhotoStyleClientError, TooLargeError)
+from .events import Event, Preview, Progress, Queued, Result
+from .images import EncodedImage, Image, Region
+from .wire import DEFAULT_ADDRESS, DEFAULT_PORT
+
+__all__ = [
+    "AuthenticationError", "CancelledError", "Client", "DEFAULT_ADDRESS", "DEFAULT_PORT", "DaemonBusyError",
+    "DaemonDiedError", "DaemonError", "DaemonUnavailableError", "DeviceOutOfMemoryError", "EncodedImage", "Event",
+    "Image", "InvalidMasksError", "InvalidRequestError", "Options", "PhotoStyleClientError", "Preview", "Progress",
+    "Queued", "Region", "Result", "TooLargeError", "TransferCall",
+]

@@ -1,0 +1,258 @@
+"""The PhotoStyle client: one gRPC channel to one or several daemons, and transfer calls on it.
+
+Several addresses share one channel with gRPC's own `round_robin` policy and client-side health
+checking, so a job goes to a daemon that reports SERVING; one that stops or shuts down is
+skipped. Runs on grpcio >= 1.51 and protobuf >= 4.21 with nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import grpc
+
+from . import photostyle_pb2 as pb
+from .errors import DaemonError, DaemonUnavailableError, PhotoStyleClientError, from_rpc_error
+from .events import Event, Preview, Progress, Queued, Result
+from .images import EncodedImage, Image, Region
+from .wire import (CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, SERVICE, TRANSFER_PATH, chunks,
+                   token_metadata)
+
+_SERVICE_CONFIG = json.dumps({
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "healthCheckConfig": {"serviceName": SERVICE},
+})
+
+
+@dataclass(frozen=True)
+class Options:
+    """Engine settings for one transfer; `None` takes the preset's value (see capabilities())."""
+
+    preset: str = "default"
+    size: int | None = None  # long side of the working resolution, px
+    seed: int = 0
+    smooth: bool = True
+    style_iterations: int | None = None
+    photoreal_iterations: int | None = None
+    preview_every: int = 0  # iterations between previews; 0 = none
+    preview_size: int = 256
+
+    def to_wire(self) -> pb.TransferOptions:
+        message = pb.TransferOptions(preset=self.preset, seed=self.seed, smooth=self.smooth,
+                                     preview_every=self.preview_every, preview_size=self.preview_size)
+        for name in ("size", "style_iterations", "photoreal_iterations"):
+            if getattr(self, name) is not None:
+                setattr(message, name, getattr(self, name))
+        return message
+
+
+class Client:
+    """A connection to PhotoStyle daemon(s). Thread-safe; close it (or use `with`) when done.
+
+    addresses: "host:port", a comma-separated list, or a sequence of them.
+    token: the daemons' shared token, if they have one.
+    tls / tls_ca: connect with TLS, trusting `tls_ca` (PEM bytes or a file path) or the system roots.
+    tls_server_name: the name the daemons' certificates carry, when it is not the first host.
+    """
+
+    def __init__(self, addresses: str | Sequence[str] = DEFAULT_ADDRESS, *, token: str | None = None,
+                 tls: bool = False, tls_ca: bytes | str | None = None, tls_server_name: str | None = None) -> None:
+        self.addresses = _split(addresses)
+        self._where = ", ".join(self.addresses)
+        self._metadata = token_metadata(token)
+        options = [
+            ("grpc.service_config", _SERVICE_CONFIG),
+            ("grpc.service_config_disable_resolution", 1),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # Notice a daemon that vanished (machine off, cable out) during a long job.
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.max_pings_without_data", 0),
+        ]
+        target = _target(self.addresses)
+        if tls or tls_ca is not None:
+            if isinstance(tls_ca, str):
+                tls_ca = Path(tls_ca).read_bytes()
+            if tls_server_name or len(self.addresses) > 1:
+                options.append(("grpc.ssl_target_name_override", tls_server_name or _host(self.addresses[0])))
+            self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(tls_ca), options)
+        else:
+            self._channel = grpc.insecure_channel(target, options)
+        self._capabilities = self._channel.unary_unary(
+            CAPABILITIES_PATH, request_serializer=pb.GetCapabilitiesRequest.SerializeToString,
+            response_deserializer=pb.Capabilities.FromString)
+        self._transfer = self._channel.stream_stream(
+            TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
+            response_deserializer=pb.TransferEvent.FromString)
+
+    def capabilities(self, timeout: float = 10.0) -> pb.Capabilities:
+        """Engine version, device, presets and limits of a daemon (the protobuf message)."""
+        try:
+            return self._capabilities(pb.GetCapabilitiesRequest(), timeout=timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, self._where, job_started=False) from None
+
+    def transfer(self, content: Image | EncodedImage, style: Image | EncodedImage,
+                 regions: Sequence[Region] = (), options: Options | None = None) -> "TransferCall":
+        """Start a transfer; iterate the returned call for its events (the last is the Result)."""
+        blobs = [content, style]
+        wire_regions = []
+        for region in regions:
+            blobs += [region.content_mask, region.style_mask]
+            wire_regions.append(pb.Region(name=region.name, content_mask=region.content_mask.info(),
+                                          style_mask=region.style_mask.info()))
+        setup = pb.TransferSetup(options=(options or Options()).to_wire(), content=content.info(),
+                                 style=style.info(), regions=wire_regions)
+        return TransferCall(self._transfer, setup, [blob.view() for blob in blobs], self._metadata, self._where)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class TransferCall:
+    """One running transfer: iterate it for events, or call `result()`; `cancel()` from any thread.
+
+    A background thread reads the daemon's messages as they come, so the pixels go out as soon
+    as the daemon asks for them even while the caller is busy elsewhere. Iteration raises a
+    `PhotoStyleClientError` subclass when the job fails. Leaving a `with` block cancels the job.
+    """
+
+    def __init__(self, method: grpc.StreamStreamMultiCallable, setup: pb.TransferSetup, blobs: list[memoryview],
+                 metadata: tuple[tuple[str, str], ...], where: str) -> None:
+        self._where = where
+        self._pixels_wanted = False
+        self._may_send = threading.Event()  # set when the daemon asks for the pixels, or the call ends
+        self._events: queue.Queue[Event | PhotoStyleClientError] = queue.Queue()
+        self._call = method(self._requests(setup, blobs), metadata=metadata)
+        if not self._call.add_callback(self._may_send.set):
+            self._may_send.set()
+        threading.Thread(target=self._pump, name="photostyle-transfer", daemon=True).start()
+
+    def __iter__(self) -> Iterator[Event]:
+        """Queued…, Progress/Preview…, then the Result; raises the job's error instead, if any."""
+        while True:
+            item = self._events.get()
+            if isinstance(item, PhotoStyleClientError):
+                raise item
+            yield item
+            if isinstance(item, Result):
+                return
+
+    def result(self, on_event: Callable[[Event], None] | None = None) -> Result:
+        """Wait for the job; `on_event` sees every Queued/Progress/Preview on the way."""
+        for event in self:
+            if isinstance(event, Result):
+                return event
+            if on_event is not None:
+                on_event(event)
+        raise DaemonError("The daemon ended the job without a result (a daemon bug).")
+
+    def _requests(self, setup: pb.TransferSetup, blobs: list[memoryview]) -> Iterator[pb.TransferRequest]:
+        """The setup at once; the pixels only when the daemon asks (run by gRPC's sending thread)."""
+        yield pb.TransferRequest(setup=setup)
+        self._may_send.wait()
+        if self._pixels_wanted:
+            for blob in blobs:
+                for piece in chunks(blob):
+                    yield pb.TransferRequest(chunk=pb.Chunk(data=piece))
+
+    def _pump(self) -> None:
+        """Move the call's events to the queue; its last item is the Result or an error."""
+        try:
+            for event in self._read():
+                self._events.put(event)
+        except PhotoStyleClientError as error:
+            self._events.put(error)
+        except Exception as exc:  # never leave the reader waiting
+            self._events.put(DaemonError(f"Unexpected client failure ({type(exc).__name__}: {exc})."))
+
+    def _read(self) -> Iterator[Event]:
+        header: pb.TransferResult | None = None
+        buffer = bytearray()
+        filled = 0
+        started = False
+        try:
+            for event in self._call:
+                started = True
+                kind = event.WhichOneof("event")
+                if kind == "send_pixels":
+                    self._pixels_wanted = True
+                    self._may_send.set()
+                elif kind == "queued":
+                    yield Queued(event.queued.position)
+                elif kind == "progress":
+                    p = event.progress
+                    yield Progress(p.stage, p.stage_index, p.stage_count, p.iteration, p.iterations, p.fraction,
+                                   dict(p.losses))
+                elif kind == "preview":
+                    yield Preview(Image.from_wire(event.preview.info, event.preview.data))
+                elif kind == "result":
+                    header = event.result
+                    buffer = bytearray(header.image.size_bytes)
+                elif kind == "chunk":
+                    data = event.chunk.data
+                    if header is None or filled + len(data) > len(buffer):
+                        raise DaemonError("The daemon sent more result data than it announced (a daemon bug).")
+                    buffer[filled:filled + len(data)] = data
+                    filled += len(data)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, self._where, started) from None
+        if header is None or filled != len(buffer):
+            raise DaemonError("The daemon ended the job without sending the whole result (a daemon bug).")
+        yield Result(Image.from_wire(header.image, buffer), list(header.notes), header.seconds, header.device,
+                     (header.working_width, header.working_height))
+
+    def cancel(self) -> None:
+        """Stop the job: the daemon stops the engine within about a second; iteration raises CancelledError."""
+        self._call.cancel()
+
+    def __enter__(self) -> "TransferCall":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
+
+
+def _split(addresses: str | Sequence[str]) -> list[str]:
+    items = addresses.split(",") if isinstance(addresses, str) else list(addresses)
+    items = [item.strip() for item in items if item.strip()]
+    if not items:
+        raise ValueError("Give at least one daemon address (host:port).")
+    return items
+
+
+def _host(address: str) -> str:
+    return address.rsplit(":", 1)[0].strip("[]")
+
+
+def _target(addresses: list[str]) -> str:
+    """A gRPC target for one address as given, or for several as one resolved ipv4:/ipv6: list."""
+    if len(addresses) == 1:
+        return addresses[0]
+    resolved = []
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        try:
+            infos = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+        except (socket.gaierror, ValueError) as exc:
+            raise DaemonUnavailableError(f"Cannot resolve the daemon address {address!r} ({exc}); use host:port.") from None
+        family, _, _, _, sockaddr = min(infos, key=lambda info: info[0] != socket.AF_INET)
+        resolved.append((family, f"{sockaddr[0]}:{port}" if family == socket.AF_INET else f"[{sockaddr[0]}]:{port}"))
+    families = {family for family, _ in resolved}
+    if len(families) > 1:
+        raise PhotoStyleClientError("List either IPv4 or IPv6 daemon addresses, not both.")
+    scheme = "ipv4" if families == {socket.AF_INET} else "ipv6"
+    return f"{scheme}:" + ",".join(text for _, text in resolved)

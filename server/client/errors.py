@@ -1,0 +1,106 @@
+"""Client errors: one class per thing a user can act on, each with a message to show as-is.
+
+The daemon names the kind of a failure in trailing metadata (`photostyle-error`); the gRPC
+status code is the fallback, so plain gRPC errors (no daemon, TLS mismatch) read well too.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from .wire import ERROR_KIND_METADATA_KEY, START_COMMAND
+
+
+class PhotoStyleClientError(Exception):
+    """Base class. `str(error)` is a complete sentence for the user; `details` is gRPC's text."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class DaemonUnavailableError(PhotoStyleClientError):
+    """No daemon answers at the address (not running, wrong port, TLS mismatch, shutting down)."""
+
+
+class DaemonDiedError(DaemonUnavailableError):
+    """The daemon went away while working on this job."""
+
+
+class AuthenticationError(PhotoStyleClientError):
+    """The daemon wants a token and got none, or a different one."""
+
+
+class InvalidRequestError(PhotoStyleClientError):
+    """The images or options were refused (the message says which and how to fix it)."""
+
+
+class InvalidMasksError(InvalidRequestError):
+    """The region masks do not fit their images or do not pair up."""
+
+
+class TooLargeError(PhotoStyleClientError):
+    """An image is above the daemon's limits (the message gives the limit)."""
+
+
+class DaemonBusyError(PhotoStyleClientError):
+    """The daemon's line is full; try again later or use another daemon."""
+
+
+class DeviceOutOfMemoryError(PhotoStyleClientError):
+    """The engine ran out of (GPU) memory on this job; the daemon is still up."""
+
+
+class CancelledError(PhotoStyleClientError):
+    """The job was cancelled (by this client, or by the daemon shutting down)."""
+
+
+class DaemonError(PhotoStyleClientError):
+    """Anything else the daemon reported (a bug, missing weights on the daemon...)."""
+
+
+_BY_KIND: dict[str, type[PhotoStyleClientError]] = {
+    "input": InvalidRequestError,
+    "options": InvalidRequestError,
+    "mask": InvalidMasksError,
+    "too-large": TooLargeError,
+    "busy": DaemonBusyError,
+    "out-of-memory": DeviceOutOfMemoryError,
+    "cancelled": CancelledError,
+    "shutting-down": DaemonDiedError,
+    "token": AuthenticationError,
+}
+
+_BY_CODE: dict[grpc.StatusCode, type[PhotoStyleClientError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: TooLargeError,
+    grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
+    grpc.StatusCode.PERMISSION_DENIED: AuthenticationError,
+    grpc.StatusCode.CANCELLED: CancelledError,
+}
+
+
+def from_rpc_error(error: grpc.Call, where: str, job_started: bool) -> PhotoStyleClientError:
+    """Turn a failed call into the matching client error.
+
+    `where` names the daemon address(es) for the message; `job_started` tells a daemon that
+    died mid-job from one that was never there.
+    """
+    code = error.code()
+    details = error.details() or ""
+    kind = dict(error.trailing_metadata() or ()).get(ERROR_KIND_METADATA_KEY)
+    if kind in _BY_KIND:
+        return _BY_KIND[kind](details, details)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        if job_started:
+            return DaemonDiedError(
+                f"The PhotoStyle daemon at {where} stopped while working on this job (it crashed or was shut "
+                f"down); nothing was changed. Start it again with `{START_COMMAND}` and retry.", details)
+        return DaemonUnavailableError(
+            f"No PhotoStyle daemon is answering at {where}. Start one with `{START_COMMAND}`, or check the "
+            f"address, port and TLS settings. ({details})", details)
+    if code == grpc.StatusCode.CANCELLED and (not details or "Locally cancelled" in details):
+        return CancelledError("The job was cancelled; nothing was changed.", details)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return AuthenticationError(details or "The daemon refused this client's token.", details)
+    return _BY_CODE.get(code, DaemonError)(details or f"The daemon failed with {code.name}.", details)

@@ -1,0 +1,48 @@
+"""What a transfer call yields, in order: Queued…, Progress/Preview…, then one Result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .images import Image
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Jobs ahead of this one in the daemon's line; 0 = this job is next or running."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the engine is: stage ("style", "photorealism", "finishing"), iteration, fraction 0..1."""
+
+    stage: str
+    stage_index: int
+    stage_count: int
+    iteration: int
+    iterations: int
+    fraction: float
+    losses: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A small RGB 8-bit look at the image being optimised."""
+
+    image: Image
+
+
+@dataclass(frozen=True)
+class Result:
+    """The restyled layer: the content's size, channels and sample type (grey comes back RGB)."""
+
+    image: Image
+    notes: list[str]
+    seconds: float
+    device: str
+    working_size: tuple[int, int]  # width, height the engine optimised at
+
+
+Event = Queued | Progress | Preview | Result

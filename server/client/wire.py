@@ -1,0 +1,50 @@
+"""What client and daemon agree on beyond the .proto: addresses, method paths, sizes, metadata.
+
+No `_pb2_grpc.py` is generated (see proto/generate.py): both sides bind the two methods by path,
+which works the same on grpcio 1.51 (GIMP's and Krita's Debian Python) and on current grpcio.
+"""
+
+from __future__ import annotations
+
+from . import photostyle_pb2 as pb
+
+API_VERSION = pb.DESCRIPTOR.package  # "photostyle.v1"
+SERVICE = pb.DESCRIPTOR.services_by_name["PhotoStyle"].full_name
+CAPABILITIES_PATH = f"/{SERVICE}/GetCapabilities"
+TRANSFER_PATH = f"/{SERVICE}/Transfer"
+
+DEFAULT_PORT = 50151
+DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
+START_COMMAND = "photostyle serve"
+
+#: Pixel bytes per Chunk message. Measured on loopback (benchmarks/transport.py), 256 KiB moves
+#: ~400 MB/s each way; 1 MiB ~260 MB/s and 4 MiB ~200 MB/s (bigger messages cost more copying
+#: and allocation than they save in per-message overhead).
+CHUNK_BYTES = 256 << 10
+#: gRPC's per-message limit on both ends, raised from its 4 MB default so that peers with bigger
+#: chunks and the largest previews (1024 px) fit.
+MAX_MESSAGE_BYTES = 16 << 20
+
+#: The shared token travels as `authorization: Bearer <token>` call metadata.
+TOKEN_METADATA_KEY = "authorization"
+#: Trailing metadata naming what kind of error a failed call hit (see client/errors.py).
+ERROR_KIND_METADATA_KEY = "photostyle-error"
+
+#: Sample type names used by the client API → (wire enum, bytes per sample).
+SAMPLE_TYPES: dict[str, tuple[int, int]] = {
+    "uint8": (pb.SAMPLE_TYPE_UINT8, 1),
+    "uint16": (pb.SAMPLE_TYPE_UINT16, 2),
+    "float32": (pb.SAMPLE_TYPE_FLOAT32, 4),
+}
+SAMPLE_TYPE_NAMES: dict[int, str] = {enum: name for name, (enum, _) in SAMPLE_TYPES.items()}
+
+
+def token_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """Call metadata carrying `token`, or none."""
+    return ((TOKEN_METADATA_KEY, f"Bearer {token}"),) if token else ()
+
+
+def chunks(data: memoryview, size: int = CHUNK_BYTES):
+    """`data` as consecutive byte strings of at most `size` bytes (protobuf wants `bytes`)."""
+    for start in range(0, len(data), size):
+        yield bytes(data[start:start + size])

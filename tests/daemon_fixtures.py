@@ -1,0 +1,150 @@
+"""Shared helpers for the daemon and client tests: tiny photos, and a real daemon on 127.0.0.1,
+in this process or as a subprocess (on a port the daemon picks itself, so runs never collide)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+import numpy as np
+import pytest
+
+from photostyle.server.client import Client, Image, Options
+from photostyle.server.client import photostyle_pb2 as pb
+from photostyle.server.client.wire import TRANSFER_PATH
+from photostyle.server.daemon import Daemon, DaemonConfig, Limits
+from photostyle.server.daemon.pixels import image_from_array
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: A transfer that takes a second or two on a CPU.
+FAST = Options(size=64, style_iterations=3, photoreal_iterations=2)
+#: A transfer that runs for many seconds, to be cancelled or interrupted.
+SLOW = Options(size=64, style_iterations=2000, photoreal_iterations=0)
+
+
+def photo(height: int = 80, width: int = 96, channels: int = 3, dtype: type = np.uint8, flip: bool = False) -> np.ndarray:
+    """A smooth colour gradient with some texture; `flip` gives a different-looking reference."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([x / width, y / height, 0.5 + 0.4 * np.sin(x / 7.0) * np.cos(y / 5.0)], axis=2)
+    if flip:
+        rgb = rgb[::-1, :, ::-1]
+    planes = [rgb.mean(axis=2, keepdims=True)] if channels in (1, 2) else [rgb]
+    if channels in (2, 4):
+        planes.append(np.full((height, width, 1), 0.75, np.float32))
+    pixels = np.concatenate(planes, axis=2)
+    if dtype == np.float32:
+        return pixels.astype(np.float32)
+    scale = 65535 if dtype == np.uint16 else 255
+    return np.round(pixels * scale).astype(dtype)
+
+
+def image(array: np.ndarray) -> Image:
+    return image_from_array(array)
+
+
+CONTENT = image(photo())
+STYLE = image(photo(90, 70, flip=True))
+
+
+@contextmanager
+def running_daemon(**settings: object) -> Iterator[Daemon]:
+    """A started in-process daemon on a free loopback port; stopped on exit."""
+    daemon = Daemon(DaemonConfig(port=0, **settings))
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop(grace=1.0)
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[Daemon]:
+    with running_daemon(limits=Limits(max_jobs=4)) as started:
+        yield started
+
+
+@pytest.fixture
+def client(daemon: Daemon) -> Iterator[Client]:
+    with Client(daemon.address) as connected:
+        yield connected
+
+
+class DaemonProcess:
+    """`photostyle serve` as a subprocess; its log lines are collected as they come."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "photostyle.server.cli", "serve", "--port", "0", *args],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(90) or self.process.poll() is not None:
+            self.kill()
+            raise RuntimeError("the daemon did not start:\n" + "".join(self.lines))
+        self.address = re.search(r"ready on (\S+)", "".join(self.lines)).group(1)
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+            if "ready on" in line:
+                self._ready.set()
+        self._ready.set()  # exited
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def peak_memory_mb(self) -> float:
+        """The daemon's peak resident memory so far (VmHWM)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+    def wait(self, timeout: float) -> int:
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+
+@contextmanager
+def daemon_process(*args: str, env: dict[str, str] | None = None) -> Iterator[DaemonProcess]:
+    process = DaemonProcess(*args, env=env)
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+def raw_transfer(address: str, requests: list[pb.TransferRequest], timeout: float = 60) -> list[pb.TransferEvent]:
+    """Send hand-made request messages (bypassing the client library's checks); grpc.RpcError on failure."""
+    with grpc.insecure_channel(address) as channel:
+        call = channel.stream_stream(TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
+                                     response_deserializer=pb.TransferEvent.FromString)
+        return list(call(iter(requests), timeout=timeout))
+
+
+def wait_until(condition, timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()

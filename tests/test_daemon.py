@@ -1,0 +1,141 @@
+"""The daemon and the client library together, on a real daemon on 127.0.0.1: results, events,
+bit depths, regions, encoded files, the line, health checking, reflection, round robin, TLS."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from io import BytesIO
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from PIL import Image as PILImage
+
+from daemon_fixtures import CONTENT, FAST, STYLE, client, daemon, image, photo, running_daemon  # noqa: F401  (fixtures)
+from photostyle.server.client import (Client, DaemonUnavailableError, EncodedImage, Image, Options, Preview,
+                                      Progress, Queued, Region, Result)
+from photostyle.server.client import photostyle_pb2 as pb
+from photostyle.server.client.wire import SERVICE
+from photostyle.server.daemon import Limits
+from photostyle.server.daemon.pixels import array_from_image
+
+
+def test_capabilities_state_engine_device_presets_and_limits(client):
+    caps = client.capabilities()
+    assert caps.api_version == "photostyle.v1" and caps.engine_version and caps.device == "cpu"
+    assert {p.name for p in caps.presets} == {"default", "reference"}
+    assert caps.limits.max_pixels == Limits().max_pixels and caps.limits.min_side == 64
+    assert caps.limits.chunk_bytes < caps.limits.max_message_bytes and caps.limits.max_message_bytes > 4 << 20
+    assert set(caps.sample_types) == {pb.SAMPLE_TYPE_UINT8, pb.SAMPLE_TYPE_UINT16, pb.SAMPLE_TYPE_FLOAT32}
+    assert caps.instance.endswith(f":{client.addresses[0].rsplit(':', 1)[1]}")
+
+
+def test_transfer_streams_queue_progress_previews_then_result(client):
+    options = Options(size=64, style_iterations=4, photoreal_iterations=2, preview_every=2, preview_size=48)
+    events = list(client.transfer(CONTENT, STYLE, options=options))
+    assert isinstance(events[0], Queued) and events[0].position == 0
+    assert isinstance(events[-1], Result)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [p.stage for p in progress][0] == "style" and progress[-1].stage == "finishing"
+    assert progress[-1].fraction == 1.0 and all(a.fraction <= b.fraction for a, b in zip(progress, progress[1:]))
+    assert {"content", "style", "tv"} <= set(progress[0].losses)
+    previews = [e.image for e in events if isinstance(e, Preview)]
+    assert previews and all(p.channels == 3 and p.sample_type == "uint8" and max(p.width, p.height) == 48 for p in previews)
+    result = events[-1]
+    assert (result.image.width, result.image.height, result.image.channels) == (96, 80, 3)
+    assert result.device == "cpu" and result.seconds > 0 and result.working_size == (64, 53)
+    out = array_from_image(result.image)
+    assert not np.array_equal(out, array_from_image(CONTENT))
+
+
+@pytest.mark.parametrize("channels, dtype", [(4, np.uint16), (2, np.float32), (1, np.uint8)])
+def test_layouts_and_depths_round_trip(client, channels, dtype):
+    content = photo(72, 90, channels, dtype)
+    result = client.transfer(image(content), STYLE, options=FAST).result()
+    out = array_from_image(result.image)
+    assert out.dtype == dtype and out.shape[:2] == (72, 90)
+    assert out.shape[2] == (3 if channels == 1 else 4 if channels in (2, 4) else channels)
+    if channels in (2, 4):
+        assert np.array_equal(out[:, :, -1], content[:, :, -1])  # alpha passes through untouched
+
+
+def test_regions_and_notes(client):
+    content_mask = np.zeros((80, 96), np.uint8)
+    content_mask[:40] = 255
+    style_mask = np.zeros((90, 70), np.uint8)
+    style_mask[:45] = 255
+    only_in_photo = np.zeros((80, 96), np.uint8)
+    only_in_photo[40:] = 255
+    regions = [Region("sky", image(content_mask), image(style_mask)),
+               Region("ground", image(only_in_photo), image(np.zeros((90, 70), np.uint8)))]
+    result = client.transfer(CONTENT, STYLE, regions, FAST).result()
+    assert result.image.width == 96
+    assert any("'ground'" in note and "missing from the style image" in note for note in result.notes)
+
+
+def test_encoded_png_and_jpeg_inputs(client):
+    def encode(array: np.ndarray, fmt: str) -> EncodedImage:
+        buffer = BytesIO()
+        PILImage.fromarray(array).save(buffer, format=fmt)
+        return EncodedImage(buffer.getvalue())
+
+    result = client.transfer(encode(photo(), "PNG"), encode(photo(90, 70, flip=True), "JPEG"), options=FAST).result()
+    assert (result.image.width, result.image.height, result.image.sample_type) == (96, 80, "uint8")
+
+
+def test_jobs_wait_in_fifo_line_and_are_told_their_position(daemon):
+    with Client(daemon.address) as first_client, Client(daemon.address) as second_client:
+        first = first_client.transfer(CONTENT, STYLE, options=Options(size=64, style_iterations=40, photoreal_iterations=0))
+        first_events = iter(first)
+        assert next(first_events) == Queued(0)
+        second_events = list(second_client.transfer(CONTENT, STYLE, options=FAST))
+        first_result = [e for e in first_events if isinstance(e, Result)]
+    positions = [e.position for e in second_events if isinstance(e, Queued)]
+    assert positions == [1, 0]
+    assert first_result and isinstance(second_events[-1], Result)
+
+
+def test_health_checking_and_reflection(daemon):
+    with grpc.insecure_channel(daemon.address) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check
+        assert check(health_pb2.HealthCheckRequest(service=SERVICE)).status == health_pb2.HealthCheckResponse.SERVING
+        assert check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
+        services = ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert SERVICE in services and "grpc.health.v1.Health" in services
+
+
+def test_round_robin_across_daemons_skips_one_that_is_not_serving():
+    with running_daemon() as one, running_daemon() as two, Client([one.address, two.address]) as client:
+        assert {client.capabilities().instance for _ in range(8)} == {_instance(one), _instance(two)}
+        one._health.set(SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)  # what a draining daemon reports
+        threading.Event().wait(0.5)  # the health watch delivers the change
+        assert {client.capabilities().instance for _ in range(8)} == {_instance(two)}
+        assert isinstance(client.transfer(CONTENT, STYLE, options=FAST).result(), Result)
+
+
+def _instance(daemon) -> str:
+    with Client(daemon.address) as client:
+        return client.capabilities().instance
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate")
+def test_tls_with_token(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    with running_daemon(token="s3cret", tls_cert=cert.read_bytes(), tls_key=key.read_bytes()) as daemon:
+        with Client(daemon.address, token="s3cret", tls_ca=str(cert)) as client:
+            assert client.capabilities().api_version == "photostyle.v1"
+            assert client.transfer(CONTENT, STYLE, options=FAST).result().image.width == 96
+        with Client(daemon.address, token="s3cret") as plain, pytest.raises(DaemonUnavailableError):
+            plain.capabilities(timeout=5)
+
+
+def test_image_info_names_unknown_sample_types():
+    with pytest.raises(ValueError, match="uint32"):
+        Image(64, 64, 3, "uint32", b"").info()

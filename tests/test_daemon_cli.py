@@ -1,0 +1,54 @@
+"""The CLI's side of the daemon: `serve` settings errors, and `transfer --server` through
+RemoteTransfer, which must behave like photostyle.core.transfer."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from daemon_fixtures import daemon, photo, running_daemon  # noqa: F401  (fixtures)
+from photostyle.core import PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult
+from photostyle.server.daemon_cli import RemoteTransfer
+
+FAST = TransferOptions(size=64, style_iterations=3, photoreal_iterations=2)
+
+
+def remote(address: str) -> RemoteTransfer:
+    return RemoteTransfer(argparse.Namespace(server=address, token=None, tls_ca=None))
+
+
+def test_remote_transfer_behaves_like_the_engine_call(daemon):
+    content = photo(72, 90, 4, np.uint16)
+    sky = np.zeros((72, 90), np.float32)
+    sky[:36] = 1.0
+    style_sky = np.zeros((90, 70), np.uint16)
+    style_sky[:45] = 65535
+    seen: list[Progress] = []
+    result = remote(daemon.address)(content, photo(90, 70, flip=True), [RegionPair("sky", sky, style_sky)], FAST,
+                                    progress=seen.append)
+    assert isinstance(result, TransferResult) and "daemon" in result.device
+    assert result.image.dtype == np.uint16 and result.image.shape == (72, 90, 4)
+    assert np.array_equal(result.image[:, :, 3], content[:, :, 3])
+    assert isinstance(seen[0], Progress) and seen[-1].fraction == 1.0
+
+
+def test_remote_transfer_errors_read_like_engine_errors(daemon):
+    with running_daemon() as gone:
+        address = gone.address
+    with pytest.raises(PhotoStyleError, match="photostyle serve"):
+        remote(address)(photo(), photo(), None, FAST)
+    with pytest.raises(PhotoStyleError, match="daemon chooses the device"):
+        remote(daemon.address)(photo(), photo(), None, TransferOptions(device="cuda"))
+    with pytest.raises(PhotoStyleError, match="at least 64 px"):
+        remote(daemon.address)(photo(), photo(40, 40), None, FAST)
+
+
+def test_serve_refuses_a_network_address_without_a_token():
+    run = subprocess.run([sys.executable, "-m", "photostyle.server.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+                         capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "error: Listening on 0.0.0.0" in run.stderr and "token" in run.stderr

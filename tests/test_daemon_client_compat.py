@@ -1,0 +1,91 @@
+"""The client library where the plug-ins run it: vendored as a plain folder, without numpy or
+torch, on Debian's grpcio 1.51 / protobuf 4.21 (GIMP's and Krita's Python); and the checked-in
+stubs match the .proto."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from daemon_fixtures import ROOT, daemon  # noqa: F401  (fixtures)
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+VENDORED_CLIENT = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import google.protobuf, grpc
+    from photostyle_client import Client, DaemonUnavailableError, Image, InvalidRequestError, Options
+    w, h = 96, 80
+    content = bytes(v for y in range(h) for x in range(w) for v in (x * 255 // w, y * 255 // h, 128))
+    style = bytes(v for y in range(90) for x in range(70) for v in (255 - x * 255 // 70, y * 255 // 90, 60))
+    out = {"grpc": grpc.__version__, "protobuf": google.protobuf.__version__}
+    with Client(sys.argv[2]) as client:
+        out["api"] = client.capabilities().api_version
+        events = list(client.transfer(Image(w, h, 3, "uint8", content), Image(70, 90, 3, "uint8", style),
+                                      options=Options(size=64, style_iterations=3, photoreal_iterations=2)))
+        image = events[-1].image
+        out["result"] = [image.width, image.height, image.channels, image.sample_type, len(image.data)]
+        out["events"] = sorted({type(event).__name__ for event in events})
+        try:
+            client.transfer(Image(w, h, 3, "uint8", b"short"), Image(70, 90, 3, "uint8", style)).result()
+        except InvalidRequestError as exc:
+            out["invalid"] = str(exc)
+    with Client(sys.argv[3]) as nobody:
+        try:
+            nobody.capabilities(timeout=5)
+        except DaemonUnavailableError as exc:
+            out["unavailable"] = str(exc)
+    out["heavy_modules"] = sorted({"numpy", "torch"} & set(sys.modules))
+    print(json.dumps(out))
+""")
+
+
+@pytest.fixture
+def vendored(tmp_path: Path) -> Path:
+    """The client folder copied the way the plug-in installer does, under another name."""
+    shutil.copytree(ROOT / "server" / "client", tmp_path / "photostyle_client",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _has_grpc_and_protobuf(python: str) -> bool:
+    return Path(python).exists() and subprocess.run(
+        [python, "-c", "import grpc, google.protobuf"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("python", [
+    pytest.param(SYSTEM_PYTHON, id="debian-grpcio-1.51-protobuf-4.21", marks=pytest.mark.skipif(
+        not _has_grpc_and_protobuf(SYSTEM_PYTHON),
+        reason="/usr/bin/python3 lacks grpc/protobuf: apt-get install python3-grpcio python3-protobuf")),
+    pytest.param(sys.executable, id="current-grpcio-protobuf"),
+])
+def test_vendored_client_works_against_a_real_daemon(python, vendored, daemon):
+    run = subprocess.run([python, "-I", "-c", VENDORED_CLIENT, str(vendored), daemon.address, f"127.0.0.1:{_free_port()}"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["api"] == "photostyle.v1"
+    assert out["result"] == [96, 80, 3, "uint8", 96 * 80 * 3]
+    assert out["events"] == ["Progress", "Queued", "Result"]
+    assert "declares 5 bytes" in out["invalid"]
+    assert "photostyle serve" in out["unavailable"]
+    assert out["heavy_modules"] == []
+
+
+def test_checked_in_stubs_match_the_proto():
+    run = subprocess.run([sys.executable, str(ROOT / "proto" / "generate.py"), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
