@@ -2,7 +2,8 @@
 
 It parses arguments, reads and writes files, shows progress, and turns engine errors into one
 readable line (no traceback) with exit status 2. Ctrl-C cancels the job cleanly. `serve` runs the
-daemon (daemon_cli.py) and `transfer --server` runs the job on one.
+daemon (daemon_cli.py), `transfer --server` runs the job on one, and `plugins` installs the GIMP
+and Krita plug-ins (install_gimp.py, install_krita.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from photostyle.core import (
     transfer,
 )
 
+from . import install_gimp, install_krita
 from .daemon_cli import RemoteTransfer, add_serve_command, add_server_options, serve
 from .progress_bar import ProgressBar
 
@@ -72,6 +74,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_engine_options(demo)
 
     add_serve_command(commands)
+
+    plugins = commands.add_parser("plugins", help="install or remove the GIMP 3 and Krita 5 plug-ins")
+    actions = plugins.add_subparsers(dest="action", required=True)
+    for action in ("install", "uninstall"):
+        hosts = actions.add_parser(action, help=f"{action} a plug-in").add_subparsers(dest="host", required=True)
+        install_gimp.add_arguments(hosts.add_parser("gimp", help=f"{action} the GIMP 3 plug-in"))
+        install_krita.add_arguments(hosts.add_parser("krita", help=f"{action} the Krita 5 docker"))
     return parser
 
 
@@ -120,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "plugins":
+        return {"gimp": install_gimp, "krita": install_krita}[args.host].run(args)
     try:
         if args.command == "demo":
             examples = resources.files("photostyle.server.examples")

@@ -1,0 +1,17 @@
+"""PhotoStyle for Krita 5: the "Photo Style" docker (Settings ▸ Dockers ▸ Photo Style).
+
+A thin adapter: the style transfer runs in the PhotoStyle daemon. The installer copies the
+client library (`photostyle_client`, with its daemon launcher) into this folder; like the GIMP
+plug-in, we put the folder on sys.path to import it.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from krita import DockWidgetFactory, DockWidgetFactoryBase, Krita  # noqa: E402
+
+from .docker import DOCKER_ID, PhotoStyleDocker  # noqa: E402
+
+Krita.instance().addDockWidgetFactory(DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, PhotoStyleDocker))

@@ -1,0 +1,112 @@
+"""`photostyle plugins install gimp` / `uninstall gimp`: put the GIMP 3 plug-in where GIMP looks.
+
+GIMP 3 loads `<config>/plug-ins/NAME/NAME.py` (executable, folder named after the file) with
+its own Python: on Linux the `python3` of the system (the plug-in's `#!/usr/bin/env python3`),
+on Windows the Python 3.12 bundled with GIMP (named in its `pygimp.interp`). That Python must
+import grpc and protobuf, so the installer checks it and says how to get them when it cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from photostyle.server.client.wire import DEFAULT_ADDRESS
+
+from .plugin_install_common import (InstallReport, add_daemon_arguments, copy_client, copy_files, daemon_start_command,
+                                    remove_plugin_dir, report_host_python, run_action, write_daemon_config)
+
+PLUGIN_NAME = "photostyle"
+PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugins" / "gimp"
+_ENTRY = PLUGIN_SOURCE / f"{PLUGIN_NAME}.py"
+_SOURCES = (_ENTRY,)
+
+_GET_DEPENDENCIES = {
+    "linux": "install Debian's/Ubuntu's packages: `sudo apt install python3-grpcio python3-protobuf` "
+             "(Fedora: `sudo dnf install python3-grpcio python3-protobuf`). Flatpak GIMP has its own Python: "
+             "see the README.",
+    "win32": "GIMP for Windows bundles Python 3.12 without them: install them into the plug-in's folder (which "
+             "the plug-in puts on its path) with any Python 3.12: `py -3.12 -m pip install --target \"{plugin_dir}\" "
+             "grpcio protobuf`.",
+    "darwin": "GIMP.app bundles its own Python: install them into the plug-in's folder with a Python of the same "
+              "version: `python3.X -m pip install --target \"{plugin_dir}\" grpcio protobuf`.",
+}
+
+
+def default_gimp_dir() -> Path:
+    """GIMP 3's user config folder on this platform ($GIMP3_DIRECTORY wins, as in GIMP)."""
+    if os.environ.get("GIMP3_DIRECTORY"):
+        return Path(os.environ["GIMP3_DIRECTORY"])
+    if sys.platform == "win32":
+        return Path(os.environ["APPDATA"]) / "GIMP" / "3.0"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "GIMP" / "3.0"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "GIMP" / "3.0"
+
+
+def default_gimp_python() -> list[str] | None:
+    """The Python GIMP runs plug-ins with, as an argv prefix; None when it cannot be told."""
+    if sys.platform == "win32":
+        for root in (os.environ.get("ProgramFiles", r"C:\Program Files"), os.environ.get("LOCALAPPDATA", "")):
+            interp = Path(root) / "GIMP 3" / "lib" / "gimp" / "3.0" / "interpreters" / "pygimp.interp"
+            if interp.is_file():
+                for line in interp.read_text(errors="replace").splitlines():
+                    if line.startswith("python="):
+                        return [line.split("=", 1)[1].strip()]
+        return None
+    if sys.platform == "darwin":
+        bundled = Path("/Applications/GIMP.app/Contents/MacOS/python3")
+        return [str(bundled)] if bundled.is_file() else None
+    return ["/usr/bin/python3"]
+
+
+def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
+            start_command: Sequence[str] | None = None, gimp_python: Sequence[str] | None = None,
+            token: str | None = None, check: bool = True, gimp_root: Path | None = None) -> InstallReport:
+    """Install (or reinstall over) the plug-in into `gimp_dir`/plug-ins/photostyle.
+
+    start_command: how the plug-in starts a daemon when none answers at `address` (default:
+    this installation's daemon; [] = never start one). gimp_python: the Python to check, as an
+    argv prefix (default: `default_gimp_python()`); check=False skips the check. gimp_root: the
+    root folder of the chroot or container GIMP runs in (its Python sees paths below it from /).
+    """
+    plugin_dir = Path(gimp_dir or default_gimp_dir()) / "plug-ins" / PLUGIN_NAME
+    report = InstallReport()
+    report.done += copy_files(_SOURCES, plugin_dir, executable=[_ENTRY])
+    report.done.append(copy_client(plugin_dir))
+    command = daemon_start_command(address) if start_command is None else list(start_command)
+    report.done.append(write_daemon_config(plugin_dir, address, command, token=token))
+    report.done.append("Restart GIMP, then use Filters ▸ Artistic ▸ Photo Style Transfer…")
+    if check:
+        seen_as = f"/{plugin_dir.resolve().relative_to(gimp_root.resolve()).as_posix()}" if gimp_root else None
+        advice = _GET_DEPENDENCIES.get(sys.platform, _GET_DEPENDENCIES["linux"]).format(plugin_dir=plugin_dir)
+        report_host_python(report, "GIMP", list(gimp_python) if gimp_python else default_gimp_python(), plugin_dir,
+                           advice, "--gimp-python", seen_as)
+    return report
+
+
+def uninstall(gimp_dir: Path | str | None = None) -> InstallReport:
+    """Remove the plug-in folder this installer made (and nothing else)."""
+    plugin_dir = Path(gimp_dir or default_gimp_dir()) / "plug-ins" / PLUGIN_NAME
+    return InstallReport(done=[remove_plugin_dir(plugin_dir)])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `photostyle plugins install|uninstall gimp` (uninstall uses only --gimp-dir)."""
+    parser.add_argument("--gimp-dir", type=Path,
+                        help=f"GIMP 3's config folder, holding plug-ins/ (default: {default_gimp_dir()})")
+    add_daemon_arguments(parser, "plug-in")
+    parser.add_argument("--gimp-python", type=shlex.split,
+                        help="command of the Python GIMP runs plug-ins with, to check it imports grpc/protobuf "
+                             "(default: /usr/bin/python3 on Linux, the one named in GIMP's pygimp.interp on Windows)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`photostyle plugins install|uninstall gimp`."""
+    return run_action(args, lambda: install(args.gimp_dir, args.address, [] if args.no_start else None,
+                                            args.gimp_python, args.token),
+                      lambda: uninstall(args.gimp_dir))

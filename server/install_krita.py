@@ -1,0 +1,150 @@
+"""`photostyle plugins install krita` / `uninstall krita`: put the Photo Style docker where Krita 5 looks.
+
+Krita loads Python plug-ins from `<resources>/pykrita/`: a package folder plus a `.desktop`
+file, enabled by `enable_<name>=true` in the `[python]` group of `kritarc`. It runs them in its
+own Python: Debian's system Python (3.11 on bookworm) on Linux, a bundled Python 3.10 on
+Windows. That Python must import grpc and protobuf, so the installer checks it where it can and
+says how to get them where it cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import sys
+from glob import glob
+from pathlib import Path
+from typing import Sequence
+
+from photostyle.server.client.wire import DEFAULT_ADDRESS
+
+from .plugin_install_common import (InstallReport, add_daemon_arguments, copy_client, copy_files, daemon_start_command,
+                                    remove_plugin_dir, report_host_python, run_action, write_daemon_config)
+
+PLUGIN_NAME = "photostyle_krita"
+_PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
+_DESKTOP = _PLUGINS / "krita" / f"{PLUGIN_NAME}.desktop"
+#: The plug-in package (the client library, with its daemon launcher, is copied beside it).
+_SOURCES = tuple(sorted((_PLUGINS / "krita" / PLUGIN_NAME).glob("*.py")))
+_PYKRITA_SO = "/usr/lib/*/kritaplugins/kritapykrita.so"
+
+_GET_DEPENDENCIES = {
+    "linux": "install your distribution's packages: `sudo apt install python3-grpcio python3-protobuf` "
+             "(Fedora: `sudo dnf install python3-grpcio python3-protobuf`). The Krita AppImage and Flatpak "
+             "have their own Python: see the README.",
+    "win32": "Krita for Windows bundles Python 3.10 without pip: install them with a Python 3.10 into the pykrita "
+             "folder, e.g. `py -3.10 -m pip install --target \"%APPDATA%\\krita\\pykrita\" grpcio protobuf`.",
+    "darwin": "install them with a Python of the same version as Krita's into the pykrita folder: "
+              "`python3.10 -m pip install --target ~/Library/Application\\ Support/krita/pykrita grpcio protobuf`.",
+}
+
+
+def default_krita_dir() -> Path:
+    """Krita's user resource folder, holding pykrita/."""
+    if sys.platform == "win32":
+        return Path(os.environ["APPDATA"]) / "krita"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "krita"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "krita"
+
+
+def default_kritarc() -> Path:
+    """Krita's settings file."""
+    if sys.platform == "win32":
+        return Path(os.environ["LOCALAPPDATA"]) / "kritarc"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Preferences" / "kritarc"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kritarc"
+
+
+def default_krita_python() -> list[str] | None:
+    """The system Python matching the libpython Krita's Python plug-in is linked with (Linux distributions).
+
+    None where Krita bundles its own Python (Windows, macOS, AppImage) or no Krita is installed.
+    """
+    if sys.platform != "linux":
+        return None
+    for library in glob(_PYKRITA_SO):
+        found = re.search(rb"libpython(3\.\d+)", Path(library).read_bytes())
+        if found:
+            return [f"/usr/bin/python{found.group(1).decode()}"]
+    return None
+
+
+def set_kritarc_value(kritarc: Path, group: str, key: str, value: str | None) -> None:
+    """Set (or with None remove) `key` in `[group]` of a KConfig file, leaving every other line as it was."""
+    lines = kritarc.read_text(encoding="utf-8").splitlines() if kritarc.is_file() else []
+    header = f"[{group}]"
+    entry = [] if value is None else [f"{key}={value}"]
+    if header in lines:
+        start = lines.index(header) + 1
+        end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+        lines[start:end] = entry + [line for line in lines[start:end] if line.split("=", 1)[0].strip() != key]
+    elif entry:
+        lines += [header, *entry]
+    kritarc.parent.mkdir(parents=True, exist_ok=True)
+    kritarc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = None, address: str = DEFAULT_ADDRESS,
+            start_command: Sequence[str] | None = None, krita_python: Sequence[str] | None = None,
+            token: str | None = None, check: bool = True) -> InstallReport:
+    """Install (or reinstall over) the docker into `krita_dir`/pykrita and enable it in `kritarc`.
+
+    start_command: how the docker starts a daemon when none answers at `address` (default: this
+    installation's daemon; [] = never start one). krita_python: the Python to check, as an argv
+    prefix (default: `default_krita_python()`); check=False skips the check.
+    """
+    pykrita = Path(krita_dir or default_krita_dir()) / "pykrita"
+    plugin_dir = pykrita / PLUGIN_NAME
+    kritarc = Path(kritarc or default_kritarc())
+    report = InstallReport()
+    report.done += copy_files(_SOURCES, plugin_dir)
+    report.done += copy_files([_DESKTOP], pykrita)
+    report.done.append(copy_client(plugin_dir))
+    command = daemon_start_command(address) if start_command is None else list(start_command)
+    report.done.append(write_daemon_config(plugin_dir, address, command, token=token))
+    set_kritarc_value(kritarc, "python", f"enable_{PLUGIN_NAME}", "true")
+    report.done.append(f"Enabled the plug-in in {kritarc} (quit Krita before installing: it rewrites that file "
+                       "when it quits; otherwise enable it in Settings ▸ Configure Krita ▸ Python Plugin Manager).")
+    report.done.append("Restart Krita, then open Settings ▸ Dockers ▸ Photo Style.")
+    if check:
+        advice = _GET_DEPENDENCIES.get(sys.platform, _GET_DEPENDENCIES["linux"])
+        report_host_python(report, "Krita", list(krita_python) if krita_python else default_krita_python(),
+                           plugin_dir, advice, "--krita-python")
+    return report
+
+
+def uninstall(krita_dir: Path | str | None = None, kritarc: Path | str | None = None) -> InstallReport:
+    """Remove what `install` put in place (the docker's remembered settings in kritarc stay)."""
+    pykrita = Path(krita_dir or default_krita_dir()) / "pykrita"
+    report = InstallReport(done=[remove_plugin_dir(pykrita / PLUGIN_NAME)])
+    desktop = pykrita / _DESKTOP.name
+    if desktop.is_file():
+        desktop.unlink()
+        report.done.append(f"Removed {desktop}")
+    kritarc = Path(kritarc or default_kritarc())
+    if kritarc.is_file():
+        set_kritarc_value(kritarc, "python", f"enable_{PLUGIN_NAME}", None)
+        report.done.append(f"Disabled the plug-in in {kritarc}")
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `photostyle plugins install|uninstall krita` (uninstall uses --krita-dir and --kritarc)."""
+    parser.add_argument("--krita-dir", type=Path,
+                        help=f"Krita's resource folder, holding pykrita/ (default: {default_krita_dir()})")
+    parser.add_argument("--kritarc", type=Path, help=f"Krita's settings file (default: {default_kritarc()})")
+    add_daemon_arguments(parser, "docker")
+    parser.add_argument("--krita-python", type=shlex.split,
+                        help="command of the Python Krita embeds, to check it imports grpc/protobuf (default on "
+                             "Linux: the system python3.X that Krita's libpython matches)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`photostyle plugins install|uninstall krita`."""
+    return run_action(args, lambda: install(args.krita_dir, args.kritarc, args.address, [] if args.no_start else None,
+                                            args.krita_python, args.token),
+                      lambda: uninstall(args.krita_dir, args.kritarc))

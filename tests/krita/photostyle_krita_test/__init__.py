@@ -1,0 +1,210 @@
+"""Test-only Krita extension: drives the Photo Style docker's real widgets, records what happened, quits.
+
+Installed only by tests/test_krita_plugin.py into a throwaway HOME. It waits for Krita's window,
+the photo and the docker, prepares the documents for the scenario named in
+$PHOTOSTYLE_TEST_SCENARIO, clicks the docker's buttons, then writes $PHOTOSTYLE_TEST_OUT/result.json
+and raw pixel dumps for the test to check. It observes and never asserts; any exception is
+recorded and ends Krita (a modal error dialog would hang it), and a watchdog ends a stuck run.
+"""
+
+import faulthandler
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from krita import Extension, Krita, Selection
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtGui import QImage
+from PyQt5.QtWidgets import QApplication, QFileDialog, QLabel, QProgressBar, QPushButton, QWidget
+
+OUT = Path(os.environ.get("PHOTOSTYLE_TEST_OUT", "."))
+SCENARIO = os.environ.get("PHOTOSTYLE_TEST_SCENARIO", "")
+REFERENCE = os.environ.get("PHOTOSTYLE_TEST_REFERENCE", "")
+WATCHDOG_S = float(os.environ.get("PHOTOSTYLE_TEST_WATCHDOG_S", "150"))
+REGION = "top"  # a local selection of this name in photo and reference pairs them as a region
+
+
+def finish(record: dict, status: int = 0) -> None:
+    (OUT / "result.json").write_text(json.dumps(record, indent=1))
+    for document in Krita.instance().documents():
+        document.setModified(False)
+    if status:
+        os._exit(status)
+    Krita.instance().action("file_quit").trigger()
+    QTimer.singleShot(15000, lambda: os._exit(0))  # file_quit can be ignored by a busy Krita
+
+
+def on_exception(kind, value, tb) -> None:
+    finish({"error": "".join(traceback.format_exception(kind, value, tb))}, status=3)
+
+
+def trace(*words: object) -> None:
+    """Where the driver got to, for diagnosing a run that the watchdog ended."""
+    with (OUT / "trace.txt").open("a", encoding="utf-8") as log:
+        log.write(" ".join(map(str, words)) + "\n")
+
+
+def dump(name: str, data: bytes) -> None:
+    (OUT / name).write_bytes(bytes(data))
+
+
+def add_local_selection(document, top_fraction: float) -> None:
+    """A local selection named REGION over the top part of the document's first layer."""
+    selection = Selection()
+    selection.select(0, 0, document.width(), int(document.height() * top_fraction), 255)
+    mask = document.createSelectionMask(REGION)
+    mask.setSelection(selection)
+    document.topLevelNodes()[0].addChildNode(mask, None)
+
+
+class Driver:
+    """One scenario as a chain of polled steps (Krita must keep running its event loop)."""
+
+    def __init__(self) -> None:
+        self.record: dict = {"scenario": SCENARIO, "progress": [], "preview_seen": False}
+        self.started = time.monotonic()
+        self.timer = QTimer()
+        self.timer.timeout.connect(self.step)
+        self.wait_for(self.ready, self.prepare)
+        self.timer.start(100)
+
+    def wait_for(self, condition, then) -> None:
+        self.condition, self.then = condition, then
+
+    def step(self) -> None:
+        if self.condition():
+            self.condition, then = (lambda: False), self.then
+            then()
+
+    def widget(self, cls, name):
+        return self.docker.findChild(cls, name)
+
+    def ready(self) -> bool:
+        krita = Krita.instance()
+        window = krita.activeWindow()
+        if not (window and krita.activeDocument() and window.activeView()):
+            return False
+        if SCENARIO == "run" and len(krita.documents()) < 2:  # the test opens reference and photo
+            return False
+        dockers = [d for d in krita.dockers() if d.objectName() == "photostyle_docker"]
+        self.docker = dockers[0] if dockers else None
+        return self.docker is not None
+
+    def prepare(self) -> None:
+        sys.excepthook = on_exception  # again: Krita installs its own (a modal dialog) after loading plug-ins
+        krita = Krita.instance()
+        krita.activeWindow().qwindow().showMaximized()
+        self.docker.show()
+        self.docker.raise_()
+        self.document = document = krita.activeDocument()
+        self.source = document.activeNode()
+        width, height = document.width(), document.height()
+        self.record.update(size=[width, height], source=self.source.name(), depth=document.colorDepth())
+        if SCENARIO == "run":
+            reference = next(other for other in krita.documents() if other != document)  # opened by the test
+            add_local_selection(reference, 0.5)
+            add_local_selection(document, 0.5)
+        selection = Selection()
+        selection.select(width // 4, height // 4, width // 2, height // 2, 255)
+        document.setSelection(selection)
+        document.waitForDone()
+        self.widget(QProgressBar, "progress").valueChanged.connect(self.on_progress)
+        QTimer.singleShot(500, self.choose_reference)
+
+    def choose_reference(self) -> None:
+        document = self.document
+        width, height = document.width(), document.height()
+        dump("source_before.raw", self.source.pixelData(0, 0, width, height))
+        dump("projection_before.raw", document.pixelData(0, 0, width, height))
+        dump("selection.raw", document.selection().pixelData(0, 0, width, height))
+        self.record["nodes_before"] = self.nodes()
+        trace("documents", [document.fileName() for document in Krita.instance().documents()])
+        if SCENARIO == "run":
+            combo = self.docker.findChild(QWidget, "reference")
+            combo.setCurrentIndex(combo.findText(Path(REFERENCE).name))
+        else:
+            QFileDialog.getOpenFileName = staticmethod(lambda *args, **kwargs: (REFERENCE, ""))
+            self.widget(QWidget, "browse").click()
+        self.record["reference"] = self.docker.findChild(QWidget, "reference").currentText()
+        self.record["status_before"] = self.widget(QLabel, "status").text()
+        trace("run with reference", self.record["reference"])
+        self.widget(QPushButton, "run").click()
+        self.record["status_started"] = self.widget(QLabel, "status").text()
+        self.seen_running = not self.widget(QPushButton, "run").isEnabled()
+        if SCENARIO == "cancel":
+            self.wait_for(lambda: "style" in self.widget(QProgressBar, "progress").format(), self.cancel)
+        else:
+            self.wait_for(self.job_over, self.settle)
+
+    def on_progress(self, value: int) -> None:
+        self.record["progress"].append([value, self.widget(QProgressBar, "progress").format()])
+        self.record["preview_seen"] |= bool(self.widget(QLabel, "preview").pixmap()
+                                            and not self.widget(QLabel, "preview").pixmap().isNull())
+
+    def cancel(self) -> None:
+        self.record["cancelled_at"] = self.widget(QProgressBar, "progress").format()
+        self.widget(QPushButton, "cancel").click()
+        self.wait_for(self.job_over, self.settle)
+
+    def job_over(self) -> bool:
+        """Run is enabled again after the job ran, or at once when the docker refused to start one."""
+        idle = self.widget(QPushButton, "run").isEnabled()
+        self.seen_running |= not idle
+        return idle and (self.seen_running or self.widget(QLabel, "status").text() != self.record["status_before"])
+
+    def settle(self) -> None:
+        trace("job over:", self.widget(QLabel, "status").text())
+        QTimer.singleShot(4000, self.collect)  # the result's mask is added a few event-loop turns later
+
+    def nodes(self) -> list:
+        def walk(node):
+            return [{"name": child.name(), "type": child.type(), "depth": child.colorDepth(),
+                     "children": walk(child)} for child in node.childNodes()]
+        return walk(self.document.rootNode())
+
+    def collect(self) -> None:
+        document = self.document
+        width, height = document.width(), document.height()
+        document.refreshProjection()
+        document.waitForDone()
+        self.record.update(status=self.widget(QLabel, "status").text(), nodes_after=self.nodes(),
+                           progress_format=self.widget(QProgressBar, "progress").format(),
+                           selection_after=document.selection() is not None,
+                           seconds=round(time.monotonic() - self.started, 1))
+        self.record["preview_seen"] |= bool(self.widget(QLabel, "preview").pixmap()
+                                            and not self.widget(QLabel, "preview").pixmap().isNull())
+        dump("source_after.raw", self.source.pixelData(0, 0, width, height))
+        dump("projection_after.raw", document.pixelData(0, 0, width, height))
+        if SCENARIO == "run":
+            result = [n for n in document.topLevelNodes() if n.name().endswith("styled like " + Path(REFERENCE).name)]
+            if result:
+                dump("result_layer.raw", result[0].pixelData(0, 0, width, height))
+        QApplication.processEvents()
+        QTimer.singleShot(500, self.screenshot)
+
+    def screenshot(self) -> None:
+        """Krita's window with the docker, small enough for the README (palette PNG, 960 px wide)."""
+        image = Krita.instance().activeWindow().qwindow().grab().toImage()
+        image = image.scaledToWidth(min(960, image.width()), Qt.SmoothTransformation)
+        image.convertToFormat(QImage.Format_Indexed8).save(str(OUT / "screenshot.png"))
+        finish(self.record)
+
+
+class TestDriver(Extension):
+    def setup(self) -> None:
+        if not SCENARIO:
+            return
+        sys.excepthook = on_exception
+        # A thread-level watchdog: it fires even when Krita's event loop is blocked, with every stack.
+        self.stacks = (OUT / "watchdog-stacks.txt").open("w")
+        faulthandler.dump_traceback_later(WATCHDOG_S, exit=True, file=self.stacks)
+        self.driver = Driver()
+
+    def createActions(self, window) -> None:
+        pass
+
+
+Krita.instance().addExtension(TestDriver(Krita.instance()))

@@ -1,0 +1,263 @@
+"""The GIMP 3 plug-in (plugins/gimp) and its installer (server/install_gimp.py).
+
+The first tests need no GIMP: the installer's layout, its check of GIMP's Python, and the
+plug-in's daemon start-up, run with this venv's Python. The `gimp`-marked tests run the plug-in
+inside a real GIMP 3 (Debian trixie chroot, see tests/gimp/chroot.py) against a real daemon on
+127.0.0.1; they are skipped, with the reason, where the chroot cannot be built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from daemon_fixtures import daemon_process
+from gimp.chroot import DATA_DIR, GIMP_DIR, ChrootUnavailable, ensure_chroot, inside, result_of, start_gimp
+from photostyle.server import install_gimp
+from photostyle.server.client import Client
+from photostyle.server.plugin_install_common import (CLIENT_PACKAGE, DAEMON_CONFIG, daemon_start_command,
+                                                    read_daemon_config)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "server" / "examples"
+SCENARIO = Path(__file__).resolve().parent / "gimp" / "scenario.py"
+PLUGIN = "plug-ins/photostyle"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- the installer, no GIMP needed ---------------------------------------------------------------
+
+
+def test_install_lays_out_the_plugin_folder(tmp_path: Path) -> None:
+    report = install_gimp.install(tmp_path, address="127.0.0.1:50999", check=False)
+    folder = tmp_path / PLUGIN
+    assert report.ok, report
+    assert os.access(folder / "photostyle.py", os.X_OK)  # GIMP skips a plug-in that is not executable
+    assert (folder / CLIENT_PACKAGE / "launch.py").is_file()
+    assert (folder / CLIENT_PACKAGE / "__init__.py").is_file()
+    assert not list(folder.rglob("__pycache__"))
+    config = read_daemon_config(folder)
+    assert config["address"] == "127.0.0.1:50999"
+    assert config["start_command"][0] == sys.executable
+    assert config["start_command"][-4:] == ["--host", "127.0.0.1", "--port", "50999"]
+    assert str(folder / DAEMON_CONFIG) in str(report)
+
+
+def test_install_over_an_old_install_replaces_the_client(tmp_path: Path) -> None:
+    install_gimp.install(tmp_path, check=False)
+    stale = tmp_path / PLUGIN / CLIENT_PACKAGE / "stale_module.py"
+    stale.write_text("")
+    install_gimp.install(tmp_path, start_command=[], check=False)
+    assert not stale.exists()
+    assert read_daemon_config(tmp_path / PLUGIN)["start_command"] == []
+
+
+def test_uninstall_removes_only_our_folder(tmp_path: Path) -> None:
+    install_gimp.install(tmp_path, check=False)
+    assert "Removed" in str(install_gimp.uninstall(tmp_path))
+    assert not (tmp_path / PLUGIN).exists()
+    assert "Nothing to remove" in str(install_gimp.uninstall(tmp_path))
+    (tmp_path / PLUGIN).mkdir(parents=True)  # someone else's plug-in of the same name
+    with pytest.raises(FileExistsError, match="not installed by photostyle"):
+        install_gimp.uninstall(tmp_path)
+    assert (tmp_path / PLUGIN).exists()
+
+
+def test_install_checks_that_gimps_python_imports_the_client(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert install_gimp.install(tmp_path, gimp_python=[sys.executable]).ok
+    # `python -S` has no site-packages: it stands for a GIMP whose Python lacks grpc.
+    args = _parse(["install", "--gimp-dir", str(tmp_path), "--gimp-python", f"{sys.executable} -S"])
+    assert install_gimp.run(args) == 1
+    out = capsys.readouterr().out
+    assert "cannot load the client: ModuleNotFoundError: No module named 'grpc'" in out
+    assert "python3-grpcio python3-protobuf" in out
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("action", choices=["install", "uninstall"])
+    install_gimp.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+# --- the plug-in's daemon start-up, with this venv's Python -------------------------------------
+
+
+@pytest.fixture
+def daemon_launch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The client's daemon launcher, imported from an installed copy of the plug-in."""
+    install_gimp.install(tmp_path, check=False)
+    monkeypatch.syspath_prepend(str(tmp_path / PLUGIN))
+    for name in [name for name in sys.modules if name.split(".")[0] == CLIENT_PACKAGE]:
+        monkeypatch.delitem(sys.modules, name)
+    return importlib.import_module(f"{CLIENT_PACKAGE}.launch")
+
+
+def test_plugin_starts_the_recorded_daemon_and_waits_for_it(daemon_launch: ModuleType, tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    pid_file = tmp_path / "daemon.pid"
+    command = ["sh", "-c", f'echo $$ > "{pid_file}"; exec "$@"', "sh", *daemon_start_command(address)]
+    config = daemon_launch.DaemonConfig(address, command, start_timeout_s=120)
+    waits = []
+    try:
+        with daemon_launch.connect(config, on_wait=waits.append) as client:
+            assert client.capabilities().instance.endswith(address.rsplit(":", 1)[1])
+        assert waits, "the daemon answered at once, so nothing was started"
+        with daemon_launch.connect(config, on_wait=waits.append):  # now it answers: nothing more is started
+            pass
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def test_plugin_explains_a_daemon_that_will_not_start(daemon_launch: ModuleType) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    exits = [sys.executable, "-c", "import sys; print('error: port taken by a test'); sys.exit(3)"]
+    with pytest.raises(daemon_launch.DaemonUnavailableError, match=r"exited \(status 3\): error: port taken by a test"):
+        daemon_launch.connect(daemon_launch.DaemonConfig(address, exits))
+    with pytest.raises(daemon_launch.DaemonUnavailableError, match=r"No such file.*Start it yourself"):
+        daemon_launch.connect(daemon_launch.DaemonConfig(address, ["/nonexistent/photostyle", "serve"]))
+    with pytest.raises(daemon_launch.DaemonUnavailableError, match="no daemon start command recorded"):
+        daemon_launch.connect(daemon_launch.DaemonConfig(address, []))
+
+
+# --- inside a real GIMP 3 ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gimp_root() -> Path:
+    """The chroot, with the test's photos and scenario script copied into it."""
+    try:
+        root = ensure_chroot()
+    except ChrootUnavailable as reason:
+        pytest.skip(f"no GIMP 3 to test in: {reason}")
+    data = inside(root, DATA_DIR)
+    data.mkdir(parents=True, exist_ok=True)
+    for source in (EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg", SCENARIO):
+        shutil.copyfile(source, data / source.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def daemon_address():
+    with daemon_process() as daemon:
+        yield daemon.address
+
+
+def install_into(root: Path, address: str) -> None:
+    """Our installer, as a user runs it, into the chroot's GIMP config, checked with GIMP's own Python."""
+    report = install_gimp.install(inside(root, GIMP_DIR), address=address,
+                                  gimp_python=["chroot", str(root), "/usr/bin/python3"], gimp_root=root)
+    assert report.ok, report
+
+
+@pytest.mark.gimp
+def test_transfer_adds_a_masked_layer_and_leaves_the_photo_alone(gimp_root: Path, daemon_address: str) -> None:
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "transfer"))
+    assert facts["status"] == "success", facts["message"]
+    assert facts["layers"] == [f"Background (style: {facts['reference_name']})", "Background"]
+    assert facts["size"] == facts["source_size"] == [600, 400]
+    assert facts["offsets"] == facts["source_offsets"] == [10, 5]
+    assert facts["has_mask"]
+    assert facts["bpp"] == 4  # RGBA, 8-bit, like the photo (plus alpha)
+    assert facts["source_unchanged"]
+    assert facts["changed_inside"] > 0.2
+    assert facts["changed_outside"] == 0.0
+
+
+@pytest.mark.gimp
+def test_16_bit_image_comes_back_at_16_bits(gimp_root: Path, daemon_address: str) -> None:
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "16bit"))
+    assert facts["status"] == "success", facts["message"]
+    assert facts["new_layer"] == "Background (style: rocket.jpg)"  # the reference given as a file
+    assert facts["bpp"] == 8  # RGBA u16
+    assert not facts["has_mask"]  # no selection: the whole layer, no mask
+    assert facts["not_8bit_fraction"] > 0.5  # real 16-bit values, not 8-bit ones scaled up
+    assert facts["source_unchanged"]
+
+
+@pytest.mark.gimp
+def test_channels_with_the_same_name_pair_regions(gimp_root: Path, daemon_address: str) -> None:
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "channels"))
+    assert facts["status"] == "success", facts["message"]
+    assert facts["size"] == facts["source_size"] and not facts["has_mask"]  # no selection: whole layer
+    assert facts["source_unchanged"]
+
+
+@pytest.mark.gimp
+def test_one_undo_removes_the_result(gimp_root: Path, daemon_address: str) -> None:
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "undo", gui=True))
+    assert facts["status"] == "success", facts["message"]
+    assert len(facts["layers"]) == 2
+    assert facts["layers_after_undo"] == facts["layers_before"]
+    assert facts["selection_after_undo"]  # only our step was undone, not the selection before it
+    assert facts["composite_after_undo_unchanged"]
+
+
+@pytest.mark.gimp
+def test_daemon_down_and_not_startable_is_an_execution_error(gimp_root: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    install_into(gimp_root, address)  # records this venv's daemon, which does not exist inside the chroot
+    started = time.monotonic()
+    facts = result_of(start_gimp(gimp_root, "daemon-down"))
+    assert facts["status"] == "execution-error"
+    assert f"No PhotoStyle daemon answers at {address}" in facts["message"]
+    assert "Start it yourself in a terminal with" in facts["message"]
+    assert facts["layers"] == facts["layers_before"]
+    assert facts["source_unchanged"] and facts["composite_unchanged"]
+    assert time.monotonic() - started < 60  # an answer, not a hang
+
+
+@pytest.mark.gimp
+def test_killing_the_plugin_cancels_the_job_in_the_daemon(gimp_root: Path, daemon_address: str) -> None:
+    """GIMP cancels a plug-in by killing it; the daemon must then drop the job."""
+    install_into(gimp_root, daemon_address)
+    gimp = start_gimp(gimp_root, "slow")
+    with Client(daemon_address) as client:
+        assert _wait_for(lambda: client.capabilities().jobs_in_line == 1, 120), "the job never reached the daemon"
+        plugin = _plugin_pid(gimp_root)
+        os.kill(plugin, signal.SIGKILL)
+        assert _wait_for(lambda: client.capabilities().jobs_in_line == 0, 30), "the daemon kept the job"
+    facts = result_of(gimp)
+    assert facts["status"] != "success"
+    assert facts["layers"] == facts["layers_before"] and facts["source_unchanged"]
+
+
+def _wait_for(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _plugin_pid(root: Path) -> int:
+    """Our plug-in's process: it runs the installed photostyle.py inside this chroot."""
+    script = f"{GIMP_DIR}/{PLUGIN}/photostyle.py".encode()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and script in (proc / "cmdline").read_bytes() \
+                    and (proc / "root").resolve() == root.resolve():
+                return int(proc.name)
+        except OSError:
+            continue
+    raise AssertionError("the plug-in process was not found")

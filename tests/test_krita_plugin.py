@@ -1,0 +1,254 @@
+"""The Krita docker: its installer, its pixel conversions, and end-to-end runs inside a real Krita 5.
+
+The end-to-end tests install the plug-in with our installer into a throwaway HOME, start a real
+daemon on a free loopback port, and run Krita under Xvfb with a test-only extension
+(tests/krita/photostyle_krita_test) that drives the docker's real widgets and dumps what it saw;
+the checks are made here. Without Krita, Xvfb or Debian's python3-grpcio/protobuf they are
+skipped with the reason (CI installs them: see .ci/run).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photostyle.server import install_krita
+from photostyle.server.client import Client, DaemonUnavailableError
+from photostyle.server.plugin_install_common import read_daemon_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "server" / "examples"
+PHOTO, REFERENCE = EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg"
+DRIVER = Path(__file__).resolve().parent / "krita"
+SCREENSHOT = ROOT / "docs" / "krita-docker.png"
+KRITA_TIMEOUT_S = 180
+FAST = {"working_size": "64", "style_iterations": "3", "photoreal_iterations": "2", "preview_every": "1"}
+SLOW = {"working_size": "256", "style_iterations": "300", "photoreal_iterations": "100", "preview_every": "1"}
+
+
+def load_pixels_module():
+    """plugins/krita/photostyle_krita/pixels.py on its own (the package itself needs Krita)."""
+    spec = importlib.util.spec_from_file_location("krita_pixels", ROOT / "plugins/krita/photostyle_krita/pixels.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TestPixels:
+    pixels = load_pixels_module()
+
+    @pytest.mark.parametrize("depth, pack", [("U8", "<4B"), ("U16", "<4H")])
+    def test_integer_depths_are_bgra_in_krita(self, depth, pack):
+        krita = struct.pack(pack, 1, 2, 3, 4) * 2  # B, G, R, A
+        wire = self.pixels.to_wire(krita, depth)
+        assert struct.unpack(pack, wire[:len(wire) // 2]) == (3, 2, 1, 4)
+        assert bytes(self.pixels.from_wire(wire, depth)) == krita
+
+    @pytest.mark.parametrize("depth, pack", [("F16", "<4e"), ("F32", "<4f")])
+    def test_float_depths_are_rgba_and_travel_as_float32(self, depth, pack):
+        krita = struct.pack(pack, 0.25, 0.5, 0.75, 1.0)
+        wire = self.pixels.to_wire(krita, depth)
+        assert struct.unpack("<4f", wire) == (0.25, 0.5, 0.75, 1.0)
+        assert bytes(self.pixels.from_wire(wire, depth)) == krita
+        assert self.pixels.DEPTHS[depth][0] == "float32"
+
+
+class TestInstaller:
+    def test_install_copies_enables_and_records_the_daemon(self, tmp_path):
+        kritarc = tmp_path / "kritarc"
+        kritarc.write_text("[General]\nfoo=bar\n\n[python]\nenable_other=true\n")
+        report = install_krita.install(tmp_path / "krita", kritarc, address="127.0.0.1:5999", check=False)
+        plugin = tmp_path / "krita" / "pykrita" / "photostyle_krita"
+        assert report.ok, str(report)
+        for name in ("__init__.py", "docker.py", "job.py", "layers.py", "pixels.py", "settings.py", "photostyle_client/launch.py",
+                     "photostyle_client/__init__.py", "photostyle_client/photostyle_pb2.py"):
+            assert (plugin / name).is_file(), name
+        assert "X-KDE-Library=photostyle_krita" in (plugin.parent / "photostyle_krita.desktop").read_text()
+        text = kritarc.read_text()
+        assert "enable_photostyle_krita=true" in text and "enable_other=true" in text and "foo=bar" in text
+        config = read_daemon_config(plugin)
+        assert config["address"] == "127.0.0.1:5999" and "serve" in config["start_command"]
+
+    def test_uninstall_removes_only_what_install_made(self, tmp_path):
+        kritarc = tmp_path / "kritarc"
+        install_krita.install(tmp_path / "krita", kritarc, check=False)
+        (tmp_path / "krita" / "pykrita" / "other.desktop").write_text("x")
+        install_krita.uninstall(tmp_path / "krita", kritarc)
+        assert sorted(p.name for p in (tmp_path / "krita" / "pykrita").iterdir()) == ["other.desktop"]
+        assert "photostyle_krita" not in kritarc.read_text()
+
+    def test_check_reports_a_python_without_grpc(self, tmp_path):
+        python = shutil.which("python3") or sys.executable
+        report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc",
+                                       krita_python=[python, "-S", "-I"])  # -S: no site-packages, so no grpc
+        assert not report.ok and "grpc" in str(report) and "apt install python3-grpcio" in str(report)
+
+    def test_debian_krita_python_imports_the_client(self, tmp_path):
+        python = install_krita.default_krita_python()
+        if python is None:
+            pytest.skip("no Debian Krita here (its kritapykrita.so names the Python it embeds)")
+        report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc")
+        assert report.ok, str(report)
+
+
+# End to end, in a real Krita --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def krita_problem() -> str | None:
+    """Why Krita cannot run here, or None."""
+    missing = [tool for tool in ("krita", "xvfb-run", "timeout") if shutil.which(tool) is None]
+    if missing:
+        return (f"{', '.join(missing)} not installed: apt-get install krita python3-pyqt5 xvfb xauth "
+                "python3-grpcio python3-protobuf")
+    if install_krita.default_krita_python() is None:
+        return "cannot tell which Python Krita embeds (no kritapykrita.so)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def daemon():
+    """A real daemon on a free loopback port, from this venv."""
+    address = f"127.0.0.1:{free_port()}"
+    host, port = address.split(":")
+    process = subprocess.Popen([sys.executable, "-m", "photostyle.server.cli", "serve", "--host", host,
+                                "--port", port], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    with Client(address) as client:
+        while True:
+            try:
+                client.capabilities(timeout=2)
+                break
+            except DaemonUnavailableError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    pytest.fail(f"the daemon did not start: {process.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+    yield address
+    process.terminate()
+    process.wait(30)
+
+
+@pytest.fixture(scope="session")
+def krita_home(tmp_path_factory, pytestconfig):
+    """A throwaway HOME; Krita's resource database is cached between sessions (19-23 s fresh, 4-8 s after)."""
+    problem = krita_problem()
+    if problem:
+        pytest.skip(problem)
+    home = tmp_path_factory.mktemp("krita-home")
+    cache = pytestconfig.cache.mkdir("krita-share") if pytestconfig.cache else home / "no-cache"
+    share = home / ".local" / "share" / "krita"
+    if cache.is_dir() and any(cache.iterdir()):
+        shutil.copytree(cache, share, ignore=shutil.ignore_patterns("pykrita"))
+    yield home
+    if pytestconfig.cache and not any(cache.iterdir()) and share.is_dir():
+        shutil.copytree(share, cache, ignore=shutil.ignore_patterns("pykrita"), dirs_exist_ok=True)
+
+
+def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[str, str], files: list[Path],
+              start_daemon: bool = False) -> dict:
+    """Install plug-in and driver, start Krita on `files` under Xvfb, and return what the driver recorded."""
+    share, kritarc = home / ".local" / "share" / "krita", home / ".config" / "kritarc"
+    report = install_krita.install(share, kritarc, address=address, start_command=None if start_daemon else [])
+    assert report.ok, str(report)
+    pykrita = share / "pykrita"
+    shutil.copytree(DRIVER / "photostyle_krita_test", pykrita / "photostyle_krita_test", dirs_exist_ok=True)
+    shutil.copy(DRIVER / "photostyle_krita_test.desktop", pykrita)
+    install_krita.set_kritarc_value(kritarc, "python", "enable_photostyle_krita_test", "true")
+    for key, value in {"address": address, "reference_file": "", **engine}.items():
+        install_krita.set_kritarc_value(kritarc, "PhotoStyle", key, value)
+    out.mkdir(parents=True, exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("XDG_", "PYTHON"))}
+    env.update(HOME=str(home), PHOTOSTYLE_TEST_OUT=str(out), PHOTOSTYLE_TEST_SCENARIO=scenario,
+               PHOTOSTYLE_TEST_REFERENCE=str(REFERENCE), PHOTOSTYLE_TEST_WATCHDOG_S=str(KRITA_TIMEOUT_S - 20))
+    command = ["timeout", str(KRITA_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita",
+               "--nosplash", *map(str, files)]
+    result, stacks, trace = out / "result.json", out / "watchdog-stacks.txt", out / "trace.txt"
+    for _attempt in range(2):  # xvfb-run -a can race another X server for a display number: retry once
+        done = subprocess.run(command, env=env, capture_output=True, text=True, errors="replace")
+        if stacks.is_file():
+            break
+    if not result.is_file():
+        if not stacks.is_file():  # the driver is loaded with the plug-ins: Krita itself did not come up
+            pytest.skip(f"Krita did not start under Xvfb (exit {done.returncode}): {done.stderr[-1500:]}")
+        pytest.fail(f"Krita exited {done.returncode} without a result; driver trace:\n"
+                    f"{trace.read_text() if trace.is_file() else '(none)'}\nstacks:\n{stacks.read_text()}")
+    record = json.loads(result.read_text())
+    assert "error" not in record, record["error"]
+    return record
+
+
+def raw(out: Path, name: str, width: int, height: int, channels: int = 4) -> np.ndarray:
+    return np.frombuffer((out / name).read_bytes(), np.uint8).reshape(height, width, channels)
+
+
+def result_layer(record: dict) -> dict | None:
+    return next((node for node in record["nodes_after"] if node["name"] not in
+                 [before["name"] for before in record["nodes_before"]]), None)
+
+
+def assert_document_unchanged(record: dict, out: Path) -> None:
+    width, height = record["size"]
+    assert record["nodes_after"] == record["nodes_before"]
+    assert np.array_equal(raw(out, "projection_after.raw", width, height), raw(out, "projection_before.raw", width, height))
+    assert (out / "source_after.raw").read_bytes() == (out / "source_before.raw").read_bytes()
+
+
+@pytest.mark.krita
+class TestInKrita:
+    def test_run_adds_masked_layer_and_leaves_the_photo_alone(self, krita_home, daemon, tmp_path):
+        started = time.monotonic()
+        record = run_krita(krita_home, tmp_path, "run", daemon, FAST, [REFERENCE, PHOTO])
+        width, height = record["size"]
+        assert record["status"].startswith("Done: new layer “Background styled like rocket.jpg”"), record["status"]
+        assert "regions: top" in record["status_started"]  # local selections named alike were paired
+        layer = result_layer(record)
+        assert layer == {"name": "Background styled like rocket.jpg", "type": "paintlayer", "depth": "U8",
+                         "children": [{"name": "Selection", "type": "transparencymask", "depth": "U8", "children": []}]}
+        names = [node["name"] for node in record["nodes_after"]]
+        assert names.index(layer["name"]) == names.index(record["source"]) + 1  # right above the source
+        inside = raw(tmp_path, "selection.raw", width, height, 1)[:, :, 0] > 127
+        before = raw(tmp_path, "projection_before.raw", width, height).astype(int)
+        after = raw(tmp_path, "projection_after.raw", width, height).astype(int)
+        changed = np.abs(after - before).sum(axis=2) > 0
+        assert changed[inside].mean() > 0.9 and not changed[~inside].any()
+        assert (tmp_path / "source_after.raw").read_bytes() == (tmp_path / "source_before.raw").read_bytes()
+        assert record["preview_seen"]
+        stages = {text.split()[0] for _, text in record["progress"]}
+        assert {"style", "photorealism"} <= stages and record["progress_format"] == "done"
+        assert record["selection_after"]  # the user's selection is still there
+        assert 0 < (tmp_path / "screenshot.png").stat().st_size < 300_000
+        if os.environ.get("PHOTOSTYLE_SAVE_SCREENSHOT"):  # refresh the README's picture on purpose only
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            shutil.copyfile(tmp_path / "screenshot.png", SCREENSHOT)
+        print(f"Krita run: {time.monotonic() - started:.1f} s")
+
+    def test_cancel_mid_run_leaves_the_document_unchanged(self, krita_home, daemon, tmp_path):
+        record = run_krita(krita_home, tmp_path, "cancel", daemon, SLOW, [PHOTO])
+        assert record["reference"] == "rocket.jpg (file)"  # chosen through the … button
+        assert record["cancelled_at"].startswith("style")
+        assert "cancelled" in record["status"].lower(), record["status"]
+        assert_document_unchanged(record, tmp_path)
+
+    def test_daemon_down_is_explained_and_changes_nothing(self, krita_home, tmp_path):
+        address = f"127.0.0.1:{free_port()}"  # nothing listens there
+        record = run_krita(krita_home, tmp_path, "daemon_down", address, FAST, [PHOTO])
+        assert f"No PhotoStyle daemon is answering at {address}" in record["status"], record["status"]
+        assert "photostyle serve" in record["status"]
+        assert_document_unchanged(record, tmp_path)
