@@ -51,7 +51,7 @@ class TransferResult:
     """The result image (caller's layout and depth) and what happened on the way."""
 
     image: np.ndarray
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # things the user should know (e.g. unpaired regions)
     stage_losses: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # stage -> first/last -> term
     working_size: tuple[int, int] = (0, 0)  # width, height
     device: str = "cpu"
@@ -263,14 +263,11 @@ def transfer(
     work_style = resize_image(torch.from_numpy(style_px.rgb).permute(2, 0, 1).to(device), style_shape).clamp(0, 1)
     content_masks = resize_mask(torch.from_numpy(np.stack([r.content_mask for r in used_regions])).to(device), content_shape)
     style_masks = resize_mask(torch.from_numpy(np.stack([r.style_mask for r in used_regions])).to(device), style_shape)
-    if content_shape != (content_px.height, content_px.width):
-        notes.append(f"Optimised at {content_shape[1]}×{content_shape[0]} px; the result is rebuilt at "
-                     f"{content_px.width}×{content_px.height} px"
-                     + (" by the smooth local affine finish." if options.smooth else " by bicubic upscaling."))
 
     objective = _Objective(work_content, work_style, content_masks, style_masks, preset, options.weights, device)
     if iterations[1] > 0:
         objective.use_photorealism(work_content)
+        reporter.check_cancel()  # building the Laplacian takes a moment at large working sizes
     x = _initial_image(work_content, options.seed).requires_grad_(True)
     stage_losses = {
         name: _run_stage(x, objective, name, index, count, photoreal, reporter, notes)

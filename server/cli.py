@@ -122,7 +122,8 @@ def _run(content_path: str | Path, style_path: str | Path, output: str, regions:
     save_image(output_path, result.image)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"Wrote {output_path} ({result.image.shape[1]}×{result.image.shape[0]}, {result.seconds:.0f} s on {result.device}).")
+    print(f"Wrote {output_path} ({result.image.shape[1]}×{result.image.shape[0]}, optimised at "
+          f"{result.working_size[0]}×{result.working_size[1]}, {result.seconds:.0f} s on {result.device}).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -84,7 +84,6 @@ class TestOutputLayout:
         assert result.working_size == (48, 39)  # width, height
         assert result.device == "cpu"
         assert result.seconds > 0
-        assert any("Optimised at 48×39 px" in note and "smooth local affine" in note for note in result.notes)
         # The result is restyled, not the photo handed back.
         assert np.abs(result.image[..., :3].astype(np.float64) - content_image(dtype, 3)[..., :3]).mean() > 0
 
@@ -100,7 +99,6 @@ class TestOutputLayout:
         result = transfer(content, style, options=TransferOptions(style_iterations=2, photoreal_iterations=2))
         assert result.image.shape == (77, 101, 3) and result.image.dtype == np.uint8
         assert result.working_size == (101, 77)
-        assert not any("Optimised at" in note for note in result.notes)
 
     def test_odd_working_size(self, style):
         content = content_image(shape=(77, 101), seed=3)
@@ -112,7 +110,7 @@ class TestOutputLayout:
         content = content_image()
         result = transfer(content, style, options=TransferOptions(size=48, style_iterations=2, photoreal_iterations=2, smooth=False))
         assert result.image.shape == content.shape and result.image.dtype == np.uint8
-        assert any("bicubic" in note for note in result.notes)
+        assert result.working_size == (48, 39)
 
     def test_zero_iterations_give_the_start_image(self, style):
         # Stage 1 starts from near-zero noise in Caffe space, i.e. the Caffe mean colour; with no
