@@ -10,7 +10,7 @@ everything but the engine is timed (chunking, gRPC, the daemon's checks and its 
 stream, reassembly). The engine's time for a default transfer is measured on this machine with
 photostyle.core: the full-resolution part (input conversion, smooth-local-affine finish) by a
 1 + 1 iteration run at each layer size, plus the preset's remaining iterations at the per-
-iteration costs measured at 512 px (the working size, so they do not depend on the layer size).
+iteration costs measured at the preset's working size (they do not depend on the layer size).
 """
 
 from __future__ import annotations
