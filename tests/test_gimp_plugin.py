@@ -131,7 +131,7 @@ def test_plugin_explains_a_daemon_that_will_not_start(daemon_launch: ModuleType)
         daemon_launch.connect(daemon_launch.DaemonConfig(address, exits))
     with pytest.raises(daemon_launch.DaemonUnavailableError, match=r"No such file.*Start it yourself"):
         daemon_launch.connect(daemon_launch.DaemonConfig(address, ["/nonexistent/photostyle", "serve"]))
-    with pytest.raises(daemon_launch.DaemonUnavailableError, match="no daemon start command recorded"):
+    with pytest.raises(daemon_launch.DaemonUnavailableError, match="does not start a daemon itself.*photostyle serve"):
         daemon_launch.connect(daemon_launch.DaemonConfig(address, []))
 
 

@@ -67,8 +67,9 @@ def connect(config: DaemonConfig, on_wait: Callable[[float], None] = lambda elap
     except DaemonUnavailableError as error:
         first_error = error
     if not config.start_command:
-        raise DaemonUnavailableError(f"{first_error} This plug-in has no daemon start command recorded; reinstall "
-                                     "it with `photostyle plugins install` to get one.")
+        raise DaemonUnavailableError(f"{first_error} This plug-in does not start a daemon itself (installed with "
+                                     "--no-start, or pointed at another address): start it there with "
+                                     "`photostyle serve`, or reinstall without --no-start to let the plug-in do it.")
     command = " ".join(config.start_command)
     advice = f"Start it yourself in a terminal with `{command}` (its output shows what is wrong), then try again."
     try:
