@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import png
@@ -107,32 +108,38 @@ def resize_image(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image[None], size=shape, mode="bilinear", antialias=True, align_corners=False)[0]
 
 
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as H×W×C uint8 or uint16 (16-bit PNGs keep their 16 bits)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputImageError(f"Image file not found: {path}. Check the path.")
-    try:
+def load_image(source: str | os.PathLike[str] | BinaryIO) -> np.ndarray:
+    """Read an image file (a path, or an open binary stream such as an upload in memory) as
+    H×W×C uint8 or uint16; 16-bit PNGs keep their 16 bits."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputImageError(f"Image file not found: {path}. Check the path.")
         with open(path, "rb") as handle:
-            header = handle.read(26)
-        if header.startswith(b"\x89PNG\r\n\x1a\n") and header[24] == 16:
-            return _load_png16(path)
-        with Image.open(path) as image:
+            return _read_image(handle, str(path))
+    return _read_image(source, "The image data")
+
+
+def _read_image(stream: BinaryIO, name: str) -> np.ndarray:
+    try:
+        header = stream.read(26)
+        stream.seek(0)
+        if header.startswith(b"\x89PNG\r\n\x1a\n") and len(header) == 26 and header[24] == 16:
+            return _load_png16(stream)
+        with Image.open(stream) as image:
             image.load()
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
                 image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
             array = np.array(image)
             return array[:, :, None] if array.ndim == 2 else array
-    except InputImageError:
-        raise
     except Image.DecompressionBombError as exc:
-        raise InputImageError(f"{path} is too large to read safely ({exc}). Downscale it below 178 megapixels first.") from exc
+        raise InputImageError(f"{name} is too large to read safely ({exc}). Downscale it below 178 megapixels first.") from exc
     except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError) as exc:
-        raise InputImageError(f"Cannot read {path} as an image ({exc}). The file may be corrupt or not an image; re-export it as PNG or JPEG.") from exc
+        raise InputImageError(f"Cannot read {name} as an image ({exc}). The file may be corrupt or not an image; re-export it as PNG or JPEG.") from exc
 
 
-def _load_png16(path: Path) -> np.ndarray:
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+def _load_png16(stream: BinaryIO) -> np.ndarray:
+    width, height, rows, info = png.Reader(file=stream).asDirect()
     planes = info["planes"]
     array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, planes)
     return array

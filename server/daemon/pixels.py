@@ -6,9 +6,7 @@ as soon as they arrive, so a bad upload is refused before it reaches the engine.
 
 from __future__ import annotations
 
-import tempfile
 from io import BytesIO
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -25,7 +23,7 @@ _DTYPES = {pb.SAMPLE_TYPE_UINT8: np.dtype("u1"), pb.SAMPLE_TYPE_UINT16: np.dtype
            pb.SAMPLE_TYPE_FLOAT32: np.dtype("<f4")}
 _SAMPLE_TYPES = {np.dtype("u1"): pb.SAMPLE_TYPE_UINT8, np.dtype("<u2"): pb.SAMPLE_TYPE_UINT16,
                  np.dtype("<f4"): pb.SAMPLE_TYPE_FLOAT32}
-_SUFFIXES = {pb.ENCODING_PNG: ".png", pb.ENCODING_JPEG: ".jpg"}
+_FORMATS = {pb.ENCODING_PNG: "PNG", pb.ENCODING_JPEG: "JPEG"}
 
 
 def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[bytearray]:
@@ -69,7 +67,7 @@ def _decode(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:
     try:
         with PILImage.open(BytesIO(data)) as probe:
             width, height = probe.size
-            format_ok = probe.format == {pb.ENCODING_PNG: "PNG", pb.ENCODING_JPEG: "JPEG"}[blob.info.encoding]
+            format_ok = probe.format == _FORMATS[blob.info.encoding]
     except (UnidentifiedImageError, OSError) as exc:
         raise invalid("input", f"{blob.what} is not a readable PNG or JPEG file ({exc}); re-export it.") from None
     if not format_ok:
@@ -77,13 +75,11 @@ def _decode(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:
     if width * height > limits.max_pixels:
         raise too_large(f"{blob.what} is {width}×{height} px; this daemon accepts at most {limits.max_pixels / 1e6:.1f} MP "
                         "per image. Scale it down, or start the daemon with a higher --max-pixels.")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{_SUFFIXES[blob.info.encoding]}"
-        path.write_bytes(data)
-        try:
-            return load_image(path)
-        except InputImageError:
-            raise invalid("input", f"{blob.what} is a damaged or unsupported {path.suffix[1:].upper()} file; re-export it.") from None
+    try:
+        return load_image(BytesIO(data))
+    except InputImageError:
+        raise invalid("input", f"{blob.what} is a damaged or unsupported {_FORMATS[blob.info.encoding]} file; "
+                               "re-export it.") from None
 
 
 def to_wire(array: np.ndarray) -> tuple[pb.ImageInfo, memoryview]:
