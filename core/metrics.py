@@ -17,11 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import losses
 from .images import resize_image, split_pixels, working_shape
 from .masks import RegionPair, pair_regions, propagate_masks, resize_mask
 from .matting import matting_laplacian
-from .transfer import STYLE_LAYERS
+from .transfer import STYLE_LAYERS, style_loss, style_targets
 from .vgg import layer_sequence, load_vgg19, to_caffe
 
 
@@ -44,16 +43,10 @@ def style_distance(result: np.ndarray, style: np.ndarray, regions: Sequence[Regi
     pairs, _ = pair_regions(regions or [], result.shape[:2], style.shape[:2])
     result_masks = resize_mask(torch.from_numpy(np.stack([p.content_mask for p in pairs])), result_shape)
     style_masks = resize_mask(torch.from_numpy(np.stack([p.style_mask for p in pairs])), style_shape)
-    layers = layer_sequence()
-    result_masks_at = propagate_masks(result_masks, layers, set(STYLE_LAYERS))
-    style_masks_at = propagate_masks(style_masks, layers, set(STYLE_LAYERS))
+    result_masks_at = propagate_masks(result_masks, layer_sequence(), set(STYLE_LAYERS))
     result_features = net(to_caffe(_rgb_tensor(result, result_shape)), STYLE_LAYERS)
-    style_features = net(to_caffe(_rgb_tensor(style, style_shape)), STYLE_LAYERS)
-    total = 0.0
-    for layer in STYLE_LAYERS:
-        targets = torch.stack([losses.masked_gram(style_features[layer], m) for m in style_masks_at[layer]])
-        total += float(losses.masked_style_loss(result_features[layer], result_masks_at[layer], targets, 1.0))
-    return total
+    targets = style_targets(net, _rgb_tensor(style, style_shape), style_masks)
+    return float(style_loss(result_features, result_masks_at, targets, 1.0))
 
 
 def photorealism_energy(result: np.ndarray, content: np.ndarray, size: int = 512) -> float:

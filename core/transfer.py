@@ -73,6 +73,21 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def style_targets(net: torch.nn.Module, style: torch.Tensor, style_masks: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per style layer, the K×C×C masked Gram matrices of the reference (3×H×W) for its K region masks."""
+    masks_at = propagate_masks(style_masks, layer_sequence(), set(STYLE_LAYERS))
+    features = net(to_caffe(style), STYLE_LAYERS)
+    return {layer: torch.stack([losses.masked_gram(features[layer], mask) for mask in masks_at[layer]])
+            for layer in STYLE_LAYERS}
+
+
+def style_loss(features: dict[str, torch.Tensor], masks_at: dict[str, torch.Tensor],
+               targets: dict[str, torch.Tensor], weight: float) -> torch.Tensor:
+    """The masked style loss summed over the style layers (eq. 4 of the paper)."""
+    return sum(losses.masked_style_loss(features[layer], masks_at[layer], targets[layer], weight)
+               for layer in STYLE_LAYERS)
+
+
 class _Objective:
     """The loss terms for one content/style pair, with every fixed target computed once."""
 
@@ -80,17 +95,10 @@ class _Objective:
                  style_masks: torch.Tensor, preset: Preset, weights: str | None, device: torch.device) -> None:
         self.preset = preset
         self.net = load_vgg19(weights, device)
-        wanted = set(STYLE_LAYERS) | {CONTENT_LAYER}
-        layers = layer_sequence()
-        self.content_masks = propagate_masks(content_masks, layers, set(STYLE_LAYERS))
-        style_masks_at = propagate_masks(style_masks, layers, set(STYLE_LAYERS))
+        self.content_masks = propagate_masks(content_masks, layer_sequence(), set(STYLE_LAYERS))
         with torch.no_grad():
             self.content_target = self.net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER]
-            style_features = self.net(to_caffe(style), wanted)
-            self.style_targets = {
-                layer: torch.stack([losses.masked_gram(style_features[layer], mask) for mask in style_masks_at[layer]])
-                for layer in STYLE_LAYERS
-            }
+            self.style_targets = style_targets(self.net, style, style_masks)
         self.laplacian: torch.Tensor | None = None
 
     def use_photorealism(self, content: torch.Tensor) -> None:
@@ -103,10 +111,7 @@ class _Objective:
         features = self.net(x, set(STYLE_LAYERS) | {CONTENT_LAYER})
         terms = {
             "content": losses.content_loss(features[CONTENT_LAYER], self.content_target, p.content_weight),
-            "style": sum(
-                losses.masked_style_loss(features[layer], self.content_masks[layer], self.style_targets[layer], p.style_weight)
-                for layer in STYLE_LAYERS
-            ),
+            "style": style_loss(features, self.content_masks, self.style_targets, p.style_weight),
             "tv": losses.total_variation_loss(x, p.tv_weight),
         }
         if self.laplacian is not None:
