@@ -9,6 +9,7 @@ and Krita plug-ins (install_gimp.py, install_krita.py).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ from photostyle.core import (
 )
 
 from . import install_gimp, install_krita
-from .daemon_cli import RemoteTransfer, add_serve_command, add_server_options, serve
+from .daemon_cli import STOP_SIGNALS, RemoteTransfer, add_serve_command, add_server_options, serve
 from .progress_bar import ProgressBar
 
 #: The bundled demo pair: scikit-image sample photos (coffee: CC0, Rachel Michetti;
@@ -128,6 +129,9 @@ def _run(content_path: str | Path, style_path: str | Path, output: str, regions:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    # A parent (a CI runner, a host application) may have left these blocked: then Ctrl-C would not
+    # cancel a transfer, nor SIGTERM stop the daemon. Threads started from here on inherit the mask.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     if args.command == "serve":
         return serve(args)
     if args.command == "plugins":

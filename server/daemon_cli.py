@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +27,8 @@ from .daemon import ConfigError, Daemon, DaemonConfig, Limits, return_large_buff
 from .daemon.pixels import array_from_image, image_from_array
 
 TOKEN_ENV = "PHOTOSTYLE_TOKEN"
+#: What stops the daemon gracefully: a service manager's SIGTERM, a terminal's Ctrl-C.
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -75,12 +76,24 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    logging.getLogger("photostyle.daemon").info("%s received.", signal.Signals(wait_for_stop_signal()).name)
     daemon.stop()
     return 0
+
+
+def wait_for_stop_signal() -> int:
+    """Sleep until SIGTERM or SIGINT arrives; return which (later ones are ignored).
+
+    Python runs signal handlers only in the main thread, and a signal the kernel hands to a gRPC
+    or torch thread does not wake a main thread asleep on a lock. The C-level handler writes the
+    signal to the wake-up pipe from whichever thread took it, so this wait always ends.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *_: None)  # the wake-up pipe does the work
+    return os.read(read_end, 1)[0]
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:

@@ -82,10 +82,12 @@ def client(daemon: Daemon) -> Iterator[Client]:
 class DaemonProcess:
     """`photostyle serve` as a subprocess; its log lines are collected as they come."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, blocked: frozenset[int] = frozenset()) -> None:
+        """`blocked`: signals the daemon inherits blocked, as from a CI runner or a host application."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "photostyle.server.cli", "serve", "--port", "0", *args],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})},
+            preexec_fn=(lambda: signal.pthread_sigmask(signal.SIG_BLOCK, blocked)) if blocked else None)
         self.lines: list[str] = []
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -125,8 +127,9 @@ class DaemonProcess:
 
 
 @contextmanager
-def daemon_process(*args: str, env: dict[str, str] | None = None) -> Iterator[DaemonProcess]:
-    process = DaemonProcess(*args, env=env)
+def daemon_process(*args: str, env: dict[str, str] | None = None,
+                   blocked: frozenset[int] = frozenset()) -> Iterator[DaemonProcess]:
+    process = DaemonProcess(*args, env=env, blocked=blocked)
     try:
         yield process
     finally:

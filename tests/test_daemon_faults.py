@@ -233,13 +233,21 @@ def test_no_daemon_running_names_the_command_that_starts_one():
         assert time.monotonic() - started < 5
 
 
-def test_sigterm_shuts_down_gracefully_and_exits_zero():
-    with daemon_process("--shutdown-grace", "1") as daemon, Client(daemon.address) as client:
+BLOCKED = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+@pytest.mark.parametrize("signum, blocked", [(signal.SIGTERM, frozenset()), (signal.SIGTERM, BLOCKED),
+                                             (signal.SIGINT, BLOCKED)],
+                         ids=["sigterm", "sigterm-inherited-blocked", "ctrl-c-inherited-blocked"])
+def test_stop_signal_shuts_down_gracefully_and_exits_zero(signum, blocked):
+    # CI runners and host applications may start the daemon with these signals blocked; it must still stop.
+    with daemon_process("--shutdown-grace", "1", blocked=blocked) as daemon, Client(daemon.address) as client:
         running = iter(client.transfer(CONTENT, STYLE, options=SLOW))
         next(e for e in running if isinstance(e, Progress))
         waiting = iter(client.transfer(CONTENT, STYLE, options=FAST))
         assert next(waiting) == Queued(1)
-        daemon.signal(signal.SIGTERM)
+        daemon.signal(signum)
+        assert wait_until(lambda: f"{signal.Signals(signum).name} received." in daemon.log(), 10), daemon.log()
         with pytest.raises(DaemonDiedError, match="shutting down"):
             list(waiting)
         with pytest.raises(DaemonDiedError, match="shutting down"):
