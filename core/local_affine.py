@@ -12,11 +12,20 @@ the optimisation runs at ~0.5 MP.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
 #: Ridge on the colour terms of each 4×4 normal matrix (the reference's constant).
 FIT_REGULARIZER = 1e-3
+
+#: Called between the slow loops' steps; raises to abandon the work (a cancelled job).
+Checkpoint = Callable[[], None]
+
+
+def _no_checkpoint() -> None:
+    pass
 
 
 def _box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -47,7 +56,8 @@ def fit_local_affine(output: torch.Tensor, photo: torch.Tensor, radius: int = 1)
     return coefficients.permute(2, 3, 0, 1).reshape(12, height, width).to(torch.float32)
 
 
-def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: int = 15, edge: float = 0.01) -> torch.Tensor:
+def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: int = 15, edge: float = 0.01,
+                     checkpoint: Checkpoint = _no_checkpoint) -> torch.Tensor:
     """Joint bilateral filter of K×H×W maps, guided by a 3×H×W image in [0, 1].
 
     Spatial sigma radius/3 and range sigma `edge` on the mean squared colour difference, as in the
@@ -62,6 +72,7 @@ def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: in
     total = torch.zeros_like(coefficients)
     total_weight = torch.zeros(height, width, device=guide.device)
     for dy in range(-radius, radius + 1):
+        checkpoint()
         for dx in range(-radius, radius + 1):
             ys, xs = slice(radius + dy, radius + dy + height), slice(radius + dx, radius + dx + width)
             difference = padded_guide[:, ys, xs] - guide
@@ -92,7 +103,8 @@ def _resize_rows_and_cols(maps: torch.Tensor, rows: torch.Tensor, height: int, w
     return rows_interp[:, :, low_x] * (1 - frac_x) + rows_interp[:, :, high_x] * frac_x
 
 
-def apply_affine(coefficients: torch.Tensor, photo: torch.Tensor, strip_bytes: int = 256 * 2**20) -> torch.Tensor:
+def apply_affine(coefficients: torch.Tensor, photo: torch.Tensor, strip_bytes: int = 256 * 2**20,
+                 checkpoint: Checkpoint = _no_checkpoint) -> torch.Tensor:
     """Apply 12×h×w coefficient maps to a 3×H×W photo, upsampling them to H×W as needed.
 
     Works in strips of rows (about `strip_bytes` of temporaries each) so that a very large photo
@@ -102,6 +114,7 @@ def apply_affine(coefficients: torch.Tensor, photo: torch.Tensor, strip_bytes: i
     rows_per_strip = max(1, strip_bytes // (width * 12 * 4 * 3))
     result = torch.empty_like(photo)
     for start in range(0, height, rows_per_strip):
+        checkpoint()
         stop = min(start + rows_per_strip, height)
         rows = torch.arange(start, stop, device=photo.device)
         strip = _resize_rows_and_cols(coefficients, rows, height, width).reshape(4, 3, stop - start, width)
@@ -117,13 +130,15 @@ def smooth_local_affine(
     full_photo: torch.Tensor | None = None,
     radius: int = 15,
     edge: float = 0.01,
+    checkpoint: Checkpoint = _no_checkpoint,
 ) -> torch.Tensor:
     """The stylised `output` (3×h×w) re-expressed as a smooth affine recolouring of the photo.
 
     `photo` is the photo at the output's size; `full_photo` (default: `photo`) is the photo at the
-    size to deliver. The result has `full_photo`'s size and is not clamped.
+    size to deliver. The result has `full_photo`'s size and is not clamped. `checkpoint` runs
+    between steps (a few seconds' work at 24 MP), so a cancel need not wait for the whole finish.
     """
     coefficients = fit_local_affine(output, photo)
-    coefficients = bilateral_smooth(coefficients, photo, radius=radius, edge=edge)
-    return apply_affine(coefficients, photo if full_photo is None else full_photo)
+    coefficients = bilateral_smooth(coefficients, photo, radius=radius, edge=edge, checkpoint=checkpoint)
+    return apply_affine(coefficients, photo if full_photo is None else full_photo, checkpoint=checkpoint)
 

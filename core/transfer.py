@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from . import losses
 from .errors import OptionsError
 from .images import MIN_WORKING_SIDE, Pixels, join_pixels, resize_image, split_pixels, working_shape
-from .local_affine import smooth_local_affine
+from .local_affine import Checkpoint, smooth_local_affine
 from .masks import RegionPair, pair_regions, propagate_masks, resize_mask
 from .matting import matting_laplacian, photorealism_loss, to_torch_sparse
 from .presets import Preset, get_preset
@@ -157,9 +157,12 @@ class _Reporter:
         fraction = 0.95 * (self.done + count) / max(self.total_iterations, 1)
         self.progress(Progress(stage, stage_index, self.stage_count, count, iterations, fraction, losses_now, preview))
 
-    def finished(self, losses_now: dict[str, float]) -> None:
+    def finishing(self, losses_now: dict[str, float], done: bool) -> None:
+        """The finish (a few seconds at 24 MP) is reported as it starts and when it is done."""
         if self.progress is not None:
-            self.progress(Progress("finishing", self.stage_count, self.stage_count, 1, 1, 1.0, losses_now))
+            step = int(done)
+            self.progress(Progress("finishing", self.stage_count, self.stage_count, step, 1, 0.95 + 0.05 * step,
+                                   losses_now))
 
 
 def _run_stage(x: torch.Tensor, objective: _Objective, stage: str, stage_index: int, iterations: int,
@@ -225,10 +228,11 @@ def _initial_image(content: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 def _finish(optimised: torch.Tensor, work_content: torch.Tensor, full_content: torch.Tensor,
-            preset: Preset, smooth: bool) -> torch.Tensor:
+            preset: Preset, smooth: bool, checkpoint: Checkpoint) -> torch.Tensor:
     """The full-resolution result in [0, 1]: smooth local affine of the photo, or an upscale."""
     if smooth:
-        result = smooth_local_affine(optimised, work_content, full_content, preset.smooth_radius, preset.smooth_edge)
+        result = smooth_local_affine(optimised, work_content, full_content, preset.smooth_radius, preset.smooth_edge,
+                                     checkpoint)
     else:
         result = F.interpolate(optimised[None], size=full_content.shape[-2:], mode="bicubic", align_corners=False)[0]
     return result.clamp(0, 1)
@@ -280,9 +284,12 @@ def transfer(
             [("style", iterations[0], False), ("photorealism", iterations[1], True)], start=1)
     }
     reporter.check_cancel()
+    final_losses = stage_losses["photorealism"]["last"]
+    reporter.finishing(final_losses, done=False)
     with torch.no_grad():
-        result = _finish(from_caffe(x.detach()).clamp(0, 1), work_content, full_content, preset, options.smooth)
+        result = _finish(from_caffe(x.detach()).clamp(0, 1), work_content, full_content, preset, options.smooth,
+                         reporter.check_cancel)
     image = join_pixels(result.permute(1, 2, 0).cpu().numpy(), content_px)
-    reporter.finished(stage_losses["photorealism"]["last"])
+    reporter.finishing(final_losses, done=True)
     return TransferResult(image, notes, stage_losses, (content_shape[1], content_shape[0]), str(device),
                           time.perf_counter() - started)

@@ -152,12 +152,13 @@ def krita_home(tmp_path_factory, pytestconfig):
     if problem:
         pytest.skip(problem)
     home = tmp_path_factory.mktemp("krita-home")
-    cache = pytestconfig.cache.mkdir("krita-share") if pytestconfig.cache else home / "no-cache"
+    pytest_cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
+    cache = pytest_cache.mkdir("krita-share") if pytest_cache else home / "no-cache"
     share = home / ".local" / "share" / "krita"
     if cache.is_dir() and any(cache.iterdir()):
         shutil.copytree(cache, share, ignore=shutil.ignore_patterns("pykrita"))
     yield home
-    if pytestconfig.cache and not any(cache.iterdir()) and share.is_dir():
+    if pytest_cache and not any(cache.iterdir()) and share.is_dir():
         shutil.copytree(share, cache, ignore=shutil.ignore_patterns("pykrita"), dirs_exist_ok=True)
 
 

@@ -149,3 +149,22 @@ class TestSmoothLocalAffine:
         photo = textured(24, 30, seed=9)
         result = smooth_local_affine(photo.clone(), photo)
         assert (result - photo).abs().max() < 1e-2
+
+    def test_checkpoint_runs_between_steps_and_can_abandon_the_work(self):
+        full = as_tensor(smooth_rgb(72, 90, seed=2))
+        small = resize_image(full, (24, 30))
+        calls = []
+        smooth_local_affine(affine(small), small, full, radius=2, checkpoint=lambda: calls.append(1))
+        # One per bilateral row offset (2r+1 = 5), then one per strip of the full-size apply.
+        assert len(calls) == 5 + 1
+
+        class Stop(Exception):
+            pass
+
+        def stop_in_the_apply() -> None:
+            calls.append(1)
+            if len(calls) > 5 + 1 + 5:
+                raise Stop
+
+        with pytest.raises(Stop):
+            smooth_local_affine(affine(small), small, full, radius=2, checkpoint=stop_in_the_apply)

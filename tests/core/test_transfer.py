@@ -143,13 +143,15 @@ class TestProgress:
         options = TransferOptions(size=48, style_iterations=3, photoreal_iterations=2)
         result = transfer(content_image(), style, options=options, progress=recorder)
         stages = [r.stage for r in recorder.reports]
-        assert stages == ["style"] * 3 + ["photorealism"] * 2 + ["finishing"]
+        assert stages == ["style"] * 3 + ["photorealism"] * 2 + ["finishing"] * 2
         assert [r.iteration for r in recorder.stage("style")] == [1, 2, 3]
         assert [r.iteration for r in recorder.stage("photorealism")] == [1, 2]
-        assert [(r.stage_index, r.stage_count) for r in recorder.reports] == [(1, 3)] * 3 + [(2, 3)] * 2 + [(3, 3)]
+        assert [r.iteration for r in recorder.stage("finishing")] == [0, 1]  # as it starts, when it is done
+        assert [(r.stage_index, r.stage_count) for r in recorder.reports] == [(1, 3)] * 3 + [(2, 3)] * 2 + [(3, 3)] * 2
         assert all(r.iterations == 3 for r in recorder.stage("style"))
         fractions = [r.fraction for r in recorder.reports]
-        assert all(b > a for a, b in zip(fractions, fractions[1:])), fractions
+        assert all(b > a for a, b in zip(fractions[:-3], fractions[1:-2])), fractions
+        assert fractions[-3:] == [0.95, 0.95, 1.0]  # the finish starts where the iterations ended
         assert 0 < fractions[0] and fractions[-1] == 1.0
         assert all(r.preview is None for r in recorder.reports)
         assert set(recorder.stage("style")[0].losses) >= {"content", "style", "tv"}
@@ -195,6 +197,19 @@ class TestCancel:
         # The next iteration's check stops it: no third report, no minutes of work.
         assert [r.iteration for r in recorder.reports] == [1, 2]
         assert time.perf_counter() - started < 60
+
+    def test_cancel_during_the_finish_wins_over_the_result(self, style):
+        token = CancelToken()
+        recorder = Recorder()
+
+        def progress(report) -> None:
+            recorder(report)
+            if report.stage == "finishing":
+                token.cancel()
+
+        with pytest.raises(Cancelled):
+            transfer(content_image(), style, options=FAST, progress=progress, cancel=token)
+        assert [(r.stage, r.iteration) for r in recorder.reports][-1] == ("finishing", 0)
 
     def test_cancelled_before_start(self, style):
         token = CancelToken()
