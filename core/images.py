@@ -2,8 +2,8 @@
 
 The engine computes on float RGB in [0, 1]. Callers hand in H×W×C arrays of 8-bit, 16-bit or
 float32 samples with 1-4 channels; they get back the same shape and sample type, with alpha
-passed through untouched. Files: 16-bit PNGs through pypng (Pillow reads them as 8-bit),
-everything else through Pillow.
+passed through untouched. Files: 16-bit PNGs through pypng and 16-bit or float TIFFs through
+tifffile (Pillow reads both at 8 bits), everything else through Pillow.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 import numpy as np
 import png
+import tifffile
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
@@ -27,6 +28,8 @@ MIN_SIDE = 64
 MIN_WORKING_SIDE = 32
 
 _SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
+_TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 @dataclass
@@ -110,7 +113,7 @@ def resize_image(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 
 def load_image(source: str | os.PathLike[str] | BinaryIO) -> np.ndarray:
     """Read an image file (a path, or an open binary stream such as an upload in memory) as
-    H×W×C uint8 or uint16; 16-bit PNGs keep their 16 bits."""
+    H×W×C uint8 or uint16 (float32 for a float TIFF); 16-bit PNGs and TIFFs keep their 16 bits."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
@@ -126,6 +129,11 @@ def _read_image(stream: BinaryIO, name: str) -> np.ndarray:
         stream.seek(0)
         if header.startswith(b"\x89PNG\r\n\x1a\n") and len(header) == 26 and header[24] == 16:
             return _load_png16(stream)
+        if header.startswith(_TIFF_MAGICS):
+            deep = _load_deep_tiff(stream, name)
+            if deep is not None:
+                return deep
+            stream.seek(0)
         with Image.open(stream) as image:
             image.load()
             if image.mode not in ("RGB", "RGBA", "L", "LA"):
@@ -134,8 +142,31 @@ def _read_image(stream: BinaryIO, name: str) -> np.ndarray:
             return array[:, :, None] if array.ndim == 2 else array
     except Image.DecompressionBombError as exc:
         raise InputImageError(f"{name} is too large to read safely ({exc}). Downscale it below 178 megapixels first.") from exc
-    except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError, tifffile.TiffFileError) as exc:
         raise InputImageError(f"Cannot read {name} as an image ({exc}). The file may be corrupt or not an image; re-export it as PNG or JPEG.") from exc
+
+
+def _load_deep_tiff(stream: BinaryIO, name: str) -> np.ndarray | None:
+    """The first image of a 16-bit or float grey/RGB(A) TIFF at full depth; None for any other
+    TIFF (8-bit, palette, CMYK...), which Pillow reads well."""
+    with tifffile.TiffFile(stream) as tiff:
+        page = tiff.pages[0]
+        kinds = (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB)
+        if page.photometric not in kinds or page.dtype not in (np.uint16, np.float16, np.float32, np.float64):
+            return None
+        if page.axes not in ("YX", "YXS", "SYX"):
+            return None
+        try:
+            array = page.asarray()
+        except (KeyError, NotImplementedError, RuntimeError, ValueError) as exc:  # codec missing or data corrupt
+            raise InputImageError(f"Cannot decode {name} ({type(exc).__name__}: {exc}). The file may be corrupt or "
+                                  "use a rare compression; re-export it as a ZIP or LZW TIFF, or a 16-bit PNG.") from exc
+    if page.axes == "SYX":  # planar: one plane per channel
+        array = np.moveaxis(array, 0, -1)
+    array = array[:, :, None] if array.ndim == 2 else array
+    if array.shape[2] > 4:
+        return None
+    return array if array.dtype == np.uint16 else array.astype(np.float32)
 
 
 def _load_png16(stream: BinaryIO) -> np.ndarray:
@@ -146,7 +177,8 @@ def _load_png16(stream: BinaryIO) -> np.ndarray:
 
 
 def save_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write H×W×C uint8/uint16 pixels; 16-bit goes to PNG at 16 bits, else Pillow at 8 bits."""
+    """Write H×W×C uint8/uint16/float32 pixels. A PNG keeps 16 bits, a TIFF 16 bits or float;
+    anything else is written at 8 bits."""
     path = Path(path)
     image = np.asarray(image)
     if image.ndim == 2:
@@ -157,6 +189,12 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
             writer = png.Writer(width, height, greyscale=channels <= 2, alpha=channels in (2, 4), bitdepth=16)
             with open(path, "wb") as handle:
                 writer.write(handle, image.reshape(height, width * channels))
+            return
+        if image.dtype != np.uint8 and path.suffix.lower() in _TIFF_SUFFIXES:
+            samples = image if image.dtype == np.uint16 else image.astype(np.float32)
+            tifffile.imwrite(path, samples[:, :, 0] if channels == 1 else samples,
+                             photometric="minisblack" if channels <= 2 else "rgb", planarconfig="contig",
+                             extrasamples=["unassalpha"] if channels in (2, 4) else None, compression="zlib")
             return
         if image.dtype != np.uint8:
             image = np.round(np.clip(image.astype(np.float64) / (65535.0 if image.dtype == np.uint16 else 1.0), 0, 1) * 255).astype(np.uint8)

@@ -62,7 +62,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("transfer", help="restyle a photo with the look of a reference photo")
     run.add_argument("content", help="the photo to restyle")
     run.add_argument("style", help="the reference photo whose colours and tone to take")
-    run.add_argument("-o", "--output", required=True, help="where to write the result (.png keeps 16 bits)")
+    run.add_argument("-o", "--output", required=True, help="where to write the result (.png and .tif keep 16 bits)")
     run.add_argument("--content-mask", help="colour-coded region mask of the photo (the reference code's colours)")
     run.add_argument("--style-mask", help="colour-coded region mask of the reference, same colours = same region")
     run.add_argument("--region", nargs=3, action="append", default=[], metavar=("NAME", "CONTENT_MASK", "STYLE_MASK"),

@@ -52,11 +52,12 @@ class TestTransfer:
         assert "100%" in result.stderr and "photoreal" in result.stderr
         assert f"Wrote {out}" in result.stdout
 
-    def test_sixteen_bit_rgba_stays_sixteen_bit_with_alpha(self, tmp_path, pair):
+    @pytest.mark.parametrize("suffix", [".png", ".tif"])
+    def test_sixteen_bit_rgba_stays_sixteen_bit_with_alpha(self, tmp_path, pair, suffix):
         photo = np.concatenate([gradient_photo(72, 90, np.uint16), np.full((72, 90, 1), 40000, np.uint16)], axis=2)
-        save_image(tmp_path / "deep.png", photo)
-        out = tmp_path / "deep_out.png"
-        result = run_cli("transfer", str(tmp_path / "deep.png"), str(pair[1]), "-o", str(out), *FAST)
+        save_image(tmp_path / f"deep{suffix}", photo)
+        out = tmp_path / f"deep_out{suffix}"
+        result = run_cli("transfer", str(tmp_path / f"deep{suffix}"), str(pair[1]), "-o", str(out), *FAST)
         assert result.returncode == 0, result.stderr
         image = load_image(out)
         assert image.dtype == np.uint16 and image.shape == (72, 90, 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import png
 import pytest
+import tifffile
 import torch
 from PIL import Image
 
@@ -228,6 +229,38 @@ class TestFileRoundTrip:
         assert loaded.shape == (H, W, 3) and loaded.dtype == np.uint8
         np.testing.assert_array_equal(loaded, np.array(pil.convert("RGB")))
 
+    @pytest.mark.parametrize("channels", [1, 2, 3, 4])
+    @pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+    def test_tiff_keeps_16_bits_and_floats(self, tmp_path, channels, dtype):
+        image = random_pixels(dtype, channels, seed=12)
+        image[0, 0] = 1 if dtype == np.uint16 else 1e-4  # a value that 8 bits cannot hold
+        path = tmp_path / "deep.tif"
+        save_image(path, image)
+        loaded = load_image(path)
+        assert loaded.dtype == dtype and loaded.shape == (H, W, channels)
+        np.testing.assert_array_equal(loaded, image)
+
+    @pytest.mark.parametrize("compression", ["lzw", "zlib", "packbits", None])
+    def test_16bit_tiff_from_other_tools(self, tmp_path, compression):
+        # Photoshop and Lightroom write LZW or ZIP, with the horizontal predictor; some tools write planar.
+        image = random_pixels(np.uint16, 3, seed=13)
+        path = tmp_path / f"{compression}.tif"
+        tifffile.imwrite(path, image, photometric="rgb", compression=compression,
+                         predictor=compression in ("lzw", "zlib"))
+        np.testing.assert_array_equal(load_image(path), image)
+        planar = tmp_path / f"{compression}-planar.tif"
+        tifffile.imwrite(planar, np.moveaxis(image, -1, 0), photometric="rgb", planarconfig="separate",
+                         compression=compression)
+        np.testing.assert_array_equal(load_image(planar), image)
+
+    def test_8bit_and_cmyk_tiffs_go_through_pillow(self, tmp_path):
+        image = random_pixels(np.uint8, 3, seed=14)
+        save_image(tmp_path / "rgb8.tif", image)
+        np.testing.assert_array_equal(load_image(tmp_path / "rgb8.tif"), image)
+        Image.fromarray(image).convert("CMYK").save(tmp_path / "cmyk.tif")
+        loaded = load_image(tmp_path / "cmyk.tif")
+        assert loaded.dtype == np.uint8 and loaded.shape == (H, W, 3)
+
     def test_example_photo(self, dpst_dir):
         image = load_image(dpst_dir / "input" / "in1.png")
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
@@ -276,6 +309,14 @@ class TestFileErrors:
         path = tmp_path / "garbage.png"
         path.write_bytes(bytes(data))
         with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    def test_truncated_16bit_tiff(self, tmp_path):
+        good = tmp_path / "good.tif"
+        save_image(good, random_pixels(np.uint16, 3, seed=15))
+        path = tmp_path / "truncated.tif"
+        path.write_bytes(good.read_bytes()[:3000])
+        with pytest.raises(InputImageError, match="corrupt|Cannot decode"):
             load_image(path)
 
     def test_save_into_missing_folder(self, tmp_path):
