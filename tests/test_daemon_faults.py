@@ -22,8 +22,8 @@ from photostyle.server.client import (AuthenticationError, CancelledError, Clien
                                       DaemonUnavailableError, DeviceOutOfMemoryError, EncodedImage, Image, InvalidMasksError,
                                       InvalidRequestError, Options, Progress, Queued, Region, Result, TooLargeError)
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import SERVICE
-from photostyle.server.daemon import ConfigError, Daemon, DaemonConfig
+from photostyle.server.client.wire import SERVICE, TRANSFER_PATH
+from photostyle.server.daemon import ConfigError, Daemon, DaemonConfig, Limits
 
 
 def mask(height: int, width: int, rows: slice = slice(None)) -> Image:
@@ -169,6 +169,31 @@ def test_full_line_is_refused_with_busy(daemon):
             for call in calls:
                 call.cancel()
         assert wait_until(lambda: client.capabilities().jobs_in_line == 0, 5)
+
+
+def test_a_client_that_stalls_before_its_pixels_is_dropped_and_the_line_moves_on():
+    with running_daemon(limits=Limits(upload_idle_s=2)) as daemon, grpc.insecure_channel(daemon.address) as channel:
+        never = threading.Event()
+
+        def setup_then_silence():
+            yield _setup()
+            never.wait(60)  # the pixels never come (a hung or malicious client)
+
+        transfer = channel.stream_stream(TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
+                                          response_deserializer=pb.TransferEvent.FromString)
+        stalled = transfer(setup_then_silence())
+        assert [next(stalled).WhichOneof("event") for _ in range(2)] == ["queued", "send_pixels"]
+        try:
+            with Client(daemon.address) as client:
+                started = time.monotonic()
+                assert isinstance(client.transfer(CONTENT, STYLE, options=FAST).result(), Result)
+                assert 1.5 < time.monotonic() - started < 15  # waited out the stall, not forever
+            with pytest.raises(grpc.RpcError) as caught:
+                list(stalled)
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert "heard nothing from the client for 2 s" in caught.value.details()
+        finally:
+            never.set()
 
 
 def test_eight_clients_all_get_results_in_order_with_bounded_memory():

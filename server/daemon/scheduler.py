@@ -102,10 +102,12 @@ class DeviceLine:
             return True
 
     def provide(self, job: Job, inputs: Inputs) -> None:
-        """The job's pixels have arrived and passed their checks: it may run when first in line."""
+        """The job's pixels have arrived and passed their checks: it may run when first in line
+        (unless it has already ended: cancelled, stalled, shut down)."""
         with self._cond:
-            job.inputs = inputs
-            self._cond.notify_all()
+            if job in self._line:
+                job.inputs = inputs
+                self._cond.notify_all()
 
     def fail(self, job: Job, failure: Failure) -> None:
         """End `job` with `failure`: at once if waiting, else by stopping the engine (within an iteration)."""

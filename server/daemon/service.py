@@ -1,8 +1,10 @@
 """The PhotoStyle gRPC methods: check a transfer, put it in line, stream its events and result.
 
-Each Transfer call holds one server thread for its life. The job itself lives in the
-DeviceLine; a call that ends early (client cancel, disconnect, server stop) ends its job through
-the context callback, whether or not this generator is ever resumed.
+Each Transfer call holds one server thread for its life, plus a short-lived one while its pixels
+arrive, so that the call's thread can drop a job whose upload stalls: the job at the head of the
+line would otherwise hold up everyone behind it. The job itself lives in the DeviceLine; a call
+that ends early (client cancel, disconnect, server stop) ends its job through the context
+callback, whether or not this generator is ever resumed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import threading
+import time
 from importlib.metadata import version
-from typing import Iterator, NoReturn
+from typing import Callable, Iterator, NoReturn
 
 import grpc
 
@@ -86,14 +90,16 @@ class PhotoStyleService:
                                     "another daemon."))
         if not context.add_callback(lambda: self._line.fail(job, CANCELLED)):
             self._line.fail(job, CANCELLED)
-        uploaded = False
+        upload: _Upload | None = None
         while True:
+            if upload is not None and upload.stalled(self._limits.upload_idle_s):
+                self._line.fail(job, _stalled(self._limits.upload_idle_s))
             try:
                 event = job.events.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                if context.is_active():
-                    continue
-                return  # the call is over; its callback has ended the job
+                if not context.is_active():
+                    return  # the call is over; its callback has ended the job
+                continue
             if isinstance(event, Failure):
                 _abort(context, event)
             if isinstance(event, TransferResult):
@@ -103,10 +109,9 @@ class PhotoStyleService:
             kind = event.WhichOneof("event")
             if kind == "preview":
                 job.previews.release()
-            elif kind == "queued" and not uploaded and event.queued.position <= self._line.prefetch:
-                uploaded = True
+            elif kind == "queued" and upload is None and event.queued.position <= self._line.prefetch:
                 yield pb.TransferEvent(send_pixels=pb.SendPixels())
-                self._upload(job, requests)
+                upload = _Upload(lambda heard: self._upload(job, heard), requests, job.number)
 
     def _upload(self, job: Job, requests: Iterator[pb.TransferRequest]) -> None:
         """Receive and check the job's pixels; hand them to the line, or fail the job."""
@@ -118,6 +123,12 @@ class PhotoStyleService:
             return
         except grpc.RpcError:  # the client left mid-upload
             self._line.fail(job, CANCELLED)
+            return
+        except Exception as exc:  # on this thread nothing else would report it
+            log.exception("job %d: reading its pixels failed", job.number)
+            self._line.fail(job, Failure(grpc.StatusCode.INTERNAL, "internal",
+                                         f"The daemon failed reading this job's pixels ({type(exc).__name__}: "
+                                         f"{exc}); this is a bug, see the daemon's log. The daemon is still running."))
             return
         masks = iter(arrays[2:])
         regions = [RegionPair(name, next(masks)[:, :, 0], next(masks)[:, :, 0]) for name in job.plan.region_names]
@@ -131,6 +142,39 @@ class PhotoStyleService:
                                                         working_height=height))
         for piece in chunks(data, self._limits.chunk_bytes):
             yield pb.TransferEvent(chunk=pb.Chunk(data=piece))
+
+
+class _Upload:
+    """Runs `receive` over the rest of the request stream on its own thread, noting when it last
+    heard from the client."""
+
+    def __init__(self, receive: Callable[[Iterator[pb.TransferRequest]], None],
+                 requests: Iterator[pb.TransferRequest], number: int) -> None:
+        self.last_heard = time.monotonic()
+        self._finished = threading.Event()
+
+        def run() -> None:
+            try:
+                receive(self._noting(requests))
+            finally:
+                self._finished.set()
+
+        threading.Thread(target=run, name=f"photostyle-upload-{number}", daemon=True).start()
+
+    def _noting(self, requests: Iterator[pb.TransferRequest]) -> Iterator[pb.TransferRequest]:
+        for request in requests:
+            self.last_heard = time.monotonic()
+            yield request
+
+    def stalled(self, idle_seconds: float) -> bool:
+        return not self._finished.is_set() and time.monotonic() - self.last_heard > idle_seconds
+
+
+def _stalled(idle_seconds: float) -> Failure:
+    return Failure(grpc.StatusCode.DEADLINE_EXCEEDED, "upload-stalled",
+                   f"The daemon asked for this job's pixels but heard nothing from the client for "
+                   f"{idle_seconds:.0f} s, so it dropped the job to let the others run; nothing was changed. "
+                   "Check the connection to the daemon and retry.")
 
 
 def _abort(context: grpc.ServicerContext, failure: Failure) -> NoReturn:

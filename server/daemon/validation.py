@@ -48,6 +48,7 @@ class Limits:
     max_working_size: int = 2048
     max_iterations: int = 5000
     max_jobs: int = 16  # running + waiting
+    upload_idle_s: float = 60.0  # a job whose upload goes this long without a message is dropped
     chunk_bytes: int = CHUNK_BYTES
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
