@@ -46,6 +46,9 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
                               help=f"largest image accepted, in pixels (default {defaults.max_pixels})")
     serve_parser.add_argument("--max-working-size", type=int, default=defaults.max_working_size,
                               help=f"largest working size a client may ask for, px (default {defaults.max_working_size})")
+    serve_parser.add_argument("--upload-idle", type=float, default=defaults.upload_idle_s, metavar="SECONDS",
+                              help="drop a job whose pixels stop arriving for this long, so the line moves on "
+                                   f"(default {defaults.upload_idle_s:.0f})")
     serve_parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                               help=f"shared token clients must send (default: ${TOKEN_ENV}); required off loopback")
     serve_parser.add_argument("--token-file", help="read the shared token from this file instead")
@@ -66,7 +69,8 @@ def serve(args: argparse.Namespace) -> int:
             host=args.host, port=args.port, device=args.device, weights=args.weights, token=token or None,
             tls_cert=Path(args.tls_cert).read_bytes() if args.tls_cert else None,
             tls_key=Path(args.tls_key).read_bytes() if args.tls_key else None,
-            limits=Limits(max_pixels=args.max_pixels, max_jobs=args.max_jobs, max_working_size=args.max_working_size),
+            limits=Limits(max_pixels=args.max_pixels, max_jobs=args.max_jobs, max_working_size=args.max_working_size,
+                          upload_idle_s=args.upload_idle),
             shutdown_grace=args.shutdown_grace)
         daemon = Daemon(config)
         daemon.start()

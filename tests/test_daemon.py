@@ -30,6 +30,7 @@ def test_capabilities_state_engine_device_presets_and_limits(client):
     assert {p.name for p in caps.presets} == {"default", "reference"}
     assert caps.limits.max_pixels == Limits().max_pixels and caps.limits.min_side == 64
     assert caps.limits.chunk_bytes < caps.limits.max_message_bytes and caps.limits.max_message_bytes > 4 << 20
+    assert caps.limits.upload_idle_seconds == Limits().upload_idle_s
     assert set(caps.sample_types) == {pb.SAMPLE_TYPE_UINT8, pb.SAMPLE_TYPE_UINT16, pb.SAMPLE_TYPE_FLOAT32}
     assert caps.instance.endswith(f":{client.addresses[0].rsplit(':', 1)[1]}")
 

@@ -52,3 +52,10 @@ def test_serve_refuses_a_network_address_without_a_token():
                          capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "error: Listening on 0.0.0.0" in run.stderr and "token" in run.stderr
+
+
+def test_serve_passes_its_upload_idle_option_to_the_daemon():
+    run = subprocess.run([sys.executable, "-m", "photostyle.server.cli", "serve", "--port", "0", "--upload-idle", "0"],
+                         capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "error: --upload-idle must be a positive number of seconds" in run.stderr

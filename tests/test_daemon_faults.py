@@ -181,6 +181,8 @@ def test_a_client_that_stalls_before_its_pixels_is_dropped_and_the_line_moves_on
 
         transfer = channel.stream_stream(TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
                                           response_deserializer=pb.TransferEvent.FromString)
+        with Client(daemon.address) as client:
+            assert client.capabilities().limits.upload_idle_seconds == 2
         stalled = transfer(setup_then_silence())
         assert [next(stalled).WhichOneof("event") for _ in range(2)] == ["queued", "send_pixels"]
         try:
@@ -323,3 +325,9 @@ def test_right_token_and_open_health_checks(locked):
 def test_listening_beyond_loopback_requires_a_token():
     with pytest.raises(ConfigError, match="token"):
         Daemon(DaemonConfig(host="0.0.0.0", port=0))
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan")])
+def test_upload_idle_limit_must_be_a_positive_time(seconds):
+    with pytest.raises(ConfigError, match="--upload-idle must be a positive number of seconds"):
+        Daemon(DaemonConfig(port=0, limits=Limits(upload_idle_s=seconds)))

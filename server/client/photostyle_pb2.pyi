@@ -206,7 +206,7 @@ class Preset(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., size: _Optional[int] = ..., style_iterations: _Optional[int] = ..., photoreal_iterations: _Optional[int] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "min_side", "max_regions", "max_working_size", "max_iterations", "chunk_bytes", "max_message_bytes", "max_jobs")
+    __slots__ = ("max_pixels", "min_side", "max_regions", "max_working_size", "max_iterations", "chunk_bytes", "max_message_bytes", "max_jobs", "upload_idle_seconds")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MIN_SIDE_FIELD_NUMBER: _ClassVar[int]
     MAX_REGIONS_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +215,7 @@ class Limits(_message.Message):
     CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_IDLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     min_side: int
     max_regions: int
@@ -223,7 +224,8 @@ class Limits(_message.Message):
     chunk_bytes: int
     max_message_bytes: int
     max_jobs: int
-    def __init__(self, max_pixels: _Optional[int] = ..., min_side: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_working_size: _Optional[int] = ..., max_iterations: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ...) -> None: ...
+    upload_idle_seconds: float
+    def __init__(self, max_pixels: _Optional[int] = ..., min_side: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_working_size: _Optional[int] = ..., max_iterations: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., upload_idle_seconds: _Optional[float] = ...) -> None: ...
 
 class Capabilities(_message.Message):
     __slots__ = ("engine_version", "api_version", "device", "presets", "limits", "sample_types", "encodings", "jobs_in_line", "instance")

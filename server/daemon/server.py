@@ -87,6 +87,8 @@ class Daemon:
                               "--tls-key) so the token does not travel in clear text.")
         if config.limits.max_jobs < 1:
             raise ConfigError("--max-jobs must be at least 1.")
+        if not config.limits.upload_idle_s > 0:
+            raise ConfigError("--upload-idle must be a positive number of seconds.")
         if (config.tls_cert is None) != (config.tls_key is None):
             raise ConfigError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key).")
         self.config = config

@@ -64,7 +64,7 @@ class PhotoStyleService:
             limits=pb.Limits(max_pixels=limits.max_pixels, min_side=MIN_SIDE, max_regions=limits.max_regions,
                              max_working_size=limits.max_working_size, max_iterations=limits.max_iterations,
                              chunk_bytes=limits.chunk_bytes, max_message_bytes=limits.max_message_bytes,
-                             max_jobs=limits.max_jobs),
+                             max_jobs=limits.max_jobs, upload_idle_seconds=limits.upload_idle_s),
             sample_types=[pb.SAMPLE_TYPE_UINT8, pb.SAMPLE_TYPE_UINT16, pb.SAMPLE_TYPE_FLOAT32],
             encodings=[pb.ENCODING_RAW, pb.ENCODING_PNG, pb.ENCODING_JPEG],
             jobs_in_line=len(self._line), instance=self._instance)
