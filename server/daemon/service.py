@@ -173,7 +173,7 @@ class _Upload:
 def _stalled(idle_seconds: float) -> Failure:
     return Failure(grpc.StatusCode.DEADLINE_EXCEEDED, "upload-stalled",
                    f"The daemon asked for this job's pixels but heard nothing from the client for "
-                   f"{idle_seconds:.0f} s, so it dropped the job to let the others run; nothing was changed. "
+                   f"{idle_seconds:g} s, so it dropped the job to let the others run; nothing was changed. "
                    "Check the connection to the daemon and retry.")
 
 
