@@ -9,9 +9,10 @@ tifffile (Pillow reads both at 8 bits), everything else through Pillow.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import numpy as np
 import png
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputImageError
+from .progress import Checkpoint, no_checkpoint
 
 #: Images smaller than this on their short side carry too little for VGG19's statistics.
 MIN_SIDE = 64
@@ -32,69 +34,174 @@ _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and B
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
 
+#: Rows of about this many pixels are converted at a time, so that a full-resolution pass never
+#: holds more than one strip of float samples beside the caller's image and the result.
+STRIP_PIXELS = 1 << 18
+
+#: Renders rows [start, stop) of the result as a 3×rows×W tensor from the photo's same rows.
+RowRenderer = Callable[[torch.Tensor, int, int], torch.Tensor]
+
+
 @dataclass
 class Pixels:
-    """An image split for the engine: float RGB in [0, 1], plus what is needed to rebuild it."""
+    """A validated image, read as float RGB in [0, 1] strip by strip, plus what rebuilds its layout.
 
-    rgb: np.ndarray  # H×W×3 float32 in [0, 1]
-    alpha: np.ndarray | None  # H×W original alpha samples, untouched
-    dtype: np.dtype
-    channels: int
+    The samples are kept as given: a 24 MP layer is never converted to float all at once.
+    """
+
+    samples: np.ndarray  # H×W×C, 1-4 channels, uint8/uint16/float32/float64, as the caller gave them
 
     @property
     def height(self) -> int:
-        return self.rgb.shape[0]
+        return self.samples.shape[0]
 
     @property
     def width(self) -> int:
-        return self.rgb.shape[1]
+        return self.samples.shape[1]
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[2]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.samples.dtype
+
+    @property
+    def alpha(self) -> np.ndarray | None:
+        """The original alpha samples (a copy), or None."""
+        return self.samples[:, :, -1].copy() if self.channels in (2, 4) else None
+
+    def rgb_rows(self, start: int = 0, stop: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Rows [start, stop) as a 3×rows×W float32 tensor in [0, 1] (grey repeated into R, G and B).
+
+        Channels-last in memory (a permuted view), which saves a copy per strip; call
+        `.contiguous()` where a standard layout matters.
+        """
+        colour = self.samples[start:stop, :, : 3 if self.channels >= 3 else 1]
+        if self.dtype == np.uint16:  # torch has no arithmetic on uint16
+            colour = colour.astype(np.float32)
+        rgb = _read_only_tensor(colour).to(device).to(torch.float32)
+        if self.dtype == np.uint8:
+            rgb.mul_(1 / 255.0)
+        elif self.dtype == np.uint16:
+            rgb.mul_(1 / 65535.0)
+        else:
+            rgb.clamp_(0.0, 1.0)
+        if rgb.shape[2] == 1:
+            rgb = rgb.expand(-1, -1, 3).contiguous()
+        return rgb.permute(2, 0, 1)  # a view: the samples stay interleaved, as they came
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The whole image as H×W×3 float32 (for small images; large ones go through `rgb_rows`)."""
+        return self.rgb_rows().permute(1, 2, 0).numpy()
+
+    def strip_rows(self) -> int:
+        """How many rows make one strip of about `STRIP_PIXELS` pixels."""
+        return max(1, STRIP_PIXELS // self.width)
+
+
+def _read_only_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing `array`'s memory, for reading only: the caller's pixels (often a
+    read-only buffer, e.g. an upload or a decoded file) are never written, so no copy is made."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
 
 
 def split_pixels(image: np.ndarray, what: str) -> Pixels:
-    """Validate an H×W[×C] array and convert it to float RGB, keeping its alpha aside."""
+    """Validate an H×W[×C] array for the engine (sizes, sample type, finite floats)."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
         raise InputImageError(f"The {what} has shape {image.shape}; expected H×W×C with 1 to 4 channels (grey, grey+alpha, RGB, RGBA).")
-    height, width, channels = image.shape
+    height, width, _ = image.shape
     if height == 0 or width == 0:
         raise InputImageError(f"The {what} is empty ({width}×{height}); send an image with pixels.")
     if min(height, width) < MIN_SIDE:
         raise InputImageError(f"The {what} is {width}×{height}; both sides must be at least {MIN_SIDE} px. Use a larger image.")
     if image.dtype.type not in _SUPPORTED_DTYPES:
         raise InputImageError(f"The {what} has {image.dtype} samples; send 8-bit, 16-bit or float32 pixels.")
-    has_alpha = channels in (2, 4)
-    colour = image[:, :, : channels - 1] if has_alpha else image
-    if image.dtype == np.uint8:
-        rgb = colour.astype(np.float32) / 255.0
-    elif image.dtype == np.uint16:
-        rgb = colour.astype(np.float32) / 65535.0
-    else:
-        if not np.isfinite(image).all():
+    pixels = Pixels(image)
+    if image.dtype.kind == "f":
+        step = pixels.strip_rows()
+        if not all(np.isfinite(image[start:start + step]).all() for start in range(0, height, step)):
             raise InputImageError(f"The {what} contains NaN or infinite values; fix or re-export the layer.")
-        rgb = np.clip(colour.astype(np.float32), 0.0, 1.0)
-    if rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    alpha = image[:, :, -1].copy() if has_alpha else None
-    return Pixels(np.ascontiguousarray(rgb), alpha, image.dtype, channels)
+    return pixels
 
 
-def join_pixels(rgb: np.ndarray, like: Pixels) -> np.ndarray:
-    """Float RGB result → the caller's layout: same sample type, alpha re-attached.
-
-    A grey input comes back as RGB (the style brings colour), keeping its alpha.
-    """
-    rgb = np.clip(rgb, 0.0, 1.0)
-    if like.dtype == np.uint8:
-        colour = np.round(rgb * 255.0).astype(np.uint8)
-    elif like.dtype == np.uint16:
-        colour = np.round(rgb * 65535.0).astype(np.uint16)
+def _to_samples(rgb: torch.Tensor, dtype: np.dtype) -> torch.Tensor:
+    """3×rows×W float RGB → rows×W×3 samples of `dtype`, clipped to [0, 1] and rounded (in place)."""
+    rgb = rgb.clamp_(0.0, 1.0)
+    if dtype == np.uint8:
+        rgb = rgb.mul_(255.0).round_().to(torch.uint8)
+    elif dtype == np.uint16:
+        rgb = rgb.mul_(65535.0).round_().to(torch.uint16)
     else:
-        colour = rgb.astype(like.dtype)
-    if like.alpha is None:
-        return colour
-    return np.concatenate([colour, like.alpha[:, :, None].astype(like.dtype)], axis=2)
+        rgb = rgb.to(torch.float64 if dtype == np.float64 else torch.float32)
+    return rgb.permute(1, 2, 0)
+
+
+def rebuild(like: Pixels, render: RowRenderer, device: torch.device | str = "cpu",
+            checkpoint: Checkpoint = no_checkpoint) -> np.ndarray:
+    """The result in `like`'s layout, rendered strip by strip from the photo's float rows.
+
+    Memory beyond the photo and the result stays at a few strips, so time and memory grow
+    linearly with the layer's pixels. RGB (a grey photo gains colour), same sample type, the
+    photo's alpha passed through untouched.
+    """
+    out = np.empty((like.height, like.width, 4 if like.channels in (2, 4) else 3), like.dtype)
+    step = like.strip_rows()
+    for start in range(0, like.height, step):
+        checkpoint()
+        stop = min(start + step, like.height)
+        out[start:stop, :, :3] = _to_samples(render(like.rgb_rows(start, stop, device), start, stop), like.dtype).cpu().numpy()
+    if out.shape[2] == 4:
+        out[:, :, 3] = like.samples[:, :, -1]
+    return out
+
+
+def downscale(pixels: Pixels, shape: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """The image as a 3×h×w float tensor in [0, 1] at `shape`, antialiased, read strip by strip.
+
+    A large reduction of 8-bit RGB is torch's antialiased resize of the samples as they are; of
+    anything else it first averages boxes of an integer size strip by strip (so a 24 MP layer is
+    never held as float), then finishes with the antialiased `resize_image`. A small reduction
+    is `resize_image` of the whole image.
+    """
+    box = min(pixels.height // shape[0], pixels.width // shape[1]) // 2
+    if box <= 1:
+        return resize_image(pixels.rgb_rows(device=device).contiguous(), shape).clamp(0, 1).contiguous()
+    if pixels.dtype == np.uint8 and pixels.channels >= 3:
+        # torch resizes 8-bit interleaved RGB in one pass, ten times faster than the strips below.
+        colour = _read_only_tensor(pixels.samples[:, :, :3]).to(device).permute(2, 0, 1)[None]
+        small = F.interpolate(colour.contiguous(memory_format=torch.channels_last), size=shape, mode="bilinear",
+                              antialias=True, align_corners=False)[0]
+        return small.to(torch.float32, memory_format=torch.contiguous_format).mul_(1 / 255.0)
+    step = max(box, pixels.strip_rows() // box * box)
+    reduced = []
+    for start in range(0, pixels.height, step):
+        reduced.append(F.avg_pool2d(pixels.rgb_rows(start, start + step, device)[None], box, ceil_mode=True)[0])
+    return resize_image(torch.cat(reduced, dim=1), shape).clamp(0, 1).contiguous()
+
+
+def resize_rows(maps: torch.Tensor, start: int, stop: int, height: int, width: int) -> torch.Tensor:
+    """Rows [start, stop) of K×h×w maps resized to height×width, bilinear with half-pixel centres
+    and no antialiasing (as `F.interpolate`), reading only the source rows those rows need.
+    The result may be a non-contiguous view."""
+    source_height = maps.shape[1]
+    source = ((torch.arange(start, stop, device=maps.device, dtype=torch.float32) + 0.5) * (source_height / height)
+              - 0.5).clamp(0, source_height - 1)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=source_height - 1)
+    fraction = (source - low)[None, :, None]
+    rows = maps[:, low] * (1 - fraction) + maps[:, high] * fraction  # K×rows×w
+    if rows.shape[-1] == width:
+        return rows
+    # rows×K×W in memory, returned as a K×rows×W view: copying it to K×rows×W costs more than it saves.
+    return F.interpolate(rows.transpose(0, 1), size=width, mode="linear", align_corners=False).transpose(0, 1)
 
 
 def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:

@@ -6,26 +6,20 @@ Per pixel, fit the 3×4 affine colour map that best takes the photo to the styli
 construction, an affine recolouring of the photo: every edge and texture of the input survives.
 
 Because the coefficients are smooth, they can be fitted at the working resolution and then
-upsampled and applied to the full-resolution photo: a 24 MP layer keeps all of its detail while
-the optimisation runs at ~0.5 MP.
+upsampled and applied to the full-resolution photo, strip by strip (`apply_affine_rows` with
+`images.rebuild`): a 24 MP layer keeps all of its detail while the optimisation runs at ~0.1 MP.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 
+from .images import resize_rows
+from .progress import Checkpoint, no_checkpoint
+
 #: Ridge on the colour terms of each 4×4 normal matrix (the reference's constant).
 FIT_REGULARIZER = 1e-3
-
-#: Called between the slow loops' steps; raises to abandon the work (a cancelled job).
-Checkpoint = Callable[[], None]
-
-
-def _no_checkpoint() -> None:
-    pass
 
 
 def _box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -57,7 +51,7 @@ def fit_local_affine(output: torch.Tensor, photo: torch.Tensor, radius: int = 1)
 
 
 def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: int = 15, edge: float = 0.01,
-                     checkpoint: Checkpoint = _no_checkpoint) -> torch.Tensor:
+                     checkpoint: Checkpoint = no_checkpoint) -> torch.Tensor:
     """Joint bilateral filter of K×H×W maps, guided by a 3×H×W image in [0, 1].
 
     Spatial sigma radius/3 and range sigma `edge` on the mean squared colour difference, as in the
@@ -87,58 +81,38 @@ def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: in
     return total / total_weight
 
 
-def _resize_rows_and_cols(maps: torch.Tensor, rows: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bilinear (half-pixel centres) resize of K×h×w maps, evaluated only at output `rows`."""
-    _, small_h, small_w = maps.shape
+def apply_affine_rows(coefficients: torch.Tensor, photo_rows: torch.Tensor, start: int, height: int) -> torch.Tensor:
+    """Rows [start, start + rows) of the photo recoloured by 12×h×w coefficient maps.
 
-    def taps(coordinates: torch.Tensor, small: int, big: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        source = ((coordinates.to(torch.float32) + 0.5) * (small / big) - 0.5).clamp(0, small - 1)
-        low = source.floor().long()
-        high = (low + 1).clamp(max=small - 1)
-        return low, high, (source - low)
-
-    low_y, high_y, frac_y = taps(rows, small_h, height)
-    rows_interp = maps[:, low_y] * (1 - frac_y)[None, :, None] + maps[:, high_y] * frac_y[None, :, None]
-    low_x, high_x, frac_x = taps(torch.arange(width, device=maps.device), small_w, width)
-    return rows_interp[:, :, low_x] * (1 - frac_x) + rows_interp[:, :, high_x] * frac_x
-
-
-def apply_affine(coefficients: torch.Tensor, photo: torch.Tensor, strip_bytes: int = 256 * 2**20,
-                 checkpoint: Checkpoint = _no_checkpoint) -> torch.Tensor:
-    """Apply 12×h×w coefficient maps to a 3×H×W photo, upsampling them to H×W as needed.
-
-    Works in strips of rows (about `strip_bytes` of temporaries each) so that a very large photo
-    never holds the full-size 12-channel coefficient image in memory at once.
+    `photo_rows` is 3×rows×W, part of a photo `height` rows tall; the maps are upsampled to it.
     """
-    _, height, width = photo.shape
-    rows_per_strip = max(1, strip_bytes // (width * 12 * 4 * 3))
-    result = torch.empty_like(photo)
-    for start in range(0, height, rows_per_strip):
-        checkpoint()
-        stop = min(start + rows_per_strip, height)
-        rows = torch.arange(start, stop, device=photo.device)
-        strip = _resize_rows_and_cols(coefficients, rows, height, width).reshape(4, 3, stop - start, width)
-        # strip[k, c] is the coefficient of basis k (R, G, B, 1) for output channel c.
-        part = photo[:, start:stop]
-        result[:, start:stop] = (strip[:3] * part[:, None]).sum(dim=0) + strip[3]
+    _, rows, width = photo_rows.shape
+    maps = resize_rows(coefficients, start, start + rows, height, width).unflatten(0, (4, 3))
+    # maps[k, c] is the coefficient of basis k (R, G, B, 1) for output channel c.
+    result = maps[3].clone()
+    for k in range(3):
+        result.addcmul_(maps[k], photo_rows[k:k + 1])
     return result
 
 
-def smooth_local_affine(
-    output: torch.Tensor,
-    photo: torch.Tensor,
-    full_photo: torch.Tensor | None = None,
-    radius: int = 15,
-    edge: float = 0.01,
-    checkpoint: Checkpoint = _no_checkpoint,
-) -> torch.Tensor:
+def apply_affine(coefficients: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """Apply 12×h×w coefficient maps to a 3×H×W photo (a working-size one: see `images.rebuild`
+    for a full-resolution layer)."""
+    return apply_affine_rows(coefficients, photo, 0, photo.shape[1]).contiguous()
+
+
+def smooth_coefficients(output: torch.Tensor, photo: torch.Tensor, radius: int = 15, edge: float = 0.01,
+                        checkpoint: Checkpoint = no_checkpoint) -> torch.Tensor:
+    """The 12×h×w affine maps that re-express `output` (3×h×w) as a smooth recolouring of `photo`."""
+    return bilateral_smooth(fit_local_affine(output, photo), photo, radius=radius, edge=edge, checkpoint=checkpoint)
+
+
+def smooth_local_affine(output: torch.Tensor, photo: torch.Tensor, full_photo: torch.Tensor | None = None,
+                        radius: int = 15, edge: float = 0.01, checkpoint: Checkpoint = no_checkpoint) -> torch.Tensor:
     """The stylised `output` (3×h×w) re-expressed as a smooth affine recolouring of the photo.
 
     `photo` is the photo at the output's size; `full_photo` (default: `photo`) is the photo at the
-    size to deliver. The result has `full_photo`'s size and is not clamped. `checkpoint` runs
-    between steps (a few seconds' work at 24 MP), so a cancel need not wait for the whole finish.
+    size to deliver. The result has `full_photo`'s size and is not clamped.
     """
-    coefficients = fit_local_affine(output, photo)
-    coefficients = bilateral_smooth(coefficients, photo, radius=radius, edge=edge, checkpoint=checkpoint)
-    return apply_affine(coefficients, photo if full_photo is None else full_photo, checkpoint=checkpoint)
-
+    coefficients = smooth_coefficients(output, photo, radius, edge, checkpoint)
+    return apply_affine(coefficients, photo if full_photo is None else full_photo)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .images import resize_image, split_pixels, working_shape
 from .masks import RegionPair, pair_regions, propagate_masks, resize_mask
 from .matting import matting_laplacian
-from .transfer import STYLE_LAYERS, style_loss, style_targets
+from .objective import STYLE_LAYERS, style_loss, style_targets
 from .vgg import layer_sequence, load_vgg19, to_caffe
 
 

@@ -1,49 +1,84 @@
-"""Named parameter sets. `reference` is the paper's; `default` is what a retoucher waits for.
+"""Named ways to run the engine: a working size, a method with its schedule, the loss weights and
+the finish. The daemon lists them in its capabilities, so the plug-ins show them without knowing
+them in advance.
 
-Both start stage 1 from the reference's near-zero noise: measured on DPST pair 1 at 384 px, after
-250 iterations a start from the photo reached a 45 % higher style loss at a similar content loss.
-`default` works at 384 px: the smooth-local-affine finish rebuilds full resolution from the photo,
-and on the demo pair 384 px looked like 512 px at about half the time on a CPU.
+- `default`: the fast method (see `methods`), measured against the others by
+  benchmarks/speed.py: start from a region-wise colour transfer, then most iterations at ¼ and ½
+  size and a few at the working size, all with the photorealism term.
+- `preview`: the colour transfer and the finish only, for instant feedback.
+- `reference`: the paper's method and settings, for comparing quality with the paper.
+- `classic`: what `default` was before the fast method (the paper's method at 384 px with
+  250 + 100 iterations), kept as the speed benchmark's baseline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import OptionsError
+from .methods import Method, Stage
+from .objective import LossWeights
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Everything that shapes the optimisation; options may override `size`."""
+    """Everything that shapes a transfer; options may override `size` and the iteration counts."""
 
     name: str
     description: str
     size: int  # long side of the working resolution, px
-    style_iterations: int  # stage 1: masked neural style
-    photoreal_iterations: int  # stage 2: + matting-Laplacian regularizer
-    content_weight: float = 5.0
-    style_weight: float = 100.0
-    tv_weight: float = 1e-3
-    photoreal_weight: float = 1e4
-    smooth_radius: int = 15  # smooth-local-affine joint bilateral filter
-    smooth_edge: float = 0.01
+    method: Method
+    weights: LossWeights = field(default_factory=LossWeights)
+    smooth_radius: int = 15  # smooth-local-affine finish: joint bilateral filter radius, px
+    smooth_edge: float = 0.01  # and its range sigma
+
+    @property
+    def style_iterations(self) -> int:
+        """Iterations without the photorealism term (the paper's stage 1)."""
+        return self.method.iterations(photorealism=False)
+
+    @property
+    def photoreal_iterations(self) -> int:
+        """Iterations with the photorealism term."""
+        return self.method.iterations(photorealism=True)
+
+
+def _paper_method(style_iterations: int, photoreal_iterations: int) -> Method:
+    """The paper's two stages at the working size, from near-zero noise."""
+    return Method("noise", (Stage("style", 1.0, style_iterations, photorealism=False),
+                            Stage("photorealism", 1.0, photoreal_iterations, photorealism=True)))
 
 
 PRESETS: dict[str, Preset] = {
-    "reference": Preset(
-        name="reference",
-        description="The paper's settings: 700 px, 1000 + 1000 L-BFGS iterations from noise (slow; for comparison).",
-        size=700,
-        style_iterations=1000,
-        photoreal_iterations=1000,
-    ),
     "default": Preset(
         name="default",
-        description="The paper's losses, weights and start from noise at 384 px, with 250 + 100 iterations.",
+        description="Fast: starts from a region-wise colour transfer and refines it coarse to fine at 384 px "
+                    "with the paper's losses (about 20 s on a laptop CPU).",
         size=384,
-        style_iterations=250,
-        photoreal_iterations=100,
+        method=Method("colour transfer", (Stage("coarse", 0.25, 60, photorealism=True),
+                                          Stage("medium", 0.5, 30, photorealism=True),
+                                          Stage("fine", 1.0, 10, photorealism=True))),
+    ),
+    "preview": Preset(
+        name="preview",
+        description="Instant: region-wise colour statistics of the reference, no neural optimisation; for "
+                    "trying references and regions.",
+        size=384,
+        method=Method("colour transfer"),
+    ),
+    "reference": Preset(
+        name="reference",
+        description="The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise "
+                    "(an hour on a CPU; for comparison).",
+        size=700,
+        method=_paper_method(1000, 1000),
+    ),
+    "classic": Preset(
+        name="classic",
+        description="The paper's method at 384 px with 250 + 100 iterations from noise (the former default; "
+                    "minutes on a CPU).",
+        size=384,
+        method=_paper_method(250, 100),
     ),
 }
 

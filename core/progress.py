@@ -27,6 +27,13 @@ class Progress:
 
 ProgressCallback = Callable[[Progress], None]
 
+#: Called between the steps of long loops; raises to abandon the work (a cancelled job).
+Checkpoint = Callable[[], None]
+
+
+def no_checkpoint() -> None:
+    """A `Checkpoint` for work that cannot be cancelled."""
+
 
 class CancelToken:
     """Set from any thread; the engine checks it every iteration and raises `Cancelled`."""

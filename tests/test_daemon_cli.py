@@ -14,7 +14,7 @@ from daemon_fixtures import daemon, photo, running_daemon  # noqa: F401  (fixtur
 from photostyle.core import PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult
 from photostyle.server.daemon_cli import RemoteTransfer
 
-FAST = TransferOptions(size=64, style_iterations=3, photoreal_iterations=2)
+FAST = TransferOptions(size=64, photoreal_iterations=5)
 
 
 def remote(address: str) -> RemoteTransfer:

@@ -16,7 +16,8 @@ class Queued:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where the engine is: stage ("style", "photorealism", "finishing"), iteration, fraction 0..1."""
+    """Where the engine is: the preset's stage ("coarse", "style", … and last "finishing"), its
+    iteration, and the fraction of the whole job done, 0..1."""
 
     stage: str
     stage_index: int

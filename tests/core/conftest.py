@@ -23,3 +23,15 @@ def vgg():
     from photostyle.core.vgg import load_vgg19
 
     return load_vgg19()
+
+
+def _devices() -> list[str]:
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=_devices())
+def device(request) -> str:
+    """Each device this machine has: the CPU always, CUDA when present."""
+    return request.param

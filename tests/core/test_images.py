@@ -10,11 +10,15 @@ import torch
 from PIL import Image
 
 from photostyle.core.errors import InputImageError
+from photostyle.core import images
 from photostyle.core.images import (
     MIN_SIDE,
-    join_pixels,
+    Pixels,
+    downscale,
     load_image,
+    rebuild,
     resize_image,
+    resize_rows,
     save_image,
     split_pixels,
     working_shape,
@@ -31,6 +35,11 @@ def random_pixels(dtype, channels: int, seed: int = 0, height: int = H, width: i
     if dtype == np.uint16:
         return rng.integers(0, 65536, shape, dtype=np.uint16)
     return rng.random(shape).astype(dtype)
+
+
+def join_pixels(rgb: np.ndarray, like: Pixels) -> np.ndarray:
+    """`rgb` (H×W×3 float) rebuilt in `like`'s layout, as the engine delivers its results."""
+    return rebuild(like, lambda rows, start, stop: torch.from_numpy(np.array(rgb[start:stop])).permute(2, 0, 1))
 
 
 class TestSplitJoinRoundTrip:
@@ -105,6 +114,52 @@ class TestSplitJoinRoundTrip:
         image[..., 3] = 2.5
         pixels = split_pixels(image, "image")
         np.testing.assert_array_equal(join_pixels(pixels.rgb, pixels)[..., 3], image[..., 3])
+
+
+class TestStrips:
+    """A large layer is read and rebuilt strip by strip; the strips must not show in the result."""
+
+    @pytest.mark.parametrize("dtype, channels", [(np.uint8, 4), (np.uint16, 3), (np.float32, 1)])
+    def test_rebuild_in_strips_equals_one_strip(self, monkeypatch, dtype, channels):
+        pixels = split_pixels(random_pixels(dtype, channels, seed=6, height=97, width=70), "image")
+
+        def render(rows: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+            # Depends on the row index, so a strip placed at the wrong rows would show.
+            return rows * 0.5 + torch.arange(start, stop, dtype=torch.float32)[None, :, None] / 200
+
+        whole = rebuild(pixels, render)
+        monkeypatch.setattr(images, "STRIP_PIXELS", 70 * 8)  # 8 rows a strip, the last one short
+        np.testing.assert_array_equal(rebuild(pixels, render), whole)
+        assert whole.shape == (97, 70, 4 if channels == 4 else 3) and whole.dtype == dtype
+
+    def test_rebuild_checks_for_cancel_between_strips(self, monkeypatch):
+        monkeypatch.setattr(images, "STRIP_PIXELS", W * 10)
+        calls = []
+        rebuild(split_pixels(random_pixels(np.uint8, 3), "image"), lambda rows, start, stop: rows,
+                checkpoint=lambda: calls.append(1))
+        assert len(calls) == -(-H // 10)
+
+    def test_downscale_in_strips_matches_resizing_the_whole(self, monkeypatch):
+        image = random_pixels(np.uint16, 3, seed=7, height=600, width=450)
+        smooth = resize_image(torch.from_numpy(image.astype(np.float32) / 65535).permute(2, 0, 1), (40, 30))
+        monkeypatch.setattr(images, "STRIP_PIXELS", 450 * 37)  # strips that are no multiple of the box
+        small = downscale(split_pixels(image, "image"), (40, 30))
+        assert small.shape == (3, 40, 30) and small.is_contiguous()
+        # A box average then an antialiased resize is not the same filter as one resize, but close.
+        assert (small - smooth).abs().mean() < 0.01
+
+    def test_downscale_keeps_a_flat_image_flat_to_its_edges(self):
+        image = np.full((301, 203, 3), 200, np.uint8)  # sides that are no multiple of the box
+        small = downscale(split_pixels(image, "image"), (30, 20))
+        torch.testing.assert_close(small, torch.full((3, 30, 20), 200 / 255), atol=1e-6, rtol=0)
+
+    def test_resize_rows_equals_interpolate(self):
+        maps = torch.rand(5, 13, 17, generator=torch.Generator().manual_seed(0))
+        for size in ((40, 60), (7, 9), (13, 17)):
+            expected = torch.nn.functional.interpolate(maps[None], size=size, mode="bilinear", align_corners=False)[0]
+            rows = torch.cat([resize_rows(maps, start, min(start + 3, size[0]), *size) for start in range(0, size[0], 3)],
+                             dim=1)
+            torch.testing.assert_close(rows, expected, atol=1e-6, rtol=0)
 
 
 class TestSplitPixelsErrors:

@@ -1,0 +1,81 @@
+"""The loss of Deep Photo Style Transfer for one photo/reference pair at one size.
+
+Content (relu4_2), masked style (relu1_1 … relu5_1 Gram matrices, region by region), total
+variation and, when asked for, the matting-Laplacian photorealism term (eqs. 1-4 of the paper).
+Everything fixed (the photo's features, the reference's Gram matrices, the masks at every layer,
+the Laplacian) is computed once, so an iteration costs one VGG19 forward and backward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import losses
+from .masks import propagate_masks
+from .matting import matting_laplacian, photorealism_loss, to_torch_sparse
+from .vgg import VGG19Features, from_caffe, layer_sequence, to_caffe
+
+CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The paper's weights: content 5, style 100, total variation 1e-3, photorealism 1e4."""
+
+    content: float = 5.0
+    style: float = 100.0
+    tv: float = 1e-3
+    photorealism: float = 1e4
+
+
+def style_targets(net: VGG19Features, style: torch.Tensor, style_masks: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per style layer, the K×C×C masked Gram matrices of the reference (3×H×W) for its K region masks."""
+    masks_at = propagate_masks(style_masks, layer_sequence(), set(STYLE_LAYERS))
+    features = net(to_caffe(style), STYLE_LAYERS)
+    return {layer: torch.stack([losses.masked_gram(features[layer], mask) for mask in masks_at[layer]])
+            for layer in STYLE_LAYERS}
+
+
+def style_loss(features: dict[str, torch.Tensor], masks_at: dict[str, torch.Tensor],
+               targets: dict[str, torch.Tensor], weight: float) -> torch.Tensor:
+    """The masked style loss summed over the style layers (eq. 4 of the paper)."""
+    return sum(losses.masked_style_loss(features[layer], masks_at[layer], targets[layer], weight)
+               for layer in STYLE_LAYERS)
+
+
+class Objective:
+    """The loss terms for one photo (3×H×W in [0, 1]) and reference, with their region masks."""
+
+    def __init__(self, net: VGG19Features, content: torch.Tensor, style: torch.Tensor, content_masks: torch.Tensor,
+                 style_masks: torch.Tensor, weights: LossWeights) -> None:
+        self.net = net
+        self.content = content
+        self.weights = weights
+        self.content_masks = propagate_masks(content_masks, layer_sequence(), set(STYLE_LAYERS))
+        with torch.no_grad():
+            self.content_target = net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER]
+            self.style_targets = style_targets(net, style, style_masks)
+        self.laplacian: torch.Tensor | None = None
+
+    def use_photorealism(self) -> None:
+        """Build the photo's matting Laplacian (once); from then on the terms include photorealism."""
+        if self.laplacian is None:
+            laplacian = matting_laplacian(self.content.permute(1, 2, 0).cpu().double().numpy())
+            self.laplacian = to_torch_sparse(laplacian, self.content.device)
+
+    def terms(self, x: torch.Tensor, photoreal: bool) -> dict[str, torch.Tensor]:
+        """Each weighted term at `x` (1×3×H×W, Caffe space); photorealism is detached unless `photoreal`."""
+        w = self.weights
+        features = self.net(x, set(STYLE_LAYERS) | {CONTENT_LAYER})
+        terms = {
+            "content": losses.content_loss(features[CONTENT_LAYER], self.content_target, w.content),
+            "style": style_loss(features, self.content_masks, self.style_targets, w.style),
+            "tv": losses.total_variation_loss(x, w.tv),
+        }
+        if self.laplacian is not None:
+            term = photorealism_loss(from_caffe(x), self.laplacian, w.photorealism)
+            terms["photorealism"] = term if photoreal else term.detach()
+        return terms
