@@ -16,11 +16,12 @@ from .errors import (AuthenticationError, CancelledError, DaemonBusyError, Daemo
                      PhotoStyleClientError, TooLargeError)
 from .events import Event, Preview, Progress, Queued, Result
 from .images import EncodedImage, Image, Region
+from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
 from .wire import DEFAULT_ADDRESS, DEFAULT_PORT
 
 __all__ = [
     "AuthenticationError", "CancelledError", "Client", "DEFAULT_ADDRESS", "DEFAULT_PORT", "DaemonBusyError",
     "DaemonDiedError", "DaemonError", "DaemonUnavailableError", "DeviceOutOfMemoryError", "EncodedImage", "Event",
-    "Image", "InvalidMasksError", "InvalidRequestError", "Options", "PhotoStyleClientError", "Preview", "Progress",
-    "Queued", "Region", "Result", "TooLargeError", "TransferCall",
+    "Image", "InvalidMasksError", "InvalidRequestError", "LIVE_PREVIEW_PRESET", "LIVE_PREVIEW_SIDE", "Options", "PhotoStyleClientError", "Preview", "Progress",
+    "Queued", "Region", "Result", "TooLargeError", "TransferCall", "live_preview_options", "live_preview_scale",
 ]
