@@ -9,7 +9,9 @@ inside a real GIMP 3 (Debian trixie chroot, see tests/gimp/chroot.py) against a 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import math
 import os
 import shutil
 import signal
@@ -19,17 +21,20 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+import PIL.Image
 import pytest
 
-from daemon_fixtures import daemon_process
+from daemon_fixtures import daemon_process, running_daemon
 from gimp.chroot import DATA_DIR, GIMP_DIR, ChrootUnavailable, ensure_chroot, inside, result_of, start_gimp
+from photostyle.core import PRESETS
 from photostyle.server import install_gimp
-from photostyle.server.client import Client
+from photostyle.server.client import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, Client, live_preview_scale
 from photostyle.server.plugin_install_common import (CLIENT_PACKAGE, DAEMON_CONFIG, daemon_start_command,
                                                     read_daemon_config)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "server" / "examples"
 SCENARIO = Path(__file__).resolve().parent / "gimp" / "scenario.py"
+DIALOG_GRABBER = Path(__file__).resolve().parent / "gimp" / "dialog_screenshot.py"
 PLUGIN = "plug-ins/photostyle"
 
 
@@ -147,7 +152,7 @@ def gimp_root() -> Path:
         pytest.skip(f"no GIMP 3 to test in: {reason}")
     data = inside(root, DATA_DIR)
     data.mkdir(parents=True, exist_ok=True)
-    for source in (EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg", SCENARIO):
+    for source in (EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg", SCENARIO, DIALOG_GRABBER):
         shutil.copyfile(source, data / source.name)
     return root
 
@@ -210,6 +215,107 @@ def test_one_undo_removes_the_result(gimp_root: Path, daemon_address: str) -> No
     assert facts["layers_after_undo"] == facts["layers_before"]
     assert facts["selection_after_undo"]  # only our step was undone, not the selection before it
     assert facts["composite_after_undo_unchanged"]
+
+
+@pytest.mark.gimp
+@pytest.mark.parametrize("scenario", ["bad-preset", "style-on-default"])
+def test_arguments_the_daemon_refuses_are_the_callers_error(gimp_root: Path, daemon_address: str,
+                                                            scenario: str) -> None:
+    """`preset` is a free string and the iteration counts depend on the preset: the daemon checks
+    them, and its sentence reaches the script as the procedure's calling error."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, scenario))
+    assert facts["status"] == "calling-error", facts
+    if scenario == "bad-preset":
+        with Client(daemon_address) as client:
+            names = [preset.name for preset in client.capabilities().presets]
+        assert "Unknown preset 'no-such-preset'" in facts["message"]
+        assert all(name in facts["message"] for name in names), (names, facts["message"])  # the daemon's list
+    else:
+        assert "no stage without the photorealism term" in facts["message"]
+    assert facts["layers"] == facts["layers_before"]
+    assert facts["source_unchanged"] and facts["composite_unchanged"]
+
+
+@pytest.mark.gimp
+def test_the_dialogs_presets_are_the_daemons(gimp_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The combo box's entries come from the daemon's capabilities: a preset that only this test's
+    daemon has shows up, with its description, and the list is exactly the daemon's."""
+    extra = dataclasses.replace(PRESETS[LIVE_PREVIEW_PRESET], name="gimp-test-only",
+                                description="Only the daemon of this test has this preset.")
+    monkeypatch.setitem(PRESETS, extra.name, extra)
+    with running_daemon() as daemon:
+        install_into(gimp_root, daemon.address)
+        facts = result_of(start_gimp(gimp_root, "presets"))
+        with Client(daemon.address) as client:
+            offered = [[preset.name, preset.description] for preset in client.capabilities().presets]
+    assert facts["entries"] == offered
+    assert [extra.name, extra.description] in facts["entries"]
+    assert {"default", "preview"} <= {name for name, _ in facts["entries"]}
+
+
+@pytest.mark.gimp
+def test_live_preview_restyles_a_small_copy_and_leaves_the_image_alone(gimp_root: Path, daemon_address: str) -> None:
+    """The dialog's preview path inside GIMP: a 1200×800 photo (coffee, brown) and a reference
+    (rocket at blue hour); a wide feathered selection, a thin strip with the reference as a file, then
+    no selection and regions as channels named alike in both images."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "preview"))
+    min_side = facts["min_side"]
+    for case in ("wide", "thin", "channels"):
+        preview = facts[case]
+        width, height = preview["crop"]
+        scale = live_preview_scale(width, height, min_side)  # the client library's policy, read by GEGL
+        assert preview["scale"] == pytest.approx(scale), case
+        assert preview["content_size"] == [round(width * scale), round(height * scale)], case
+        assert min(preview["content_size"]) >= min_side, case
+        assert preview["result_size"] == [*preview["content_size"], 4], case
+        assert preview["shown_size"] == preview["content_size"], case
+        assert max(preview["style_size"]) == LIVE_PREVIEW_SIDE and min(preview["style_size"]) >= min_side, case
+        if case == "channels":  # the daemon took the shrunk masks, so each matched its shrunk image's size
+            assert sorted(preview["regions"]) == ["ground", "sky"] and preview["selection_size"] is None
+        else:
+            assert preview["regions"] == ["selection"] and preview["selection_size"] == preview["content_size"], case
+        # Its colours moved toward the reference's (a preview that returned the photo would fail).
+        before = math.dist(preview["photo_mean"], preview["reference_mean"])
+        after = math.dist(preview["preview_mean"], preview["reference_mean"])
+        assert before > 60, preview  # clearly different photos
+        assert after < 0.3 * before, (case, preview["photo_mean"], preview["preview_mean"], preview["reference_mean"])
+        # The picture shown: the restyled pixels inside the selection, the photo's outside it (no
+        # selection: all restyled).
+        matching, compared = preview["shown_inside"]
+        assert matching == compared > 0, (case, preview["shown_inside"])
+        matching, compared = preview["shown_outside"]
+        assert matching == compared, (case, preview["shown_outside"])
+        # Reading and previewing changed nothing: layers, pixels, channels, selection, dirtiness, open images.
+        assert all(preview["image_unchanged"].values()), (case, preview["image_unchanged"])
+    wide, thin = facts["wide"], facts["thin"]
+    assert max(wide["crop"]) > LIVE_PREVIEW_SIDE and max(wide["content_size"]) == LIVE_PREVIEW_SIDE  # shrunk
+    assert wide["shown_outside"][1] > 1000  # the feathered ellipse leaves its bounds' corners unselected
+    assert thin["reference_name"] == "rocket.jpg"  # the file, loaded for the preview and closed again
+    assert min(thin["content_size"]) == min_side < min(thin["crop"])  # the daemon's minimum side wins
+    assert max(thin["content_size"]) > LIVE_PREVIEW_SIDE
+
+
+@pytest.mark.gimp
+def test_dialog_shows_the_live_preview_and_cancel_changes_nothing(gimp_root: Path, daemon_address: str) -> None:
+    """The real dialog in GIMP's GUI (Xvfb): opened on a brown photo with a selection and a blue
+    reference, it connects, previews by itself, and shows the restyled selection; Escape cancels."""
+    install_into(gimp_root, daemon_address)
+    grab = inside(gimp_root, "/tmp/photostyle-test/dialog-grab.png")
+    grab.unlink(missing_ok=True)
+    facts = result_of(start_gimp(gimp_root, "dialog", gui=True))
+    assert facts["helper_exit"] == 0 and grab.is_file(), "the dialog never appeared"
+    assert facts["status"] == "cancel"  # it ran without an error, and Escape cancelled it
+    assert all(facts["image_unchanged"].values()), facts["image_unchanged"]
+    with PIL.Image.open(grab) as shot:
+        rgb = shot.convert("RGB")
+    width, height = rgb.size
+    # The preview sits in the right half. The photo is brown (red > blue) and the dialog grey, so
+    # clearly blue pixels there can only be the restyled selection (~300x240 px, an ellipse).
+    right = rgb.crop((width // 2, 0, width, height)).tobytes()
+    bluish = sum(1 for i in range(0, len(right), 3) if right[i + 2] > right[i] + 25)
+    assert bluish > 20_000, f"the live preview did not show a restyled selection ({bluish} blue pixels)"
 
 
 @pytest.mark.gimp

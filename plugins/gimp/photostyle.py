@@ -4,13 +4,24 @@
 A thin adapter between GIMP and the PhotoStyle daemon: it reads the layer (within the
 selection's bounds), the reference image and any region channels as raw pixels, sends them to
 the daemon, and adds the answer as a new layer above, masked by the selection, in one undo step.
-The source layer is only ever read. Everything the dialog shows is also a procedure argument,
+The source layer is only ever read. Everything the dialog sets is also a procedure argument,
 so scripts and batch mode can call `plug-in-photostyle-transfer` non-interactively.
+
+The presets are the daemon's (its capabilities name and describe them), so `preset` is a plain
+string argument and the dialog fills its combo box when the daemon answers. The dialog's live
+preview runs the daemon's `preview` preset on the selection, reference and masks read at reduced
+scale (the policy is the client library's `live_preview_scale`, shared with Krita). Reading
+pixels and building requests (`preset_entries`, `preview_request`, `live_preview`,
+`preview_pixbuf`) is kept apart from the Gtk code (`_Dialog`), so tests run it inside GIMP
+without a display. Importing this file does not start the plug-in; GIMP runs it as a script.
 """
 
 from __future__ import annotations
 
+import math
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import gi
@@ -18,7 +29,9 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, GLib, GObject, Gimp, GimpUi  # noqa: E402
+gi.require_version("Gtk", "3.0")
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, Gegl, GLib, GObject, Gimp, GimpUi, Gtk  # noqa: E402
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(PLUGIN_DIR))  # the vendored client library lives beside this file
@@ -31,7 +44,7 @@ except ImportError as error:  # GIMP's Python lacks grpc/protobuf: register anyw
     IMPORT_ERROR = error
 
 PROCEDURE = "plug-in-photostyle-transfer"
-PRESETS = {"default": "Default (a few minutes on a CPU)", "reference": "Reference (the paper's settings, slow)"}
+DEFAULT_PRESET = "default"
 PAIRINGS = {"channels": "Pair channels with the same name (sky ↔ sky)",
             "whole": "Whole reference styles the selection"}
 _RW = GObject.ParamFlags.READWRITE
@@ -66,15 +79,21 @@ class PhotoStyle(Gimp.PlugIn):
                                      True, _RW)
         procedure.add_file_argument("reference-file", "Reference _file", "A reference photo that is not open",
                                     Gimp.FileChooserAction.OPEN, True, None, _RW)
-        procedure.add_choice_argument("preset", "_Preset", "Engine parameter set", _choice(PRESETS), "default", _RW)
+        # A string, not a choice: GIMP fixes a choice's items when it registers the procedure, and the
+        # presets are whatever the daemon offers (it refuses an unknown name and lists its presets).
+        procedure.add_string_argument("preset", "_Preset", "Name of one of the PhotoStyle daemon's presets "
+                                      "(its capabilities list them: default, preview, reference, ...)",
+                                      DEFAULT_PRESET, _RW)
         procedure.add_choice_argument("regions", "Re_gions", "How regions of the photo and the reference are paired",
                                       _choice(PAIRINGS), "channels", _RW)
         procedure.add_int_argument("size", "_Working size", "Long side the engine optimises at, px (0 = the preset's)",
                                    0, 4096, 0, _RW)
-        procedure.add_int_argument("style-iterations", "Style iterations", "Stage 1 iterations (0 = the preset's)",
-                                   0, 100000, 0, _RW)
+        procedure.add_int_argument("style-iterations", "Style iterations",
+                                   "Iterations of the preset's stages without the photorealism term (0 = the "
+                                   "preset's; the default preset has none, so it refuses more)", 0, 100000, 0, _RW)
         procedure.add_int_argument("photoreal-iterations", "Photorealism iterations",
-                                   "Stage 2 iterations (0 = the preset's)", 0, 100000, 0, _RW)
+                                   "Iterations of the preset's stages with the photorealism term (0 = the preset's)",
+                                   0, 100000, 0, _RW)
         return procedure
 
 
@@ -95,12 +114,15 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
             f"GIMP's Python cannot load the PhotoStyle client ({IMPORT_ERROR}); it needs grpcio and protobuf. "
             "On Debian/Ubuntu run `sudo apt install python3-grpcio python3-protobuf`; elsewhere run "
             "`photostyle plugins install gimp` again, which says what to do for your GIMP."))
-    if run_mode == Gimp.RunMode.INTERACTIVE and not _dialog(procedure, config):
+    Gegl.init(None)  # as GIMP's own plug-ins do; without it GEGL reads nothing but zeros at scales below 1
+    if run_mode == Gimp.RunMode.INTERACTIVE and not _dialog(procedure, config, image, drawables[0]):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     try:
         _transfer(image, drawables[0], config)
     except ArgumentError as error:
         return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, str(error))
+    except ps.InvalidRequestError as error:  # the daemon refused the arguments (unknown preset, too many iterations...)
+        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"Photo Style Transfer: {error}")
     except ps.PhotoStyleClientError as error:
         return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, f"Photo Style Transfer: {error}")
     finally:
@@ -112,23 +134,18 @@ def _failure(procedure: Gimp.Procedure, status: Gimp.PDBStatusType, message: str
     return procedure.new_return_values(status, GLib.Error.new_literal(Gimp.PlugIn.error_quark(), message, 0))
 
 
-def _dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig) -> bool:
-    GimpUi.init(PROCEDURE)
-    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title="Photo Style Transfer")
-    dialog.fill(["reference-layer", "reference-file", "preset", "regions", "size"])
-    accepted = dialog.run()
-    dialog.destroy()
-    return accepted
+def connect_daemon(on_wait=lambda elapsed: None) -> "ps.Client":
+    """A client of the daemon this plug-in was installed with (started first if none answers).
+
+    Raises `ps.DaemonUnavailableError`, whose text says what to run, when none can be had.
+    """
+    return connect(DaemonConfig.load(PLUGIN_DIR), on_wait=on_wait)
 
 
 def _transfer(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig) -> None:
     """Everything between the arguments and the new layer; raises instead of touching the image."""
     Gimp.progress_init("Photo Style Transfer: reading pixels")
-    found, x, y, width, height = layer.mask_intersect()
-    if not found:
-        raise ArgumentError(f"The selection does not overlap the layer '{layer.get_name()}'; select part of it "
-                            "(or Select ▸ None for the whole layer).")
-    crop = Gegl.Rectangle.new(x, y, width, height)
+    crop = _selection_bounds(layer)
     content = _pixels(layer, crop, "R'G'B'A", 4)
     reference, reference_name, loaded = _reference(config)
     try:
@@ -138,15 +155,24 @@ def _transfer(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig
         if loaded is not None:
             loaded.delete()
     Gimp.progress_set_text("Photo Style Transfer: connecting to the PhotoStyle engine")
-    with connect(DaemonConfig.load(PLUGIN_DIR), on_wait=lambda elapsed: Gimp.progress_pulse()) as client:
+    with connect_daemon(on_wait=lambda elapsed: Gimp.progress_pulse()) as client:
         result = client.transfer(content, style, regions, _options(config)).result(on_event=_show_progress)
-    if (result.image.width, result.image.height, result.image.channels) != (width, height, 4):
+    if (result.image.width, result.image.height, result.image.channels) != (crop.width, crop.height, 4):
         raise ps.DaemonError("The daemon answered with an image of another size or layout (a daemon bug); "
                              "nothing was changed.")
     _add_layer(image, layer, crop, f"{layer.get_name()} (style: {reference_name})",
                f"R'G'B'A {_sample_type(image)[1]}", bytes(result.image.data))
     for note in result.notes:
         Gimp.message(f"Photo Style Transfer: {note}")
+
+
+def _selection_bounds(layer: Gimp.Layer) -> Gegl.Rectangle:
+    """The part of `layer` to restyle (the selection's bounds on it), in layer coordinates."""
+    found, x, y, width, height = layer.mask_intersect()
+    if not found:
+        raise ArgumentError(f"The selection does not overlap the layer '{layer.get_name()}'; select part of it "
+                            "(or Select ▸ None for the whole layer).")
+    return Gegl.Rectangle.new(x, y, width, height)
 
 
 def _reference(config: Gimp.ProcedureConfig) -> tuple[Gimp.Layer, str, Gimp.Image | None]:
@@ -174,11 +200,25 @@ def _sample_type(image: Gimp.Image) -> tuple[str, str]:
     return "float32", "float"
 
 
-def _pixels(drawable: Gimp.Drawable, rect: Gegl.Rectangle, layout: str, channels: int) -> "ps.Image":
-    """Pixels of `rect` as perceptual (R'G'B') samples at the image's depth, whatever its TRC and profile."""
-    sample_type, suffix = _sample_type(drawable.get_image())
+def _pixels(drawable: Gimp.Drawable, rect: Gegl.Rectangle, layout: str, channels: int, scale: float = 1.0,
+            sample: tuple[str, str] | None = None) -> "ps.Image":
+    """Pixels of `rect` as perceptual (R'G'B') samples, whatever the image's TRC and profile.
+
+    At the image's depth unless `sample` (client sample type, babl suffix) says otherwise. With a
+    `scale` below 1, `rect` is in the shrunk image's coordinates (see `_scaled`) and GEGL shrinks
+    the pixels as it reads them, so a preview of a large layer never copies it at full size.
+    """
+    sample_type, suffix = sample or _sample_type(drawable.get_image())
     return ps.Image(rect.width, rect.height, channels, sample_type,
-                    drawable.get_buffer().get(rect, 1.0, f"{layout} {suffix}", _CLAMP))
+                    drawable.get_buffer().get(rect, scale, f"{layout} {suffix}", _CLAMP))
+
+
+def _scaled(rect: Gegl.Rectangle, scale: float) -> Gegl.Rectangle:
+    """`rect` in the coordinates of the drawable shrunk by `scale` (what GeglBuffer.get reads at that scale)."""
+    if scale == 1.0:
+        return rect
+    return Gegl.Rectangle.new(math.floor(rect.x * scale), math.floor(rect.y * scale),
+                              max(1, round(rect.width * scale)), max(1, round(rect.height * scale)))
 
 
 def _extent(drawable: Gimp.Drawable) -> Gegl.Rectangle:
@@ -190,37 +230,44 @@ def _in_image(layer: Gimp.Layer, rect: Gegl.Rectangle) -> Gegl.Rectangle:
     return Gegl.Rectangle.new(rect.x + offset_x, rect.y + offset_y, rect.width, rect.height)
 
 
-def _mask(drawable: Gimp.Drawable, rect: Gegl.Rectangle) -> "ps.Image":
-    """8-bit coverage of a channel or the selection (linear, as GIMP's channel-to-selection reads it)."""
-    return ps.Image(rect.width, rect.height, 1, "uint8", drawable.get_buffer().get(rect, 1.0, "Y u8", _CLAMP))
+def _mask(drawable: Gimp.Drawable, rect: Gegl.Rectangle, scale: float = 1.0) -> "ps.Image":
+    """8-bit coverage of a channel or the selection (linear, as GIMP's channel-to-selection reads it).
+
+    `rect` is in image coordinates, shrunk by `scale` (see `_scaled`)."""
+    rect = _scaled(rect, scale)
+    return ps.Image(rect.width, rect.height, 1, "uint8", drawable.get_buffer().get(rect, scale, "Y u8", _CLAMP))
 
 
-def _regions(image: Gimp.Image, crop: Gegl.Rectangle, reference: Gimp.Layer, pairing: str) -> list["ps.Region"]:
+def _regions(image: Gimp.Image, crop: Gegl.Rectangle, reference: Gimp.Layer, pairing: str,
+             scale: float = 1.0, reference_scale: float = 1.0) -> list["ps.Region"]:
     """Region pairs for the engine: same-named channels, else the selection against the whole reference.
 
     `crop` is the photo's part in image coordinates. With at least one channel name in both
     images, every channel of the photo is sent; the engine styles one that the reference lacks
-    with the whole reference and says so in a note.
+    with the whole reference and says so in a note. The photo's masks are shrunk by `scale`, the
+    reference's by `reference_scale` (1 for a transfer; a live preview's factors otherwise).
     """
     whole = _in_image(reference, _extent(reference))
+    size = _scaled(whole, reference_scale)
     theirs = {channel.get_name(): channel for channel in reference.get_image().get_channels()}
     ours = image.get_channels()
     if pairing == "channels" and any(channel.get_name() in theirs for channel in ours):
-        absent = ps.Image(whole.width, whole.height, 1, "uint8", bytes(whole.width * whole.height))
-        return [ps.Region(channel.get_name(), _mask(channel, crop),
-                          _mask(theirs[channel.get_name()], whole) if channel.get_name() in theirs else absent)
+        absent = ps.Image(size.width, size.height, 1, "uint8", bytes(size.width * size.height))
+        return [ps.Region(channel.get_name(), _mask(channel, crop, scale),
+                          _mask(theirs[channel.get_name()], whole, reference_scale)
+                          if channel.get_name() in theirs else absent)
                 for channel in ours]
     if Gimp.Selection.is_empty(image):
         return []
-    everywhere = ps.Image(whole.width, whole.height, 1, "uint8", b"\xff" * (whole.width * whole.height))
-    return [ps.Region("selection", _mask(image.get_selection(), crop), everywhere)]
+    everywhere = ps.Image(size.width, size.height, 1, "uint8", b"\xff" * (size.width * size.height))
+    return [ps.Region("selection", _mask(image.get_selection(), crop, scale), everywhere)]
 
 
 def _options(config: Gimp.ProcedureConfig) -> "ps.Options":
     def preset_if_zero(name: str) -> int | None:
         return config.get_property(name) or None
 
-    return ps.Options(preset=config.get_property("preset"), size=preset_if_zero("size"),
+    return ps.Options(preset=config.get_property("preset") or DEFAULT_PRESET, size=preset_if_zero("size"),
                       style_iterations=preset_if_zero("style-iterations"),
                       photoreal_iterations=preset_if_zero("photoreal-iterations"))
 
@@ -260,4 +307,359 @@ def _add_layer(image: Gimp.Image, source: Gimp.Layer, crop: Gegl.Rectangle, name
     Gimp.displays_flush()
 
 
-Gimp.main(PhotoStyle.__gtype__, sys.argv)
+# --- presets and the live preview, without Gtk (tests run these inside GIMP) ---------------------
+
+
+def preset_entries(capabilities: "ps.photostyle_pb2.Capabilities") -> list[tuple[str, str]]:
+    """(name, description) of every preset the daemon offers, in its order: the dialog's combo box."""
+    return [(preset.name, preset.description) for preset in capabilities.presets]
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """A live preview's inputs, read from the image at reduced scale; reading never changes the image."""
+
+    content: "ps.Image"  # the selection's bounds on the layer, shrunk: R'G'B'A 8-bit
+    style: "ps.Image"  # the reference, shrunk: R'G'B' 8-bit
+    regions: list  # [ps.Region]: as for the transfer, each mask shrunk with its image
+    selection: "ps.Image | None"  # the selection's coverage of `content`; None when nothing is selected
+    scale: float  # of the photo (the reference has its own factor)
+    reference_name: str
+
+    def send(self, client: "ps.Client") -> "ps.TransferCall":
+        """Start it on the daemon with the live-preview options (any thread; touches no GIMP object)."""
+        return client.transfer(self.content, self.style, self.regions, ps.live_preview_options())
+
+
+def preview_request(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig,
+                    min_side: int) -> PreviewRequest:
+    """Read what a live preview of `config` sends, each image shrunk by the client library's policy
+    (`live_preview_scale`, with the daemon's `min_side`). Call it on GIMP's (the main) thread."""
+    Gegl.init(None)  # idempotent; GEGL's shrinking reads need it (see `run`)
+    crop = _selection_bounds(layer)
+    in_image = _in_image(layer, crop)
+    scale = ps.live_preview_scale(crop.width, crop.height, min_side)
+    as_8bit = ("uint8", "u8")  # a preview is for looking at
+    content = _pixels(layer, _scaled(crop, scale), "R'G'B'A", 4, scale, as_8bit)
+    reference, reference_name, loaded = _reference(config)
+    try:
+        reference_scale = ps.live_preview_scale(reference.get_width(), reference.get_height(), min_side)
+        style = _pixels(reference, _scaled(_extent(reference), reference_scale), "R'G'B'", 3, reference_scale,
+                        as_8bit)
+        regions = _regions(image, in_image, reference, config.get_property("regions"), scale, reference_scale)
+    finally:
+        if loaded is not None:
+            loaded.delete()
+    selection = None if Gimp.Selection.is_empty(image) else _mask(image.get_selection(), in_image, scale)
+    return PreviewRequest(content, style, regions, selection, scale, reference_name)
+
+
+def live_preview(client: "ps.Client", image: Gimp.Image, layer: Gimp.Layer,
+                 config: Gimp.ProcedureConfig) -> tuple[PreviewRequest, "ps.Result"]:
+    """A live preview, start to end, on this thread: what the dialog does in two halves."""
+    request = preview_request(image, layer, config, client.capabilities().limits.min_side)
+    return request, request.send(client).result()
+
+
+def preview_pixbuf(request: PreviewRequest, result: "ps.Result") -> GdkPixbuf.Pixbuf:
+    """What the dialog shows: the restyled pixels where the selection is, the photo's elsewhere (as
+    the new layer's mask will show them), at the preview's size. Safe off the main thread."""
+    styled = result.image
+    if (styled.width, styled.height, styled.channels) != (request.content.width, request.content.height, 4):
+        raise ps.DaemonError("The daemon answered the preview with an image of another size or layout (a daemon "
+                             "bug).")
+    after = bytes(styled.data)
+    if request.selection is None:
+        return _pixbuf(after, styled.width, styled.height)
+    shown = _pixbuf(bytes(request.content.data), styled.width, styled.height)
+    masked = bytearray(after)
+    masked[3::4] = bytes(map(min, after[3::4], bytes(request.selection.data)))
+    _pixbuf(bytes(masked), styled.width, styled.height).composite(
+        shown, 0, 0, styled.width, styled.height, 0, 0, 1.0, 1.0, GdkPixbuf.InterpType.NEAREST, 255)
+    return shown
+
+
+def _pixbuf(rgba: bytes, width: int, height: int) -> GdkPixbuf.Pixbuf:
+    return GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(rgba), GdkPixbuf.Colorspace.RGB, True, 8, width, height,
+                                           width * 4)
+
+
+# --- the dialog ------------------------------------------------------------------------------------
+
+
+def _dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, image: Gimp.Image, layer: Gimp.Layer) -> bool:
+    GimpUi.init(PROCEDURE)
+    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title="Photo Style Transfer")
+    extras = _Dialog(dialog, config, image, layer)
+    try:
+        accepted = dialog.run()
+    finally:
+        extras.close()
+        dialog.destroy()
+    if accepted:  # a daemon the dialog is still starting: let it come up rather than start a second one
+        extras.wait_for_connection()
+    return accepted
+
+
+_PREVIEW_BOX = 360  # px: the preview is shown scaled to fit a square this size
+_AUTO_PREVIEW_MS = 400  # after the reference or the region pairing changes
+
+
+class _Dialog:
+    """The Gtk half: GIMP's widgets for the arguments and the daemon's presets on the left, the
+    live preview on the right.
+
+    Talking to the daemon happens on worker threads (connecting may start the daemon and wait for
+    it; a preview takes about a second); they report back with GLib.idle_add, so the dialog never
+    blocks. GIMP objects are only touched on the main thread.
+    """
+
+    def __init__(self, dialog: GimpUi.ProcedureDialog, config: Gimp.ProcedureConfig, image: Gimp.Image,
+                 layer: Gimp.Layer) -> None:
+        self._config, self._image, self._layer = config, image, layer
+        self._client: "ps.Client | None" = None
+        self._min_side = 0
+        self._connecting = False
+        self._connector: threading.Thread | None = None
+        self._call: "ps.TransferCall | None" = None  # the preview in flight
+        self._again = False  # inputs changed while a preview ran: run another when it ends
+        self._auto: int | None = None  # pending automatic preview (GLib source id)
+        self._closed = False
+
+        settings = dialog.fill_box("photostyle-settings", ["reference-layer", "reference-file", "regions", "size"])
+        self.preset = Gtk.ComboBoxText(tooltip_text="The PhotoStyle daemon's presets")
+        self._set_presets([(config.get_property("preset") or DEFAULT_PRESET, "")])
+        self.preset.set_sensitive(False)
+        self.preset_about = Gtk.Label(xalign=0.0, wrap=True, max_width_chars=44, selectable=True)
+        self.preset_about.get_style_context().add_class("dim-label")
+        preset_row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+        preset_label = Gtk.Label(label="_Preset", use_underline=True, mnemonic_widget=self.preset, xalign=0.0)
+        preset_row.pack_start(preset_label, False, False, 0)
+        preset_row.pack_start(self.preset, True, True, 0)
+        settings.pack_start(preset_row, False, False, 0)
+        settings.pack_start(self.preset_about, False, False, 0)
+        settings.reorder_child(preset_row, 2)  # after the reference, where GIMP would have put it
+        settings.reorder_child(self.preset_about, 3)
+        regions = dialog.get_widget("regions", GObject.TYPE_NONE)
+        if isinstance(regions, GimpUi.Labeled):  # line the label up with GIMP's own
+            self._labels = Gtk.SizeGroup(mode=Gtk.SizeGroupMode.HORIZONTAL)
+            self._labels.add_widget(regions.get_label())
+            self._labels.add_widget(preset_label)
+
+        self.image = Gtk.Image(width_request=_PREVIEW_BOX, height_request=_PREVIEW_BOX)
+        frame = Gtk.Frame(label="Live preview (quick colour transfer)")
+        frame.add(self.image)
+        self.button = Gtk.Button.new_with_mnemonic("Pre_view")
+        self.button.set_tooltip_text("Restyle a small copy of the selection with the daemon's instant 'preview' "
+                                     "preset (the image is not changed); the chosen preset refines this look.")
+        self.status = Gtk.Label(xalign=0.0, wrap=True, max_width_chars=44, selectable=True)
+        preview = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+        preview.pack_start(frame, False, False, 0)
+        buttons = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+        buttons.pack_start(self.button, False, False, 0)
+        preview.pack_start(buttons, False, False, 0)
+        preview.pack_start(self.status, False, False, 0)
+        columns = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=18)
+        columns.pack_start(settings, True, True, 0)
+        columns.pack_start(preview, False, False, 0)
+        dialog.get_content_area().pack_start(columns, True, True, 0)
+        columns.show_all()
+
+        self.preset.connect("changed", self._on_preset_changed)
+        config.connect("notify::preset", self._on_preset_set)  # Reset, Load Saved Settings
+        self.button.connect("clicked", lambda button: self._preview())
+        for name in ("reference-layer", "reference-file", "regions"):
+            config.connect(f"notify::{name}", self._on_input_changed)
+        self._connect()
+
+    # The daemon: capabilities, presets --------------------------------------------------------
+
+    def _connect(self) -> None:
+        """Reach the daemon (starting it if need be) off the main thread, then show its presets."""
+        if self._connecting:
+            return
+        self._connecting = True
+        self._say("Asking the PhotoStyle engine for its presets…")
+        self._connector = threading.Thread(target=self._connect_worker, name="photostyle-connect", daemon=True)
+        self._connector.start()
+
+    def wait_for_connection(self) -> None:
+        """Wait (at most the daemon's start-up time) for a connection attempt still under way."""
+        if self._connector is not None and self._connector.is_alive():
+            Gimp.progress_init("Photo Style Transfer: waiting for the PhotoStyle engine to start")
+            self._connector.join(DaemonConfig.load(PLUGIN_DIR).start_timeout_s + 5)
+
+    def _connect_worker(self) -> None:
+        def waiting(elapsed: float) -> None:
+            GLib.idle_add(self._say, f"Starting the PhotoStyle engine… {elapsed:.0f} s")
+
+        try:
+            client = connect_daemon(on_wait=waiting)
+            capabilities = client.capabilities()
+        except ps.PhotoStyleClientError as error:
+            GLib.idle_add(self._on_connect_failed, error)
+            return
+        GLib.idle_add(self._on_connected, client, capabilities)
+
+    def _on_connected(self, client: "ps.Client", capabilities: "ps.photostyle_pb2.Capabilities") -> bool:
+        self._connecting = False
+        if self._closed:
+            client.close()
+            return False
+        self._client, self._min_side = client, capabilities.limits.min_side
+        self._set_presets(preset_entries(capabilities))
+        self.preset.set_sensitive(True)
+        self._say(f"PhotoStyle engine {capabilities.engine_version} ready on {capabilities.device}.")
+        if self._has_reference():
+            self._preview()
+        return False
+
+    def _on_connect_failed(self, error: Exception) -> bool:
+        self._connecting = False
+        if not self._closed:
+            self._say(f"{error}\nPress Preview to try again.", error=True)
+        return False
+
+    def _set_presets(self, entries: list[tuple[str, str]]) -> None:
+        chosen = self._config.get_property("preset") or DEFAULT_PRESET
+        self._descriptions = dict(entries)
+        self.preset.remove_all()
+        for name, _ in entries:
+            self.preset.append(name, name)
+        if not self.preset.set_active_id(chosen):  # a preset the daemon no longer has
+            self.preset.set_active_id(DEFAULT_PRESET) or self.preset.set_active(0)
+
+    def _on_preset_changed(self, combo: Gtk.ComboBoxText) -> None:
+        name = combo.get_active_id()
+        if name is None:
+            return
+        if self._config.get_property("preset") != name:
+            self._config.set_property("preset", name)
+        about = self._descriptions.get(name, "")
+        self.preset_about.set_text(about)
+        combo.set_tooltip_text(about or "The PhotoStyle daemon's presets")
+
+    def _on_preset_set(self, config: Gimp.ProcedureConfig, spec: GObject.ParamSpec) -> None:
+        name = config.get_property("preset") or DEFAULT_PRESET
+        if not self._closed and self.preset.get_active_id() != name:
+            if not self.preset.set_active_id(name):  # not one of the daemon's (yet): show it as it is
+                self._set_presets([*self._descriptions.items(), (name, "")])
+
+    # The live preview ---------------------------------------------------------------------------
+
+    def _has_reference(self) -> bool:
+        return (self._config.get_property("reference-layer") is not None
+                or self._config.get_property("reference-file") is not None)
+
+    def _on_input_changed(self, config: Gimp.ProcedureConfig, spec: GObject.ParamSpec) -> None:
+        if self._closed or self._client is None:
+            return
+        if self._auto is not None:
+            GLib.source_remove(self._auto)
+        self._auto = GLib.timeout_add(_AUTO_PREVIEW_MS, self._auto_preview)
+
+    def _auto_preview(self) -> bool:
+        self._auto = None
+        if not self._closed and self._has_reference():
+            self._preview()
+        return False
+
+    def _preview(self) -> None:
+        if self._closed:
+            return
+        if self._client is None:
+            self._connect()  # once connected, it previews by itself
+            return
+        if self._call is not None:
+            self._again = True
+            return
+        try:  # GIMP's API: here, on the main thread (reading a shrunk copy is quick)
+            request = preview_request(self._image, self._layer, self._config, self._min_side)
+        except ArgumentError as error:
+            self._say(str(error), error=True)
+            return
+        except GLib.Error as error:
+            self._say(f"Could not read the pixels for the preview: {error.message}", error=True)
+            return
+        self._show(_pixbuf(bytes(request.content.data), request.content.width, request.content.height))
+        self._say(f"Previewing the look of {request.reference_name}…")
+        self.button.set_sensitive(False)
+        try:
+            self._call = request.send(self._client)
+        except ps.PhotoStyleClientError as error:
+            self._call = None
+            self._say(f"No preview: {error}", error=True)
+            self.button.set_sensitive(True)
+            return
+        threading.Thread(target=self._preview_worker, args=(request, self._call), name="photostyle-preview",
+                         daemon=True).start()
+
+    def _preview_worker(self, request: PreviewRequest, call: "ps.TransferCall") -> None:
+        try:
+            result = call.result()
+            shown = preview_pixbuf(request, result)
+        except ps.PhotoStyleClientError as error:
+            GLib.idle_add(self._on_preview_failed, error)
+            return
+        except Exception as error:  # never leave the dialog waiting for a preview that will not come
+            GLib.idle_add(self._on_preview_failed, ps.DaemonError(f"{type(error).__name__}: {error}"))
+            return
+        GLib.idle_add(self._on_previewed, request, result, shown)
+
+    def _on_previewed(self, request: PreviewRequest, result: "ps.Result", shown: GdkPixbuf.Pixbuf) -> bool:
+        self._call = None
+        if self._closed:
+            return False
+        self._show(shown)
+        notes = "".join(f" {note}" for note in result.notes)
+        self._say(f"Preview: the look of {request.reference_name} ({result.image.width}×{result.image.height} px, "
+                  f"{result.seconds:.1f} s on {result.device}).{notes}")
+        self._next()
+        return False
+
+    def _on_preview_failed(self, error: Exception) -> bool:
+        self._call = None
+        if self._closed:
+            return False
+        if isinstance(error, ps.DaemonUnavailableError) and self._client is not None:
+            self._client.close()  # gone: the next preview reconnects (and may start it again)
+            self._client = None
+        self._say(f"No preview: {error}", error=True)
+        self._next()
+        return False
+
+    def _next(self) -> None:
+        self.button.set_sensitive(True)
+        if self._again:
+            self._again = False
+            self._preview()
+
+    def _show(self, pixbuf: GdkPixbuf.Pixbuf) -> None:
+        fit = min(_PREVIEW_BOX / pixbuf.get_width(), _PREVIEW_BOX / pixbuf.get_height(), 1.0)
+        if fit < 1.0:
+            pixbuf = pixbuf.scale_simple(max(1, round(pixbuf.get_width() * fit)),
+                                         max(1, round(pixbuf.get_height() * fit)), GdkPixbuf.InterpType.BILINEAR)
+        self.image.set_from_pixbuf(pixbuf)
+
+    def _say(self, text: str, error: bool = False) -> bool:
+        if not self._closed:
+            self.status.set_text(text)
+            context = self.status.get_style_context()
+            (context.add_class if error else context.remove_class)("error")
+        return False
+
+    def close(self) -> None:
+        """The dialog is done: stop a preview in flight and let go of the daemon."""
+        self._closed = True
+        if self._auto is not None:
+            GLib.source_remove(self._auto)
+            self._auto = None
+        if self._call is not None:
+            self._call.cancel()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+if __name__ == "__main__":  # GIMP runs the file; tests import it for its functions
+    Gimp.main(PhotoStyle.__gtype__, sys.argv)

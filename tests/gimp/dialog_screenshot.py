@@ -1,13 +1,16 @@
 """Screenshot of the plug-in's dialog for the README (docs/gimp-dialog.png); not a test.
 
-Run inside GIMP's GUI under Xvfb (in the chroot of tests/gimp/chroot.py, plug-in installed):
+Run inside GIMP's GUI under Xvfb (in the chroot of tests/gimp/chroot.py, plug-in installed and
+its daemon running, as the gimp tests leave them), with the tests' environment:
 
-    xvfb-run -a -s "-screen 0 1280x900x24" gimp-3.0 --no-splash --batch-interpreter=python-fu-eval \
+    chroot ROOT env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 GIMP3_DIRECTORY=/tmp/photostyle-test/gimp3 \
+        xvfb-run -a -s "-screen 0 1280x900x24" gimp-3.0 --no-splash --batch-interpreter=python-fu-eval \
         -b 'exec(open("/tmp/photostyle-test/data/dialog_screenshot.py").read())' --quit
 
-As GIMP's batch code it opens the example photo with a selection and the reference, then calls
+As GIMP's batch code it opens the example photo with a selection, names the reference file, then calls
 the procedure interactively; the dialog blocks it, so a helper process (this file again, with
-PHOTOSTYLE_GRAB=PATH) waits for the dialog window, saves it as PNG, and presses Escape.
+PHOTOSTYLE_GRAB=PATH) waits for the dialog window, gives it time to fill the daemon's presets
+and show the live preview, saves it as PNG, and presses Escape.
 """
 
 import os
@@ -27,7 +30,7 @@ def grab(path: str) -> None:
 
     window = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name", "^Photo Style Transfer$"],
                             capture_output=True, text=True, timeout=60, check=True).stdout.split()[0]
-    time.sleep(2)  # let it draw the thumbnails
+    time.sleep(float(os.environ.get("PHOTOSTYLE_GRAB_AFTER", "12")))  # presets, then the live preview (~1-3 s)
     geometry = dict(line.split("=") for line in subprocess.run(
         ["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True, check=True).stdout.split())
     x, y, width, height = (int(geometry[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
@@ -42,16 +45,16 @@ if os.environ.get("PHOTOSTYLE_GRAB"):
 from gi.repository import Gimp, Gio  # noqa: E402  (GIMP batch code from here on)
 
 image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(f"{DATA}/coffee.png"))
-reference = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(f"{DATA}/rocket.jpg"))
 image.select_ellipse(Gimp.ChannelOps.REPLACE, 150, 75, 300, 240)
 Gimp.Display.new(image)
-helper = subprocess.Popen([sys.executable or "python3", f"{DATA}/dialog_screenshot.py"],
+helper = subprocess.Popen(["/usr/bin/python3", f"{DATA}/dialog_screenshot.py"],
                           env={**os.environ, "PHOTOSTYLE_GRAB": OUTPUT})
 procedure = Gimp.get_pdb().lookup_procedure("plug-in-photostyle-transfer")
 config = procedure.create_config()
 config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
 config.set_property("image", image)
 config.set_core_object_array("drawables", [image.get_layers()[0]])
-config.set_property("reference-layer", reference.get_layers()[0])
+# The reference as a file: the layer chooser draws no thumbnail under Xvfb, and batch-loaded images are "[Untitled]".
+config.set_property("reference-file", Gio.File.new_for_path(f"{DATA}/rocket.jpg"))
 procedure.run(config)
 print("screenshot helper exit", helper.wait(timeout=90), flush=True)

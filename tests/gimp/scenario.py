@@ -1,15 +1,23 @@
 """Runs inside GIMP 3 (python-fu-eval batch): one scenario of tests/test_gimp_plugin.py.
 
 Environment: PHOTOSTYLE_SCENARIO is "transfer", "16bit", "channels" (regions "sky" and "ground"
-as channels in both images), "daemon-down", "slow" (a long job, for the test to kill) or "undo"
-(which needs GIMP's GUI, under Xvfb, and xdotool); PHOTOSTYLE_DATA is the folder holding
-coffee.png and rocket.jpg as GIMP sees it. It calls our procedure non-interactively, as a script
-would, and prints one line `RESULT {json}` of facts for the test to assert on.
+as channels in both images), "daemon-down", "bad-preset" (a preset the daemon does not have),
+"style-on-default" (style iterations for the default preset, which has no such stage),
+"slow" (a long job, for the test to kill) or "undo" (which needs GIMP's GUI, under Xvfb, and
+xdotool): these call our procedure non-interactively, as a script would. "dialog" (GUI too) opens
+the dialog as a retoucher does; dialog_screenshot.py, run as a helper, grabs it once the live
+preview should be in (PHOTOSTYLE_GRAB, inside the chroot) and presses Escape. "presets" and "preview"
+import the installed plug-in and call what its dialog calls: the combo box's entries, and the
+live preview's request path (GEGL's shrinking reads, the daemon's `preview` preset, the picture
+the dialog shows). PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
+it. Each prints one line `RESULT {json}` of facts for the test to assert on.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 
 from gi.repository import Gegl, Gimp, Gio
@@ -18,6 +26,7 @@ PROCEDURE = "plug-in-photostyle-transfer"
 SCENARIO = os.environ["PHOTOSTYLE_SCENARIO"]
 DATA = os.environ["PHOTOSTYLE_DATA"]
 CLAMP = Gegl.AbyssPolicy.CLAMP
+GRAB = "/tmp/photostyle-test/dialog-grab.png"  # "dialog": the dialog as the helper saw it
 
 
 def load(name):
@@ -48,6 +57,130 @@ def changed_fraction(before, after, width, box):
     return changed / ((x1 - x0) * (y1 - y0))
 
 
+def load_plugin():
+    """The installed plug-in as a module (importing it does not start it)."""
+    path = f"{os.environ['GIMP3_DIRECTORY']}/plug-ins/photostyle/photostyle.py"
+    spec = importlib.util.spec_from_file_location("photostyle_gimp_plugin", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def mean_rgb(data, channels, mask=None):
+    """Mean R, G, B of 8-bit pixels (`channels` per pixel), over the pixels where `mask` >= 128."""
+    picked = range(len(data) // channels) if mask is None else [i for i, m in enumerate(mask) if m >= 128]
+    return [sum(data[i * channels + c] for i in picked) / len(picked) for c in range(3)]
+
+
+def image_state(image):
+    """Everything a preview must leave as it was."""
+    return {"layers": [layer.get_name() for layer in image.get_layers()],
+            "channels": [channel.get_name() for channel in image.get_channels()],
+            "selection": list(Gimp.Selection.bounds(image))[1:],
+            "dirty": image.is_dirty(),
+            "images_open": len(Gimp.get_images()),
+            "pixels": [pixels(layer) for layer in image.get_layers()],
+            "composite": composite(image)}
+
+
+def preview_facts(plugin, client, image, layer, config):
+    """One live preview as the dialog runs it, and what it shows."""
+    state_before = image_state(image)
+    request, result = plugin.live_preview(client, image, layer, config)
+    shown = plugin.preview_pixbuf(request, result)
+    found, _, _, crop_width, crop_height = layer.mask_intersect()
+    content, style, styled = request.content, request.style, result.image
+    mask = bytes(request.selection.data) if request.selection is not None else None
+    # The picture shows the styled pixels inside the selection and the photo's outside it
+    # (compared where the selection is fully on or off, to ±1 for the compositing's rounding).
+    stride, shown_bytes = shown.get_rowstride(), shown.read_pixel_bytes().get_data()
+    styled_bytes, content_bytes = bytes(styled.data), bytes(content.data)
+    matches = {"inside": [0, 0], "outside": [0, 0]}
+    for i in range(content.width * content.height):
+        coverage = 255 if mask is None else mask[i]
+        if coverage in (0, 255):
+            y, x = divmod(i, content.width)
+            pixel = shown_bytes[y * stride + x * 4:y * stride + x * 4 + 3]
+            expected = (styled_bytes if coverage == 255 else content_bytes)[i * 4:i * 4 + 3]
+            where = matches["inside" if coverage == 255 else "outside"]
+            where[0] += all(abs(a - b) <= 1 for a, b in zip(pixel, expected))
+            where[1] += 1
+    return {
+        "crop": [crop_width, crop_height],
+        "scale": request.scale,
+        "content_size": [content.width, content.height],
+        "style_size": [style.width, style.height],
+        "result_size": [styled.width, styled.height, styled.channels],
+        "shown_size": [shown.get_width(), shown.get_height()],
+        "selection_size": [request.selection.width, request.selection.height] if mask else None,
+        "regions": [region.name for region in request.regions],
+        "reference_name": request.reference_name,
+        "photo_mean": mean_rgb(bytes(content.data), 4, mask),
+        "reference_mean": mean_rgb(bytes(style.data), 3),
+        "preview_mean": mean_rgb(bytes(styled.data), 4, mask),
+        "shown_inside": matches["inside"],  # [pixels as expected, pixels compared]
+        "shown_outside": matches["outside"],
+        "image_unchanged": {key: value == state_before[key] for key, value in image_state(image).items()},
+    }
+
+
+def live_preview_scenario():
+    """The dialog's preset list, or live previews of a 1200×800 photo: a wide selection, a thin one,
+    then no selection and region channels."""
+    plugin = load_plugin()
+    if SCENARIO == "presets":
+        with plugin.connect_daemon() as client:
+            return {"entries": plugin.preset_entries(client.capabilities())}
+    image = load("coffee.png")
+    image.scale(1200, 800)
+    image.resize(1220, 810, 10, 5)  # the layer sits at (10, 5)
+    layer = image.get_layers()[0]
+    reference = load("rocket.jpg")
+    procedure = Gimp.get_pdb().lookup_procedure(PROCEDURE)
+    config = procedure.create_config()
+    config.set_property("reference-layer", reference.get_layers()[0])
+    facts = {}
+    with plugin.connect_daemon() as client:
+        facts["min_side"] = client.capabilities().limits.min_side
+        image.select_ellipse(Gimp.ChannelOps.REPLACE, 60, 40, 1100, 740)
+        Gimp.Selection.feather(image, 20)
+        facts["wide"] = preview_facts(plugin, client, image, layer, config)
+        # A thin strip: shrinking it to 512 px long would leave it below the daemon's minimum side.
+        # The reference as a file this time: the image loaded for it must be closed again.
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, 20, 300, 1180, 80)
+        config.set_property("reference-layer", None)
+        config.set_property("reference-file", Gio.File.new_for_path(f"{DATA}/rocket.jpg"))
+        facts["thin"] = preview_facts(plugin, client, image, layer, config)
+        # No selection, regions as same-named channels: their masks must shrink with their images.
+        add_region_channels(image, 0.3)
+        add_region_channels(reference, 0.6)
+        config.set_property("reference-file", None)
+        config.set_property("reference-layer", reference.get_layers()[0])
+        facts["channels"] = preview_facts(plugin, client, image, layer, config)
+    return facts
+
+
+def dialog_scenario():
+    """The interactive dialog on the photo with a selection; a helper grabs it, then cancels it."""
+    image = load("coffee.png")
+    reference = load("rocket.jpg")
+    image.select_ellipse(Gimp.ChannelOps.REPLACE, 150, 75, 300, 240)
+    Gimp.Display.new(image)
+    before = image_state(image)
+    helper = subprocess.Popen(["/usr/bin/python3", f"{DATA}/dialog_screenshot.py"],
+                              env={**os.environ, "PHOTOSTYLE_GRAB": GRAB, "PHOTOSTYLE_GRAB_AFTER": "10"})
+    procedure = Gimp.get_pdb().lookup_procedure(PROCEDURE)
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [image.get_layers()[0]])
+    config.set_property("reference-layer", reference.get_layers()[0])
+    status = procedure.run(config).index(0)
+    return {"status": status.value_nick, "helper_exit": helper.wait(timeout=90),
+            "image_unchanged": {key: value == before[key] for key, value in image_state(image).items()}}
+
+
 def add_region_channels(image, horizon):
     """Channels "sky" (above `horizon`, a fraction of the height) and "ground" (below), no selection."""
     height = image.get_height()
@@ -72,72 +205,90 @@ def press_undo(image):
             break
 
 
-image = load("coffee.png")
-image.resize(image.get_width() + 20, image.get_height() + 10, 10, 5)  # the layer now sits at (10, 5)
-if SCENARIO == "16bit":
-    image.convert_precision(Gimp.Precision.U16_NON_LINEAR)
-elif SCENARIO == "channels":
-    add_region_channels(image, 0.3)
-else:
-    image.select_ellipse(Gimp.ChannelOps.REPLACE, 160, 80, 300, 240)
-    Gimp.Selection.feather(image, 20)
-source = image.get_layers()[0]
-reference = load("rocket.jpg")
-if SCENARIO == "channels":
-    add_region_channels(reference, 0.6)
-
-width = image.get_width()
-source_before = pixels(source)
-composite_before = composite(image)
-layers_before = [layer.get_name() for layer in image.get_layers()]
-
-procedure = Gimp.get_pdb().lookup_procedure(PROCEDURE)
-assert procedure is not None, f"{PROCEDURE} is not registered (did the plug-in fail to load?)"
-config = procedure.create_config()
-config.set_property("image", image)
-config.set_core_object_array("drawables", [source])
-if SCENARIO == "16bit":  # the reference as a file, as a script that has not opened it passes it
-    config.set_property("reference-file", Gio.File.new_for_path(f"{DATA}/rocket.jpg"))
-else:
-    config.set_property("reference-layer", reference.get_layers()[0])
-config.set_property("size", 64)
-config.set_property("style-iterations", 2000 if SCENARIO == "slow" else 3)  # "slow": to be killed mid-job
-config.set_property("photoreal-iterations", 2)
-result = procedure.run(config)
-
-status = result.index(0)
-facts = {
-    "status": status.value_nick,
-    "message": result.index(1) if status != Gimp.PDBStatusType.SUCCESS else "",
-    "reference_name": reference.get_name(),
-    "layers_before": layers_before,
-    "layers": [layer.get_name() for layer in image.get_layers()],
-    "source_unchanged": pixels(source) == source_before,
-    "composite_unchanged": composite(image) == composite_before,
-}
-if status == Gimp.PDBStatusType.SUCCESS and SCENARIO == "undo":
-    press_undo(image)
-    facts.update(layers_after_undo=[layer.get_name() for layer in image.get_layers()],
-                 selection_after_undo=not Gimp.Selection.is_empty(image),
-                 composite_after_undo_unchanged=composite(image) == composite_before)
-elif status == Gimp.PDBStatusType.SUCCESS:
-    new = image.get_layers()[0]
-    composite_after = composite(image)
-    facts.update(
-        new_layer=new.get_name(),
-        size=[new.get_width(), new.get_height()],
-        source_size=[source.get_width(), source.get_height()],
-        offsets=list(new.get_offsets()[1:]),
-        source_offsets=list(source.get_offsets()[1:]),
-        has_mask=new.get_mask() is not None,
-        bpp=new.get_bpp(),
-        # well inside the feathered ellipse (centre 320, 205 in image coordinates), and far outside it:
-        # its top is at y = 80 and the 20 px feather's tails reach past y = 60, so stop at 40.
-        changed_inside=changed_fraction(composite_before, composite_after, width, (270, 165, 370, 245)),
-        changed_outside=changed_fraction(composite_before, composite_after, width, (10, 5, width - 10, 40)),
-    )
+def procedure_scenario():
+    """Our procedure, called non-interactively on the photo with a feathered selection (or as SCENARIO says)."""
+    image = load("coffee.png")
+    image.resize(image.get_width() + 20, image.get_height() + 10, 10, 5)  # the layer now sits at (10, 5)
     if SCENARIO == "16bit":
-        samples = pixels(new, "R'G'B'A u16")
-        values = [int.from_bytes(samples[i:i + 2], "little") for i in range(0, len(samples), 2)]
-        facts["not_8bit_fraction"] = sum(value % 257 != 0 for value in values) / len(values)
+        image.convert_precision(Gimp.Precision.U16_NON_LINEAR)
+    elif SCENARIO == "channels":
+        add_region_channels(image, 0.3)
+    else:
+        image.select_ellipse(Gimp.ChannelOps.REPLACE, 160, 80, 300, 240)
+        Gimp.Selection.feather(image, 20)
+    source = image.get_layers()[0]
+    reference = load("rocket.jpg")
+    if SCENARIO == "channels":
+        add_region_channels(reference, 0.6)
+
+    width = image.get_width()
+    source_before = pixels(source)
+    composite_before = composite(image)
+    layers_before = [layer.get_name() for layer in image.get_layers()]
+
+    procedure = Gimp.get_pdb().lookup_procedure(PROCEDURE)
+    assert procedure is not None, f"{PROCEDURE} is not registered (did the plug-in fail to load?)"
+    config = procedure.create_config()
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [source])
+    if SCENARIO == "16bit":  # the reference as a file, as a script that has not opened it passes it
+        config.set_property("reference-file", Gio.File.new_for_path(f"{DATA}/rocket.jpg"))
+    else:
+        config.set_property("reference-layer", reference.get_layers()[0])
+    config.set_property("size", 64)
+    if SCENARIO == "slow":  # a long job, to be killed mid-job: the paper's method, many style iterations
+        config.set_property("preset", "classic")
+        config.set_property("style-iterations", 2000)
+    elif SCENARIO == "style-on-default":  # the old way: the default preset has no stage without photorealism
+        config.set_property("style-iterations", 3)
+        config.set_property("photoreal-iterations", 2)
+    else:  # the default preset's stages all have the photorealism term: 5 iterations spread over them
+        config.set_property("preset", "no-such-preset" if SCENARIO == "bad-preset" else "default")
+        config.set_property("photoreal-iterations", 5)
+    result = procedure.run(config)
+
+    status = result.index(0)
+    facts = {
+        "status": status.value_nick,
+        "message": result.index(1) if status != Gimp.PDBStatusType.SUCCESS else "",
+        "reference_name": reference.get_name(),
+        "layers_before": layers_before,
+        "layers": [layer.get_name() for layer in image.get_layers()],
+        "source_unchanged": pixels(source) == source_before,
+        "composite_unchanged": composite(image) == composite_before,
+    }
+    if status == Gimp.PDBStatusType.SUCCESS and SCENARIO == "undo":
+        press_undo(image)
+        facts.update(layers_after_undo=[layer.get_name() for layer in image.get_layers()],
+                     selection_after_undo=not Gimp.Selection.is_empty(image),
+                     composite_after_undo_unchanged=composite(image) == composite_before)
+    elif status == Gimp.PDBStatusType.SUCCESS:
+        new = image.get_layers()[0]
+        composite_after = composite(image)
+        facts.update(
+            new_layer=new.get_name(),
+            size=[new.get_width(), new.get_height()],
+            source_size=[source.get_width(), source.get_height()],
+            offsets=list(new.get_offsets()[1:]),
+            source_offsets=list(source.get_offsets()[1:]),
+            has_mask=new.get_mask() is not None,
+            bpp=new.get_bpp(),
+            # well inside the feathered ellipse (centre 320, 205 in image coordinates), and far outside it:
+            # its top is at y = 80 and the 20 px feather's tails reach past y = 60, so stop at 40.
+            changed_inside=changed_fraction(composite_before, composite_after, width, (270, 165, 370, 245)),
+            changed_outside=changed_fraction(composite_before, composite_after, width, (10, 5, width - 10, 40)),
+        )
+        if SCENARIO == "16bit":
+            samples = pixels(new, "R'G'B'A u16")
+            values = [int.from_bytes(samples[i:i + 2], "little") for i in range(0, len(samples), 2)]
+            facts["not_8bit_fraction"] = sum(value % 257 != 0 for value in values) / len(values)
+    return facts
+
+
+if SCENARIO in ("presets", "preview"):
+    facts = live_preview_scenario()
+elif SCENARIO == "dialog":
+    facts = dialog_scenario()
+else:
+    facts = procedure_scenario()
 print("RESULT " + json.dumps(facts), flush=True)
