@@ -3,8 +3,10 @@
 The end-to-end tests install the plug-in with our installer into a throwaway HOME, start a real
 daemon on a free loopback port, and run Krita under Xvfb with a test-only extension
 (tests/krita/photostyle_krita_test) that drives the docker's real widgets and dumps what it saw;
-the checks are made here. Without Krita, Xvfb or Debian's python3-grpcio/protobuf they are
-skipped with the reason (CI installs them: see .ci/run).
+the checks are made here. The live preview's shrinking and compositing (`qimages`) also runs on
+its own in the system Python with Krita's PyQt5 (tests/krita/check_qimages.py). Without Krita,
+Xvfb or Debian's python3-grpcio/protobuf/pyqt5 they are skipped with the reason (CI installs them:
+see .ci/run).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from PIL import Image
+
 from photostyle.server import install_krita
-from photostyle.server.client import Client, DaemonUnavailableError
+from photostyle.server.client import LIVE_PREVIEW_SIDE, Client, DaemonUnavailableError, live_preview_scale
 from photostyle.server.plugin_install_common import read_daemon_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +37,14 @@ PHOTO, REFERENCE = EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg"
 DRIVER = Path(__file__).resolve().parent / "krita"
 SCREENSHOT = ROOT / "docs" / "krita-docker.png"
 KRITA_TIMEOUT_S = 180
-FAST = {"working_size": "64", "style_iterations": "3", "photoreal_iterations": "2", "preview_every": "1"}
-SLOW = {"working_size": "256", "style_iterations": "300", "photoreal_iterations": "100", "preview_every": "1"}
+# Engine overrides in kritarc (one HOME serves every test, so each sets them all). The default
+# preset's stages (coarse, medium, fine) all have the photorealism term: it takes no style
+# iterations; 10 photorealism iterations give each stage at least one. The cancel test needs a long
+# job with a "style" stage: the classic preset.
+FAST = {"preset": "default", "working_size": "64", "style_iterations": "", "photoreal_iterations": "10",
+        "preview_every": "1"}
+SLOW = {"preset": "classic", "working_size": "256", "style_iterations": "300", "photoreal_iterations": "100",
+        "preview_every": "1"}
 
 
 def load_pixels_module():
@@ -71,7 +81,8 @@ class TestInstaller:
         report = install_krita.install(tmp_path / "krita", kritarc, address="127.0.0.1:5999", check=False)
         plugin = tmp_path / "krita" / "pykrita" / "photostyle_krita"
         assert report.ok, str(report)
-        for name in ("__init__.py", "docker.py", "job.py", "layers.py", "pixels.py", "settings.py", "photostyle_client/launch.py",
+        for name in ("__init__.py", "docker.py", "job.py", "layers.py", "pixels.py", "qimages.py", "settings.py",
+                     "photostyle_client/launch.py", "photostyle_client/live_preview.py",
                      "photostyle_client/__init__.py", "photostyle_client/photostyle_pb2.py"):
             assert (plugin / name).is_file(), name
         assert "X-KDE-Library=photostyle_krita" in (plugin.parent / "photostyle_krita.desktop").read_text()
@@ -100,6 +111,30 @@ class TestInstaller:
             pytest.skip("no Debian Krita here (its kritapykrita.so names the Python it embeds)")
         report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc")
         assert report.ok, str(report)
+
+
+class TestLivePreviewImages:
+    def test_shrinking_and_compositing_in_kritas_python(self, tmp_path):
+        """qimages in Krita's own Python and PyQt5 (tests/krita/check_qimages.py asserts the pixels)."""
+        python = install_krita.default_krita_python()
+        if python is None:
+            pytest.skip("no Debian Krita here (its kritapykrita.so names the Python it embeds)")
+        report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc", check=False)
+        assert report.ok, str(report)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+        env.update(QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
+        plugin = tmp_path / "krita" / "pykrita" / "photostyle_krita"
+        done = subprocess.run([*python, str(DRIVER / "check_qimages.py"), str(plugin), str(REFERENCE)],
+                              capture_output=True, text=True, env=env, timeout=120)
+        missing = [name for name in ("PyQt5", "grpc", "google") if f"No module named '{name}" in done.stderr]
+        if missing:
+            pytest.skip(f"Krita's Python lacks {missing[0]}: apt-get install python3-pyqt5 python3-grpcio "
+                        "python3-protobuf")
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        # Only a quarter (integer layers) or an eighth (float layers) of the area was read.
+        assert all(summary[depth] <= 0.25 for depth in ("U8", "U16", "F16", "F32")), summary
+        assert "daemon bug" in summary["wrong_size"]
 
 
 # End to end, in a real Krita --------------------------------------------------------------------
@@ -163,7 +198,7 @@ def krita_home(tmp_path_factory, pytestconfig):
 
 
 def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[str, str], files: list[Path],
-              start_daemon: bool = False) -> dict:
+              start_daemon: bool = False, second_reference: Path | None = None) -> dict:
     """Install plug-in and driver, start Krita on `files` under Xvfb, and return what the driver recorded."""
     share, kritarc = home / ".local" / "share" / "krita", home / ".config" / "kritarc"
     report = install_krita.install(share, kritarc, address=address, start_command=None if start_daemon else [])
@@ -172,12 +207,13 @@ def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[s
     shutil.copytree(DRIVER / "photostyle_krita_test", pykrita / "photostyle_krita_test", dirs_exist_ok=True)
     shutil.copy(DRIVER / "photostyle_krita_test.desktop", pykrita)
     install_krita.set_kritarc_value(kritarc, "python", "enable_photostyle_krita_test", "true")
-    for key, value in {"address": address, "reference_file": "", **engine}.items():
+    for key, value in {"address": address, "reference_file": "", "pair_regions": "True", **engine}.items():
         install_krita.set_kritarc_value(kritarc, "PhotoStyle", key, value)
     out.mkdir(parents=True, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("XDG_", "PYTHON"))}
     env.update(HOME=str(home), PHOTOSTYLE_TEST_OUT=str(out), PHOTOSTYLE_TEST_SCENARIO=scenario,
-               PHOTOSTYLE_TEST_REFERENCE=str(REFERENCE), PHOTOSTYLE_TEST_WATCHDOG_S=str(KRITA_TIMEOUT_S - 20))
+               PHOTOSTYLE_TEST_REFERENCE=str(REFERENCE), PHOTOSTYLE_TEST_WATCHDOG_S=str(KRITA_TIMEOUT_S - 20),
+               PHOTOSTYLE_TEST_SECOND_REFERENCE=str(second_reference or ""))
     command = ["timeout", str(KRITA_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita",
                "--nosplash", *map(str, files)]
     result, stacks, trace = out / "result.json", out / "watchdog-stacks.txt", out / "trace.txt"
@@ -232,13 +268,80 @@ class TestInKrita:
         assert (tmp_path / "source_after.raw").read_bytes() == (tmp_path / "source_before.raw").read_bytes()
         assert record["preview_seen"]
         stages = {text.split()[0] for _, text in record["progress"]}
-        assert {"style", "photorealism"} <= stages and record["progress_format"] == "done"
+        assert {"coarse", "medium", "fine"} <= stages and record["progress_format"] == "done", stages
+        # Preview was pressed just before Run: Run cancelled it, and nothing of it showed afterwards.
+        after_run = [text for seconds, text in record["statuses"] if seconds >= record["run_clicked_at"]]
+        assert after_run and not any("preview" in text.lower() for text in after_run), after_run
         assert record["selection_after"]  # the user's selection is still there
         assert 0 < (tmp_path / "screenshot.png").stat().st_size < 300_000
         if os.environ.get("PHOTOSTYLE_SAVE_SCREENSHOT"):  # refresh the README's picture on purpose only
             SCREENSHOT.parent.mkdir(exist_ok=True)
             shutil.copyfile(tmp_path / "screenshot.png", SCREENSHOT)
         print(f"Krita run: {time.monotonic() - started:.1f} s")
+
+    def test_preview_shows_a_restyled_look_and_changes_nothing(self, krita_home, daemon, tmp_path):
+        photo, second = tmp_path / "coffee-large.png", tmp_path / "second-reference.png"
+        with Image.open(PHOTO) as image:  # large enough that the selected area is shrunk before sending
+            image.convert("RGB").resize((image.width * 3, image.height * 3), Image.LANCZOS).save(photo)
+        second_colour = (40, 190, 90)  # green, far from both the photo and the first reference
+        noise = np.random.default_rng(0).integers(-30, 30, (240, 360, 3))
+        Image.fromarray(np.clip(np.array(second_colour) + noise, 0, 255).astype(np.uint8)).save(second)
+        with Client(daemon) as client:
+            min_side = client.capabilities().limits.min_side
+        record = run_krita(krita_home, tmp_path, "preview", daemon, FAST, [REFERENCE, photo], second_reference=second)
+        width, height = record["size"]
+        x, y, w, h = width // 4, height // 4, width // 2, height // 2  # the driver's selection
+        scale = live_preview_scale(w, h, min_side)
+        sent = [round(w * scale), round(h * scale)]
+        assert scale < 1 and max(sent) == LIVE_PREVIEW_SIDE
+
+        first, again, refreshed = record["preview_first"], record["preview_superseding"], record["preview_refreshed"]
+        for preview in (first, again, refreshed):
+            assert preview["new"] and preview["status"].startswith("Preview of the selection of “Background”"), \
+                preview
+            assert preview["size"] == sent  # the selected area, shrunk by the client library's policy
+            assert max(preview["shown_size"]) <= record["preview_px"]  # fits the docker's preview area
+            assert preview["buttons"] == {"live_preview": True, "run": True, "cancel": False}  # nothing in flight
+        assert all(record["cancel_enabled_on_click"])  # each preview could be cancelled while in flight
+        assert record["reference_changed_to"] == "second-reference.png (file)"
+        assert " like rocket.jpg " in first["status"] and " like second-reference.png " in refreshed["status"]
+        statuses = [text for _, text in record["statuses"]]
+        cancelled_at = statuses.index("Preview cancelled.")  # the last preview, cancelled at once
+        assert not any(text.startswith("Preview failed") or "cancelled" in text for text in statuses[:cancelled_at])
+        assert record["preview_cancelled"] == {"buttons": {"live_preview": True, "run": True, "cancel": False},
+                                               "status": "Preview cancelled.", "same_image_later": True}
+
+        # The colours moved to the reference's: a stub answering with the photo would stay at distance 1.
+        # First preview: the local selection "top" (the canvas's upper half) paired with the
+        # reference's upper half; then unpaired, the whole area with the whole reference.
+        projection = raw(tmp_path, "projection_before.raw", width, height)[y:y + h, x:x + w, 2::-1]  # BGRA -> RGB
+        with Image.open(REFERENCE) as image:
+            reference = np.asarray(image.convert("RGB"), float)
+
+        def preview(name: str) -> np.ndarray:
+            with Image.open(tmp_path / f"preview_{name}.png") as image:
+                return np.asarray(image.convert("RGB"), float)
+
+        def moved(before: np.ndarray, after: np.ndarray, target: np.ndarray) -> float:
+            """How far the mean colour still is from `target`'s, as a fraction of where it started."""
+            start, end, goal = (part.reshape(-1, 3).mean(axis=0) for part in (before, after, target))
+            assert np.linalg.norm(start - goal) > 60, (start, goal)  # clearly different to begin with
+            return float(np.linalg.norm(end - goal) / np.linalg.norm(start - goal))
+
+        # "top" holds the area's upper half (less the preview's soft edge) and the reference's.
+        first_top = preview("first")[:sent[1] // 2 - 2]
+        in_region = moved(projection[:h // 2], first_top, reference[:reference.shape[0] // 2])
+        whole = moved(projection, preview("superseding"), reference)
+        with Image.open(second) as image:
+            refreshed_move = moved(projection, preview("refreshed"), np.asarray(image.convert("RGB"), float))
+        assert in_region < 0.2 and whole < 0.2 and refreshed_move < 0.2, (in_region, whole, refreshed_move)
+        print(f"Krita preview: remaining colour distance to the reference {in_region:.2f} (paired region), "
+              f"{whole:.2f} (whole), {refreshed_move:.2f} (refreshed, second reference)")
+        assert_document_unchanged(record, tmp_path)  # no layer added, no pixel changed
+        assert record["selection_after"]
+        print(f"Krita preview: first {first['seconds']:.2f} s, superseding {again['seconds']:.2f} s, refreshed "
+              f"{refreshed['seconds']:.2f} s after the reference changed (incl. the docker's 0.3 s pause); sent "
+              f"{sent[0]}×{sent[1]} px of a {w}×{h} px selection")
 
     def test_cancel_mid_run_leaves_the_document_unchanged(self, krita_home, daemon, tmp_path):
         record = run_krita(krita_home, tmp_path, "cancel", daemon, SLOW, [PHOTO])

@@ -1,8 +1,9 @@
 """Daemon calls off the UI thread, reported to the docker through Qt signals.
 
-A transfer streams for minutes and a daemon being started takes a while to answer; doing either
-on Krita's UI thread would freeze Krita. Signals reach the UI thread through Qt's queued
-connections; `cancel()` may be called from the UI thread at any time.
+A transfer streams for seconds to minutes (a live preview is a short one) and a daemon being
+started takes a while to answer; doing either on Krita's UI thread would freeze Krita. Signals
+reach the UI thread through Qt's queued connections; `cancel()` may be called from the UI thread
+at any time.
 """
 
 from __future__ import annotations
@@ -65,18 +66,21 @@ class TransferThread(QThread):
 
 
 class ProbeThread(QThread):
-    """Asks the daemon at an address what it offers, without starting one (Krita may just be opening)."""
+    """Asks the daemon at an address what it offers. Only with `start` does it start the installed
+    daemon when none answers (not when Krita is just opening: Run or Preview does)."""
 
+    starting = pyqtSignal(float)  # see TransferThread
     answered = pyqtSignal(object)  # the Capabilities message
     failed = pyqtSignal(object)
 
-    def __init__(self, daemon: DaemonConfig, parent: QObject) -> None:
+    def __init__(self, daemon: DaemonConfig, parent: QObject, start: bool = False) -> None:
         super().__init__(parent)
         self._daemon = daemon
+        self.start_daemon = start
 
     def run(self) -> None:
         try:
-            with self._daemon.client() as client:
+            with (connect(self._daemon, self.starting.emit) if self.start_daemon else self._daemon.client()) as client:
                 self.answered.emit(client.capabilities(timeout=5))
         except Exception as error:  # noqa: BLE001 - see TransferThread.run
             self.failed.emit(error)

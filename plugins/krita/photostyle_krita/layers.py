@@ -2,7 +2,8 @@
 
 Runs on the UI thread (Krita's API is not thread-safe). Reading changes nothing, and the result
 is only added once the whole image has arrived, so a failed or cancelled job leaves the document
-as it was; the source layer is only ever read.
+as it was; the source layer is only ever read. A live preview reads through the same code with a
+`Shrink`: only the selected area, every image shrunk (see `qimages`) and nothing ever written back.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Callable, Union
 
 from krita import Document, Krita, Node
-from photostyle_client import EncodedImage, Image, Region
+from photostyle_client import EncodedImage, Image, Region, live_preview_scale
 from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QTimer
 from PyQt5.QtGui import QImage
 
+from . import qimages
 from .pixels import DEPTHS, from_wire, to_wire
 
 #: A reference is another open document or an image file's path.
@@ -24,15 +26,30 @@ Reference = Union[Document, str]
 
 _RGBA = "RGBA"
 _ENCODED_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8")
+_EMPTY_SELECTION = "The selection is empty; select the area to restyle, or Deselect to restyle everything."
 
 
 class UserError(Exception):
     """Something the user can fix; the message is a sentence for the status line."""
 
 
+@dataclass(frozen=True)
+class Shrink:
+    """How a live preview reads: the selection's bounds only (grown to the daemon's minimum side
+    where the canvas allows), and each image with its masks shrunk by the client library's
+    `live_preview_scale`, as 8-bit RGBA."""
+
+    min_side: int  # the daemon's Capabilities.limits.min_side
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The size a width×height image is sent at."""
+        factor = live_preview_scale(width, height, self.min_side)
+        return max(1, round(width * factor)), max(1, round(height * factor))
+
+
 @dataclass
 class JobInput:
-    """What a job was started from, kept until its result is written back."""
+    """What a job was started from, kept until its result is written back (or its preview shown)."""
 
     document: Document
     source: Node
@@ -40,15 +57,47 @@ class JobInput:
     height: int
     depth: str
     reference_name: str
-    content: Image
+    content: Image  # the whole layer; for a preview, the selection's area shrunk
     style: Image | EncodedImage
-    selection: bytes | None = None  # 1 byte per canvas pixel; None = the whole layer
+    selection: bytes | None = None  # 1 byte per pixel of `content`; None = the whole layer
     regions: list[Region] = field(default_factory=list)
     unpaired: list[str] = field(default_factory=list)  # local selections only in the photo
 
     @property
     def layer_name(self) -> str:
         return f"{self.source.name()} styled like {self.reference_name}"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A rectangle of a canvas and how its pixels are sent: as they are, or shrunk for a preview."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    shrink: Shrink | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height) if self.shrink is None else self.shrink.size(self.width, self.height)
+
+    def pixels(self, source: Node | Document, depth: str) -> Image:
+        """RGBA pixels of a layer or a document's projection: at `depth` as they are, 8-bit shrunk."""
+        if self.shrink is None:
+            data = bytes(source.pixelData(self.x, self.y, self.width, self.height))
+            return Image(self.width, self.height, 4, DEPTHS[depth][0], to_wire(data, depth))
+        size = self.size
+        data = qimages.shrunk_rgba(source, self.x, self.y, self.width, self.height, depth, size)
+        return Image(*size, 4, "uint8", data)
+
+    def mask(self, selection: object) -> Image:
+        """A Selection's coverage (1 byte per pixel)."""
+        if self.shrink is None:
+            data = bytes(selection.pixelData(self.x, self.y, self.width, self.height))
+        else:
+            data = qimages.shrunk_mask(selection, self.x, self.y, self.width, self.height, self.size)
+        return Image(*self.size, 1, "uint8", data)
 
 
 def reference_name(reference: Reference) -> str:
@@ -58,8 +107,12 @@ def reference_name(reference: Reference) -> str:
     return Path(reference.fileName()).name or reference.name() or "untitled"
 
 
-def capture(document: Document | None, reference: Reference | None, pair_regions: bool) -> JobInput:
-    """Read everything a job needs from the active layer, its document and the reference."""
+def capture(document: Document | None, reference: Reference | None, pair_regions: bool,
+            shrink: Shrink | None = None) -> JobInput:
+    """Read everything a job needs from the active layer, its document and the reference.
+
+    With `shrink`, read it for a live preview: the selected area only, everything shrunk, 8-bit.
+    """
     if document is None:
         raise UserError("Open a photo first.")
     source = document.activeNode()
@@ -72,34 +125,62 @@ def capture(document: Document | None, reference: Reference | None, pair_regions
         raise UserError("Choose a reference: another open document, or a file with the … button.")
     if isinstance(reference, Document) and reference == document:
         raise UserError("The reference is the photo itself; choose another document or a file.")
+    if isinstance(reference, Document) and (reference.colorModel() != _RGBA or reference.colorDepth() not in DEPTHS):
+        raise UserError(f"The reference document is {reference.colorModel()}; convert it to RGB(A) first.")
     width, height = document.width(), document.height()
     depth = source.colorDepth()
+    selection = document.selection()
+    frame = _Frame(*_area(selection, width, height, shrink), shrink)
+    reference_frame = (_Frame(0, 0, reference.width(), reference.height(), shrink)
+                       if isinstance(reference, Document) else None)
     job = JobInput(document, source, width, height, depth, reference_name(reference),
-                   content=Image(width, height, 4, DEPTHS[depth][0],
-                                 to_wire(bytes(source.pixelData(0, 0, width, height)), depth)),
-                   style=_reference_image(reference), selection=_selection(document))
+                   content=frame.pixels(source, depth), style=_reference_image(reference, reference_frame, shrink),
+                   selection=_selection(selection, frame))
     if pair_regions:
-        job.regions, job.unpaired = _paired_regions(document, reference)
+        job.regions, job.unpaired = _paired_regions(document, reference, frame, reference_frame)
     return job
 
 
-def _selection(document: Document) -> bytes | None:
-    selection = document.selection()
+def _area(selection: object | None, width: int, height: int, shrink: Shrink | None) -> tuple[int, int, int, int]:
+    """The part of the canvas to read: all of it, or for a preview the selection's bounds."""
+    if shrink is None or selection is None:
+        return 0, 0, width, height
+    left, top = max(0, selection.x()), max(0, selection.y())
+    right, bottom = min(width, selection.x() + selection.width()), min(height, selection.y() + selection.height())
+    if right <= left or bottom <= top:
+        raise UserError(_EMPTY_SELECTION)
+    x, area_width = _widen(left, right - left, shrink.min_side, width)
+    y, area_height = _widen(top, bottom - top, shrink.min_side, height)
+    return x, y, area_width, area_height
+
+
+def _widen(start: int, length: int, minimum: int, total: int) -> tuple[int, int]:
+    """[start, start + length) grown about its middle to `minimum`, within [0, total)."""
+    wanted = min(max(length, minimum), total)
+    return min(max(0, start - (wanted - length) // 2), total - wanted), wanted
+
+
+def _selection(selection: object | None, frame: _Frame) -> bytes | None:
     if selection is None:
         return None
-    data = bytes(selection.pixelData(0, 0, document.width(), document.height()))
+    data = bytes(frame.mask(selection).data)
     if not data.strip(b"\x00"):
-        raise UserError("The selection is empty; select the area to restyle, or Deselect to restyle everything.")
+        raise UserError(_EMPTY_SELECTION)
     return data
 
 
-def _reference_image(reference: Reference) -> Image | EncodedImage:
-    """An open document's pixels, or a file: PNG/JPEG as they are, other formats via Qt as PNG."""
+def _reference_image(reference: Reference, frame: _Frame | None, shrink: Shrink | None) -> Image | EncodedImage:
+    """An open document's pixels, or a file: PNG/JPEG as they are, other formats via Qt as PNG
+    (shrunk by Qt, whatever the format, for a preview)."""
     if isinstance(reference, Document):
-        if reference.colorModel() != _RGBA or reference.colorDepth() not in DEPTHS:
-            raise UserError(f"The reference document is {reference.colorModel()}; convert it to RGB(A) first.")
-        width, height, depth = reference.width(), reference.height(), reference.colorDepth()
-        return Image(width, height, 4, DEPTHS[depth][0], to_wire(bytes(reference.pixelData(0, 0, width, height)), depth))
+        return frame.pixels(reference, reference.colorDepth())
+    if shrink is not None:
+        if not Path(reference).is_file():
+            raise UserError(f"Cannot read the reference file {reference}: it is not there any more.")
+        image = qimages.shrunk_file(reference, shrink.size)
+        if image is None:
+            raise UserError(f"{Path(reference).name} is not an image Krita's Qt can read; use a PNG or JPEG.")
+        return image
     try:
         data = Path(reference).read_bytes()
     except OSError as exc:
@@ -136,18 +217,14 @@ def local_selections(document: Document) -> dict[str, Node]:
     return found
 
 
-def _paired_regions(document: Document, reference: Reference) -> tuple[list[Region], list[str]]:
+def _paired_regions(document: Document, reference: Reference, frame: _Frame,
+                    reference_frame: _Frame | None) -> tuple[list[Region], list[str]]:
     """Regions named alike in photo and reference document, and the photo's names with no partner."""
     ours = local_selections(document)
     theirs = local_selections(reference) if isinstance(reference, Document) else {}
-    regions = [Region(name, _mask(ours[name], document), _mask(theirs[name], reference))
+    regions = [Region(name, frame.mask(ours[name].selection()), reference_frame.mask(theirs[name].selection()))
                for name in ours if name in theirs]
     return regions, [name for name in ours if name not in theirs]
-
-
-def _mask(mask: Node, document: Document) -> Image:
-    width, height = document.width(), document.height()
-    return Image(width, height, 1, "uint8", bytes(mask.selection().pixelData(0, 0, width, height)))
 
 
 def is_open(document: Document) -> bool:

@@ -2,7 +2,11 @@
 
 Connection (address, token), the chosen preset, the last reference file and region pairing
 are set in the panel. Engine overrides (working size, iterations, preview cadence) are not on
-the panel: they sit here for power users and tests, "" meaning the preset's value.
+the panel: they sit here for power users and tests, "" meaning the preset's value. They apply
+to Run only (Preview always sends the client library's `live_preview_options()`).
+`style_iterations` counts the iterations of the preset's stages without the photorealism term
+(the default preset has none, so the daemon refuses a positive value with it),
+`photoreal_iterations` those of the stages with it.
 """
 
 from __future__ import annotations

@@ -18,11 +18,12 @@ from pathlib import Path
 from krita import Extension, Krita, Selection
 from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QImage
-from PyQt5.QtWidgets import QApplication, QFileDialog, QLabel, QProgressBar, QPushButton, QWidget
+from PyQt5.QtWidgets import QApplication, QCheckBox, QFileDialog, QLabel, QProgressBar, QPushButton, QWidget
 
 OUT = Path(os.environ.get("PHOTOSTYLE_TEST_OUT", "."))
 SCENARIO = os.environ.get("PHOTOSTYLE_TEST_SCENARIO", "")
 REFERENCE = os.environ.get("PHOTOSTYLE_TEST_REFERENCE", "")
+SECOND_REFERENCE = os.environ.get("PHOTOSTYLE_TEST_SECOND_REFERENCE", "")  # a file, for the preview scenario
 WATCHDOG_S = float(os.environ.get("PHOTOSTYLE_TEST_WATCHDOG_S", "150"))
 REGION = "top"  # a local selection of this name in photo and reference pairs them as a region
 
@@ -64,8 +65,9 @@ class Driver:
     """One scenario as a chain of polled steps (Krita must keep running its event loop)."""
 
     def __init__(self) -> None:
-        self.record: dict = {"scenario": SCENARIO, "progress": [], "preview_seen": False}
+        self.record: dict = {"scenario": SCENARIO, "progress": [], "preview_seen": False, "statuses": []}
         self.started = time.monotonic()
+        self.watching = False  # the status line is recorded once the docker is found and prepared
         self.timer = QTimer()
         self.timer.timeout.connect(self.step)
         self.wait_for(self.ready, self.prepare)
@@ -75,6 +77,10 @@ class Driver:
         self.condition, self.then = condition, then
 
     def step(self) -> None:
+        if self.watching:  # every text the status line showed, in order
+            text = self.widget(QLabel, "status").text()
+            if not self.record["statuses"] or self.record["statuses"][-1][1] != text:
+                self.record["statuses"].append([round(time.monotonic() - self.started, 2), text])
         if self.condition():
             self.condition, then = (lambda: False), self.then
             then()
@@ -87,7 +93,7 @@ class Driver:
         window = krita.activeWindow()
         if not (window and krita.activeDocument() and window.activeView()):
             return False
-        if SCENARIO == "run" and len(krita.documents()) < 2:  # the test opens reference and photo
+        if SCENARIO in ("run", "preview") and len(krita.documents()) < 2:  # the test opens reference and photo
             return False
         dockers = [d for d in krita.dockers() if d.objectName() == "photostyle_docker"]
         self.docker = dockers[0] if dockers else None
@@ -95,6 +101,7 @@ class Driver:
 
     def prepare(self) -> None:
         sys.excepthook = on_exception  # again: Krita installs its own (a modal dialog) after loading plug-ins
+        self.watching = True
         krita = Krita.instance()
         krita.activeWindow().qwindow().showMaximized()
         self.docker.show()
@@ -103,7 +110,7 @@ class Driver:
         self.source = document.activeNode()
         width, height = document.width(), document.height()
         self.record.update(size=[width, height], source=self.source.name(), depth=document.colorDepth())
-        if SCENARIO == "run":
+        if SCENARIO in ("run", "preview"):
             reference = next(other for other in krita.documents() if other != document)  # opened by the test
             add_local_selection(reference, 0.5)
             add_local_selection(document, 0.5)
@@ -122,7 +129,7 @@ class Driver:
         dump("selection.raw", document.selection().pixelData(0, 0, width, height))
         self.record["nodes_before"] = self.nodes()
         trace("documents", [document.fileName() for document in Krita.instance().documents()])
-        if SCENARIO == "run":
+        if SCENARIO in ("run", "preview"):
             combo = self.docker.findChild(QWidget, "reference")
             combo.setCurrentIndex(combo.findText(Path(REFERENCE).name))
         else:
@@ -130,6 +137,12 @@ class Driver:
             self.widget(QWidget, "browse").click()
         self.record["reference"] = self.docker.findChild(QWidget, "reference").currentText()
         self.record["status_before"] = self.widget(QLabel, "status").text()
+        if SCENARIO == "preview":
+            self.preview_clicked()
+            return
+        if SCENARIO == "run":  # a preview in flight, superseded at once by Run: it must leave no trace
+            self.widget(QPushButton, "live_preview").click()
+            self.record["run_clicked_at"] = round(time.monotonic() - self.started, 2)
         trace("run with reference", self.record["reference"])
         self.widget(QPushButton, "run").click()
         self.record["status_started"] = self.widget(QLabel, "status").text()
@@ -138,6 +151,70 @@ class Driver:
             self.wait_for(lambda: "style" in self.widget(QProgressBar, "progress").format(), self.cancel)
         else:
             self.wait_for(self.job_over, self.settle)
+
+    # Preview scenario: one preview with the regions paired; then, regions unpaired, two presses in
+    # a row (the first superseded); then a new reference file, which refreshes the preview by itself;
+    # then a preview cancelled at once.
+
+    def preview_clicked(self) -> None:
+        self.click_preview()
+        self.wait_preview("first", self.preview_twice)
+
+    def click_preview(self) -> None:
+        self.widget(QPushButton, "live_preview").click()
+        self.record.setdefault("cancel_enabled_on_click", []).append(self.widget(QPushButton, "cancel").isEnabled())
+
+    def wait_preview(self, name: str, then) -> None:
+        """Until a new preview is shown and nothing is in flight (or it failed, or 60 s passed)."""
+        before, since = self.docker.shown_preview, time.monotonic()
+        trace("waiting for preview", name)
+
+        def done() -> bool:
+            status = self.widget(QLabel, "status").text()
+            shown = self.docker.shown_preview is not before and not self.widget(QPushButton, "cancel").isEnabled()
+            return shown or status.startswith("Preview failed") or time.monotonic() - since > 60
+
+        def record() -> None:
+            image, label = self.docker.shown_preview, self.widget(QLabel, "preview").pixmap()
+            self.record[f"preview_{name}"] = {
+                "seconds": round(time.monotonic() - since, 2), "status": self.widget(QLabel, "status").text(),
+                "new": image is not before, "size": [image.width(), image.height()] if image is not None else None,
+                "shown_size": [label.width(), label.height()] if label is not None else None,
+                "buttons": {key: self.widget(QPushButton, key).isEnabled()
+                            for key in ("live_preview", "run", "cancel")}}
+            if image is not None:
+                image.save(str(OUT / f"preview_{name}.png"))
+            trace("preview", name, self.record[f"preview_{name}"])
+            then()
+
+        self.wait_for(done, record)
+
+    def preview_twice(self) -> None:
+        self.widget(QCheckBox, "pair_regions").setChecked(False)  # whole area to whole reference from now on
+        self.click_preview()
+        self.click_preview()  # supersedes the one just sent
+        self.wait_preview("superseding", self.preview_after_reference_change)
+
+    def preview_after_reference_change(self) -> None:
+        QFileDialog.getOpenFileName = staticmethod(lambda *args, **kwargs: (SECOND_REFERENCE, ""))
+        self.widget(QWidget, "browse").click()  # a new reference: no button pressed, the preview follows
+        self.record["reference_changed_to"] = self.docker.findChild(QWidget, "reference").currentText()
+        self.wait_preview("refreshed", self.preview_cancelled)
+
+    def preview_cancelled(self) -> None:
+        """Preview, then Cancel at once: nothing of that preview may show, even seconds later."""
+        shown = self.docker.shown_preview
+        self.click_preview()
+        self.widget(QPushButton, "cancel").click()
+        buttons = {key: self.widget(QPushButton, key).isEnabled() for key in ("live_preview", "run", "cancel")}
+
+        def later() -> None:
+            self.record["preview_cancelled"] = {
+                "buttons": buttons, "status": self.widget(QLabel, "status").text(),
+                "same_image_later": self.docker.shown_preview is shown}
+            self.settle()
+
+        QTimer.singleShot(4000, later)
 
     def on_progress(self, value: int) -> None:
         self.record["progress"].append([value, self.widget(QProgressBar, "progress").format()])
@@ -170,7 +247,8 @@ class Driver:
         width, height = document.width(), document.height()
         document.refreshProjection()
         document.waitForDone()
-        self.record.update(status=self.widget(QLabel, "status").text(), nodes_after=self.nodes(),
+        from photostyle_krita.docker import PREVIEW_PX  # loaded by Krita with the plug-in
+        self.record.update(status=self.widget(QLabel, "status").text(), nodes_after=self.nodes(), preview_px=PREVIEW_PX,
                            progress_format=self.widget(QProgressBar, "progress").format(),
                            selection_after=document.selection() is not None,
                            seconds=round(time.monotonic() - self.started, 1))
@@ -190,6 +268,7 @@ class Driver:
         image = Krita.instance().activeWindow().qwindow().grab().toImage()
         image = image.scaledToWidth(min(960, image.width()), Qt.SmoothTransformation)
         image.convertToFormat(QImage.Format_Indexed8).save(str(OUT / "screenshot.png"))
+        self.watching = False  # Krita deletes the docker as it quits
         finish(self.record)
 
 
