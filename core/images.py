@@ -150,14 +150,15 @@ def rebuild(like: Pixels, render: RowRenderer, device: torch.device | str = "cpu
 
     Memory beyond the photo and the result stays at a few strips, so time and memory grow
     linearly with the layer's pixels. RGB (a grey photo gains colour), same sample type, the
-    photo's alpha passed through untouched.
+    photo's alpha passed through untouched. What `render` returns is converted in place.
     """
     out = np.empty((like.height, like.width, 4 if like.channels in (2, 4) else 3), like.dtype)
     step = like.strip_rows()
     for start in range(0, like.height, step):
         checkpoint()
         stop = min(start + step, like.height)
-        out[start:stop, :, :3] = _to_samples(render(like.rgb_rows(start, stop, device), start, stop), like.dtype).cpu().numpy()
+        rendered = render(like.rgb_rows(start, stop, device), start, stop).cpu()  # uint16 is a CPU-only type
+        out[start:stop, :, :3] = _to_samples(rendered, like.dtype).numpy()
     if out.shape[2] == 4:
         out[:, :, 3] = like.samples[:, :, -1]
     return out
@@ -174,8 +175,8 @@ def downscale(pixels: Pixels, shape: tuple[int, int], device: torch.device | str
     box = min(pixels.height // shape[0], pixels.width // shape[1]) // 2
     if box <= 1:
         return resize_image(pixels.rgb_rows(device=device).contiguous(), shape).clamp(0, 1).contiguous()
-    if pixels.dtype == np.uint8 and pixels.channels >= 3:
-        # torch resizes 8-bit interleaved RGB in one pass, ten times faster than the strips below.
+    if pixels.dtype == np.uint8 and pixels.channels >= 3 and torch.device(device).type == "cpu":
+        # torch resizes 8-bit interleaved RGB in one pass on a CPU, ten times faster than the strips below.
         colour = _read_only_tensor(pixels.samples[:, :, :3]).to(device).permute(2, 0, 1)[None]
         small = F.interpolate(colour.contiguous(memory_format=torch.channels_last), size=shape, mode="bilinear",
                               antialias=True, align_corners=False)[0]
