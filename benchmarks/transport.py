@@ -8,9 +8,7 @@ The round trip runs the real client library against a real daemon in another pro
 plug-ins do) on 127.0.0.1, whose engine is replaced by one that returns the content untouched:
 everything but the engine is timed (chunking, gRPC, the daemon's checks and its line, the result
 stream, reassembly). The engine's time for a default transfer is measured on this machine with
-photostyle.core: the full-resolution part (input conversion, smooth-local-affine finish) by a
-1 + 1 iteration run at each layer size, plus the preset's remaining iterations at the per-
-iteration costs measured at the preset's working size (they do not depend on the layer size).
+photostyle.core, one run per layer size.
 """
 
 from __future__ import annotations
@@ -21,12 +19,11 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from photostyle.core import TransferOptions, TransferResult, get_preset, transfer
+from photostyle.core import TransferOptions, TransferResult, transfer
 from photostyle.server.client import Client, Options, Result
 from photostyle.server.daemon import Daemon, DaemonConfig, return_large_buffers_to_os
 from photostyle.server.daemon.pixels import image_from_array
@@ -72,7 +69,7 @@ def round_trip_seconds(client: Client, pixels: np.ndarray, repeat: int) -> float
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        result = client.transfer(image, style, options=Options(style_iterations=0, photoreal_iterations=0)).result()
+        result = client.transfer(image, style, options=Options(photoreal_iterations=0)).result()
         times.append(time.perf_counter() - started)
         assert isinstance(result, Result) and result.image.data == image.data, "the round trip changed the pixels"
         del result
@@ -80,27 +77,17 @@ def round_trip_seconds(client: Client, pixels: np.ndarray, repeat: int) -> float
 
 
 def engine_seconds(sizes: list[int]) -> dict[int, float]:
-    """Estimated engine seconds of a default transfer per layer size (see the module docstring)."""
-    preset = get_preset("default")
-    small, reference = layer(1, np.uint8), layer(1, np.uint8)[::-1].copy()
-
-    def timed(pixels: np.ndarray, style_iterations: int, photoreal_iterations: int, smooth: bool = False) -> float:
-        options = replace(TransferOptions(), style_iterations=style_iterations,
-                          photoreal_iterations=photoreal_iterations, smooth=smooth)
-        started = time.perf_counter()
-        transfer(pixels, reference, None, options)
-        return time.perf_counter() - started
-
-    per_style = (timed(small, 6, 0) - timed(small, 2, 0)) / 4
-    per_photoreal = (timed(small, 2, 6) - timed(small, 2, 2)) / 4
-    print(f"engine at {preset.size} px: {per_style:.2f} s per style iteration, {per_photoreal:.2f} s per "
-          f"photorealism iteration ({preset.style_iterations} + {preset.photoreal_iterations} in the default preset)",
-          file=sys.stderr)
-    rest = (preset.style_iterations - 1) * per_style + (preset.photoreal_iterations - 1) * per_photoreal
+    """Engine seconds of one default transfer per layer size (16-bit RGBA), model loaded beforehand."""
+    reference = layer(1, np.uint8)[::-1].copy()
+    transfer(layer(1, np.uint8), reference, None, TransferOptions(photoreal_iterations=0))  # loads VGG19
     estimates = {}
     for megapixels in sizes:
-        estimates[megapixels] = timed(layer(megapixels, np.uint16), 1, 1, smooth=True) + rest
+        pixels = layer(megapixels, np.uint16)
+        started = time.perf_counter()
+        transfer(pixels, reference, None, TransferOptions())
+        estimates[megapixels] = time.perf_counter() - started
         print(f"engine, {megapixels} MP: {estimates[megapixels]:.0f} s", file=sys.stderr)
+        del pixels
     return estimates
 
 
