@@ -81,13 +81,13 @@ class Pixels:
         colour = self.samples[start:stop, :, : 3 if self.channels >= 3 else 1]
         if self.dtype == np.uint16:  # torch has no arithmetic on uint16
             colour = colour.astype(np.float32)
-        rgb = _read_only_tensor(colour).to(device).to(torch.float32)
+        samples = _read_only_tensor(colour).to(device)
         if self.dtype == np.uint8:
-            rgb.mul_(1 / 255.0)
+            rgb = samples * (1 / 255.0)  # one pass: uint8 in, float32 out
         elif self.dtype == np.uint16:
-            rgb.mul_(1 / 65535.0)
+            rgb = samples.mul_(1 / 65535.0)  # a float32 copy already
         else:
-            rgb.clamp_(0.0, 1.0)
+            rgb = samples.to(torch.float32).clamp(0.0, 1.0)
         if rgb.shape[2] == 1:
             rgb = rgb.expand(-1, -1, 3).contiguous()
         return rgb.permute(2, 0, 1)  # a view: the samples stay interleaved, as they came

@@ -89,8 +89,8 @@ def apply_affine_rows(coefficients: torch.Tensor, photo_rows: torch.Tensor, star
     _, rows, width = photo_rows.shape
     maps = resize_rows(coefficients, start, start + rows, height, width).unflatten(0, (4, 3))
     # maps[k, c] is the coefficient of basis k (R, G, B, 1) for output channel c.
-    result = maps[3].clone()
-    for k in range(3):
+    result = torch.addcmul(maps[3], maps[0], photo_rows[0:1])
+    for k in (1, 2):
         result.addcmul_(maps[k], photo_rows[k:k + 1])
     return result
 
