@@ -81,7 +81,7 @@ class Pixels:
         colour = self.samples[start:stop, :, : 3 if self.channels >= 3 else 1]
         if self.dtype == np.uint16:  # torch has no arithmetic on uint16
             colour = colour.astype(np.float32)
-        samples = _read_only_tensor(colour).to(device)
+        samples = read_only_tensor(colour).to(device)
         if self.dtype == np.uint8:
             rgb = samples * (1 / 255.0)  # one pass: uint8 in, float32 out
         elif self.dtype == np.uint16:
@@ -102,7 +102,7 @@ class Pixels:
         return max(1, STRIP_PIXELS // self.width)
 
 
-def _read_only_tensor(array: np.ndarray) -> torch.Tensor:
+def read_only_tensor(array: np.ndarray) -> torch.Tensor:
     """A tensor sharing `array`'s memory, for reading only: the caller's pixels (often a
     read-only buffer, e.g. an upload or a decoded file) are never written, so no copy is made."""
     with warnings.catch_warnings():
@@ -177,7 +177,7 @@ def downscale(pixels: Pixels, shape: tuple[int, int], device: torch.device | str
         return resize_image(pixels.rgb_rows(device=device).contiguous(), shape).clamp(0, 1).contiguous()
     if pixels.dtype == np.uint8 and pixels.channels >= 3 and torch.device(device).type == "cpu":
         # torch resizes 8-bit interleaved RGB in one pass on a CPU, ten times faster than the strips below.
-        colour = _read_only_tensor(pixels.samples[:, :, :3]).to(device).permute(2, 0, 1)[None]
+        colour = read_only_tensor(pixels.samples[:, :, :3]).to(device).permute(2, 0, 1)[None]
         small = F.interpolate(colour.contiguous(memory_format=torch.channels_last), size=shape, mode="bilinear",
                               antialias=True, align_corners=False)[0]
         return small.to(torch.float32, memory_format=torch.contiguous_format).mul_(1 / 255.0)

@@ -102,6 +102,11 @@ def _nearest_colour_labels(segmentation: np.ndarray, what: str) -> np.ndarray:
     return distances.argmin(axis=-1)
 
 
+def everywhere(shape: tuple[int, int]) -> np.ndarray:
+    """A read-only all-ones mask of `shape` that takes no memory (a 24 MP layer's would take 96 MB)."""
+    return np.broadcast_to(np.float32(1.0), shape)
+
+
 def pair_regions(
     regions: Sequence[RegionPair],
     content_shape: tuple[int, int],
@@ -118,7 +123,7 @@ def pair_regions(
     the whole reference.
     """
     if not regions:
-        return [RegionPair("all", np.ones(content_shape, np.float32), np.ones(style_shape, np.float32))], []
+        return [RegionPair("all", everywhere(content_shape), everywhere(style_shape))], []
     notes: list[str] = []
     used: list[RegionPair] = []
     paired = 0
@@ -146,7 +151,7 @@ def pair_regions(
                 f"Region '{region.name}' covers {content_fraction:.1%} of the photo but is missing from the "
                 "style image; it was styled with the whole reference instead."
             )
-            style_mask = np.ones(style_shape, np.float32)
+            style_mask = everywhere(style_shape)
         else:
             paired += 1
         used.append(RegionPair(region.name, content_mask, style_mask))

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from .errors import OptionsError
-from .images import MIN_WORKING_SIDE, Pixels, downscale, rebuild, resize_rows, split_pixels, working_shape
+from .images import (MIN_WORKING_SIDE, Pixels, downscale, read_only_tensor, rebuild, resize_rows, split_pixels,
+                     working_shape)
 from .local_affine import apply_affine_rows, smooth_coefficients
 from .masks import RegionPair, pair_regions
 from .methods import Outcome, Reporter, WorkingImages, run_method
@@ -83,7 +84,7 @@ def _resolve(options: TransferOptions) -> Preset:
 def _working_masks(masks: list[np.ndarray], shape: tuple[int, int], device: torch.device) -> torch.Tensor:
     """K full-size H×W masks as a K×h×w tensor at the working size (bilinear, as `masks.resize_mask`),
     reading only the rows it needs: no full-size stack of K masks at 24 MP."""
-    return torch.cat([resize_rows(torch.from_numpy(mask)[None], 0, shape[0], *shape).to(device)
+    return torch.cat([resize_rows(read_only_tensor(mask)[None], 0, shape[0], *shape).to(device)
                       for mask in masks]).clamp(0, 1)
 
 
