@@ -55,7 +55,7 @@ PRESETS: dict[str, Preset] = {
     "default": Preset(
         name="default",
         description="Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
-                    "with the paper's losses (well under a minute on a laptop CPU).",
+                    "with the paper's losses (about 40 s on a 2-core CPU).",
         size=512,
         method=Method("colour transfer", (Stage("coarse", 0.25, 60, photorealism=True),
                                           Stage("medium", 0.5, 30, photorealism=True),
@@ -71,14 +71,14 @@ PRESETS: dict[str, Preset] = {
     "reference": Preset(
         name="reference",
         description="The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise "
-                    "(an hour on a CPU; for comparison).",
+                    "(very slow on a CPU; for comparing with the paper).",
         size=700,
         method=_paper_method(1000, 1000),
     ),
     "classic": Preset(
         name="classic",
         description="The paper's method at 384 px with 250 + 100 iterations from noise (the former default; "
-                    "minutes on a CPU).",
+                    "about 5 minutes on a 2-core CPU).",
         size=384,
         method=_paper_method(250, 100),
     ),
