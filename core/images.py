@@ -67,11 +67,6 @@ class Pixels:
     def dtype(self) -> np.dtype:
         return self.samples.dtype
 
-    @property
-    def alpha(self) -> np.ndarray | None:
-        """The original alpha samples (a copy), or None."""
-        return self.samples[:, :, -1].copy() if self.channels in (2, 4) else None
-
     def rgb_rows(self, start: int = 0, stop: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
         """Rows [start, stop) as a 3×rows×W float32 tensor in [0, 1] (grey repeated into R, G and B).
 

@@ -22,6 +22,7 @@ from .wire import DEFAULT_ADDRESS, DEFAULT_PORT
 __all__ = [
     "AuthenticationError", "CancelledError", "Client", "DEFAULT_ADDRESS", "DEFAULT_PORT", "DaemonBusyError",
     "DaemonDiedError", "DaemonError", "DaemonUnavailableError", "DeviceOutOfMemoryError", "EncodedImage", "Event",
-    "Image", "InvalidMasksError", "InvalidRequestError", "LIVE_PREVIEW_PRESET", "LIVE_PREVIEW_SIDE", "Options", "PhotoStyleClientError", "Preview", "Progress",
-    "Queued", "Region", "Result", "TooLargeError", "TransferCall", "live_preview_options", "live_preview_scale",
+    "Image", "InvalidMasksError", "InvalidRequestError", "LIVE_PREVIEW_PRESET", "LIVE_PREVIEW_SIDE", "Options",
+    "PhotoStyleClientError", "Preview", "Progress", "Queued", "Region", "Result", "TooLargeError", "TransferCall",
+    "live_preview_options", "live_preview_scale",
 ]
