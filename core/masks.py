@@ -114,10 +114,13 @@ def pair_regions(
 ) -> tuple[list[RegionPair], list[str]]:
     """Validate regions against the image sizes and resolve one-sided ones.
 
-    Returns the regions to use and human-readable notes about what was changed:
+    Returns the regions to use and human-readable notes about what was changed. The policy, the
+    same whichever host or shell the regions come from, gives every pixel of the photo a style:
     - a region missing (or nearly empty) in the style image is styled by the whole reference,
       so that part of the photo still gets the reference's look instead of being pushed to black;
-    - a region missing in the content image is dropped: there is nothing to style.
+    - a region missing in the content image is dropped: there is nothing to style;
+    - the photo's pixels in no region form one more region, "rest", styled by the reference's
+      pixels in no region, or by the whole reference when every reference pixel has a region.
     If not a single region has a partner, the masks were almost certainly made for different
     conventions, and that is an error. With no regions at all, the whole content is styled by
     the whole reference.
@@ -127,9 +130,11 @@ def pair_regions(
     notes: list[str] = []
     used: list[RegionPair] = []
     paired = 0
+    style_covered: list[np.ndarray] = []  # every style mask given, paired or not
     for region in regions:
         content_mask = _as_mask(region.content_mask, f"The content mask of region '{region.name}'")
         style_mask = _as_mask(region.style_mask, f"The style mask of region '{region.name}'")
+        style_covered.append(style_mask)
         if content_mask.shape != tuple(content_shape):
             raise MaskError(
                 f"The content mask of region '{region.name}' is {content_mask.shape[1]}×{content_mask.shape[0]} "
@@ -160,7 +165,23 @@ def pair_regions(
             "The content and style masks have no region in common. Give both images masks with the same "
             "region names (or segmentation colours), each covering part of its image."
         )
+    content_rest = _uncovered([r.content_mask for r in used])
+    if float(content_rest.mean()) >= MIN_REGION_FRACTION:
+        style_rest = _uncovered(style_covered)
+        whom = "the part of the reference in no region"
+        if float(style_rest.mean()) < MIN_REGION_FRACTION:
+            style_rest, whom = everywhere(style_shape), "the whole reference"
+        used.append(RegionPair("the rest", content_rest, style_rest))
+        notes.append(f"{float(content_rest.mean()):.1%} of the photo is in no region; it was styled by {whom}.")
     return used, notes
+
+
+def _uncovered(masks: list[np.ndarray]) -> np.ndarray:
+    """Where no mask is: 1 − (sum of the masks), clipped to [0, 1]."""
+    covered = np.zeros(masks[0].shape, np.float32)
+    for mask in masks:
+        covered += mask
+    return np.clip(1.0 - covered, 0.0, 1.0, out=covered)
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

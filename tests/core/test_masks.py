@@ -260,14 +260,34 @@ class TestPairRegions:
         regions = [region("sky", self.half(self.content_shape), self.half(self.style_shape)),
                    region("moon", np.zeros(self.content_shape, np.float32), self.half(self.style_shape, False))]
         used, notes = pair_regions(regions, self.content_shape, self.style_shape)
-        assert [r.name for r in used] == ["sky"]
-        assert notes == ["Region 'moon' is only in the style image; it was ignored."]
+        assert [r.name for r in used] == ["sky", "the rest"]
+        assert notes[0] == "Region 'moon' is only in the style image; it was ignored."
+        # The moon's pixels are a region of the reference, so the photo's rest takes the whole reference.
+        np.testing.assert_array_equal(used[1].style_mask, np.ones(self.style_shape, np.float32))
+        assert "50.0% of the photo is in no region" in notes[1] and "whole reference" in notes[1]
+
+    def test_uncovered_photo_pixels_take_the_uncovered_reference(self):
+        # Only the sky is painted: the photo's other half pairs with the reference's other half,
+        # so sky colours do not spill onto the ground.
+        regions = [region("sky", self.half(self.content_shape), self.half(self.style_shape))]
+        used, notes = pair_regions(regions, self.content_shape, self.style_shape)
+        assert [r.name for r in used] == ["sky", "the rest"]
+        np.testing.assert_array_equal(used[1].content_mask, self.half(self.content_shape, False))
+        np.testing.assert_array_equal(used[1].style_mask, self.half(self.style_shape, False))
+        assert notes == ["50.0% of the photo is in no region; it was styled by the part of the reference in no region."]
+
+    def test_soft_masks_leave_their_complement_to_the_rest(self):
+        soft = np.full(self.content_shape, 0.75, np.float32)
+        regions = [region("haze", soft, self.half(self.style_shape))]
+        used, _ = pair_regions(regions, self.content_shape, self.style_shape)
+        np.testing.assert_allclose(used[1].content_mask, 0.25)
 
     def test_region_empty_on_both_sides_dropped_silently(self):
         regions = [region("sky", self.half(self.content_shape), self.half(self.style_shape)),
+                   region("ground", self.half(self.content_shape, False), self.half(self.style_shape, False)),
                    region("ghost", np.zeros(self.content_shape, np.float32), np.zeros(self.style_shape, np.float32))]
         used, notes = pair_regions(regions, self.content_shape, self.style_shape)
-        assert [r.name for r in used] == ["sky"] and notes == []
+        assert [r.name for r in used] == ["sky", "ground"] and notes == []
 
     @pytest.mark.parametrize("bad", [np.nan, np.inf])
     @pytest.mark.parametrize("side", ["content", "style"])
