@@ -20,11 +20,12 @@ from .errors import OptionsError
 from .images import (MIN_WORKING_SIDE, Pixels, downscale, read_only_tensor, rebuild, resize_rows, split_pixels,
                      working_shape)
 from .local_affine import apply_affine_rows, smooth_coefficients
+from .auto_regions import find_regions
 from .masks import RegionPair, pair_regions
 from .methods import Outcome, Reporter, WorkingImages, run_method
 from .presets import Preset, get_preset
 from .progress import CancelToken, Checkpoint, ProgressCallback
-from .vgg import load_vgg19
+from .vgg import VGG19Features, load_vgg19
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class TransferOptions:
     photoreal_iterations: int | None = None
     preview_every: int = 0  # iterations between previews; 0 = none
     preview_size: int = 256  # long side of previews, px
+    regions: str = "given"  # "given": the regions passed (none = whole image); "auto": found, unless passed
 
 
 @dataclass
@@ -49,6 +51,7 @@ class TransferResult:
 
     image: np.ndarray
     notes: list[str] = field(default_factory=list)  # things the user should know (e.g. unpaired regions)
+    regions: list[RegionPair] = field(default_factory=list)  # automatic regions, 8-bit masks at full size
     stage_losses: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # stage -> first/last -> term
     working_size: tuple[int, int] = (0, 0)  # width, height
     device: str = "cpu"
@@ -70,8 +73,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+REGION_MODES = ("given", "auto")
+
+
 def _resolve(options: TransferOptions) -> Preset:
     """The preset with the options' working size and iteration counts applied."""
+    if options.regions not in REGION_MODES:
+        raise OptionsError(f"Unknown region mode '{options.regions}'; use 'given' (the masks passed, or the whole "
+                           "image) or 'auto' (found automatically).")
     preset = get_preset(options.preset)
     if options.size is not None:
         if options.size < MIN_WORKING_SIDE:
@@ -86,6 +95,28 @@ def _working_masks(masks: list[np.ndarray], shape: tuple[int, int], device: torc
     reading only the rows it needs: no full-size stack of K masks at 24 MP."""
     return torch.cat([resize_rows(read_only_tensor(mask)[None], 0, shape[0], *shape).to(device)
                       for mask in masks]).clamp(0, 1)
+
+
+def _full_size_masks(masks: torch.Tensor, height: int, width: int, rows: int) -> list[np.ndarray]:
+    """K×h×w soft masks as K 8-bit height×width arrays (255 = inside), `rows` rows at a time."""
+    out = [np.empty((height, width), np.uint8) for _ in range(masks.shape[0])]
+    for start in range(0, height, rows):
+        strip = (resize_rows(masks, start, min(start + rows, height), height, width) * 255 + 0.5).clamp(0, 255)
+        for mask, strip_mask in zip(out, strip.to(torch.uint8).cpu().numpy()):
+            mask[start:start + rows] = strip_mask
+    return out
+
+
+def _automatic_regions(images: WorkingImages, net: VGG19Features, content: Pixels, style: Pixels, seed: int,
+                       notes: list[str]) -> list[RegionPair]:
+    """Find regions on the working images, put them in `images`, and return them at full size."""
+    found = find_regions(images.content, images.style, net, seed)
+    notes.extend(found.notes)
+    images.content_masks, images.style_masks = found.content_masks, found.style_masks
+    content_masks = _full_size_masks(found.content_masks, content.height, content.width, content.strip_rows())
+    style_masks = _full_size_masks(found.style_masks, style.height, style.width, style.strip_rows())
+    return [RegionPair(f"auto: {index}", content_mask, style_mask)
+            for index, (content_mask, style_mask) in enumerate(zip(content_masks, style_masks), start=1)]
 
 
 def _finish(outcome: Outcome, content: Pixels, preset: Preset, smooth: bool, device: torch.device,
@@ -138,7 +169,14 @@ def transfer(
         content=downscale(content_px, content_shape, device), style=downscale(style_px, style_shape, device),
         content_masks=_working_masks([r.content_mask for r in used_regions], content_shape, device),
         style_masks=_working_masks([r.style_mask for r in used_regions], style_shape, device))
-    net = load_vgg19(options.weights, device) if preset.method.stages else None
+    automatic = options.regions == "auto" and not regions
+    if options.regions == "auto" and regions:
+        notes.append("Your own regions were used; automatic regions are found only when none are given.")
+    net = load_vgg19(options.weights, device) if preset.method.stages or automatic else None
+    found: list[RegionPair] = []
+    if automatic:
+        found = _automatic_regions(images, net, content_px, style_px, options.seed, notes)
+        reporter.check_cancel()
     outcome = run_method(preset.method, images, net, preset.weights, options.seed, reporter, notes)
     reporter.check_cancel()
     final_losses = next(reversed(outcome.stage_losses.values()), {}).get("last", {})
@@ -146,5 +184,5 @@ def transfer(
     with torch.no_grad():
         image = _finish(outcome, content_px, preset, options.smooth, device, reporter.check_cancel)
     reporter.finishing(final_losses, done=True)
-    return TransferResult(image, notes, outcome.stage_losses, (content_shape[1], content_shape[0]), str(device),
+    return TransferResult(image, notes, found, outcome.stage_losses, (content_shape[1], content_shape[0]), str(device),
                           time.perf_counter() - started)
