@@ -9,6 +9,7 @@ and Krita plug-ins (install_gimp.py, install_krita.py).
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from importlib import resources
@@ -26,6 +27,7 @@ from photostyle.core import (
     save_image,
     transfer,
 )
+from photostyle.core.transfer import REGION_MODES
 
 from . import install_gimp, install_krita
 from .daemon_cli import STOP_SIGNALS, RemoteTransfer, add_serve_command, add_server_options, serve
@@ -54,6 +56,10 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
                              "stages of each kind (default: the preset's; 'default' has only the second kind)")
     parser.add_argument("--no-smooth", action="store_true",
                         help="skip the smooth-local-affine finish (the result is then the raw optimised image, upscaled)")
+    parser.add_argument("--regions", default="given", choices=REGION_MODES,
+                        help="'given' (default): the masks given, or the whole image; 'auto': the engine finds "
+                             "corresponding regions of the photo and the reference when no masks are given "
+                             "(given masks always win)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -68,6 +74,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--style-mask", help="colour-coded region mask of the reference, same colours = same region")
     run.add_argument("--region", nargs=3, action="append", default=[], metavar=("NAME", "CONTENT_MASK", "STYLE_MASK"),
                      help="a named pair of grey masks (white = in the region); repeat for several regions")
+    run.add_argument("--save-regions", metavar="DIR",
+                     help="with --regions auto, write the regions found as grey masks DIR/content-auto-1.png, "
+                          "DIR/style-auto-1.png, ... (DIR is created)")
     _add_engine_options(run)
     add_server_options(run)
 
@@ -106,7 +115,7 @@ def _options(args: argparse.Namespace) -> TransferOptions:
     style_iterations, photoreal_iterations = args.iterations or (None, None)
     return TransferOptions(preset=args.preset, size=args.size, device=args.device, weights=args.weights,
                            seed=args.seed, smooth=not args.no_smooth, style_iterations=style_iterations,
-                           photoreal_iterations=photoreal_iterations)
+                           photoreal_iterations=photoreal_iterations, regions=args.regions)
 
 
 def _run(content_path: str | Path, style_path: str | Path, output: str, regions: list[RegionPair],
@@ -116,6 +125,10 @@ def _run(content_path: str | Path, style_path: str | Path, output: str, regions:
     output_path = Path(output)
     if not output_path.parent.is_dir():
         raise PhotoStyleError(f"The output folder {output_path.parent} does not exist; create it or choose another path.")
+    regions_dir = getattr(args, "save_regions", None)
+    if regions_dir and (args.regions != "auto" or regions):
+        raise PhotoStyleError("--save-regions writes the regions the engine finds, which it does with --regions auto "
+                              "and no masks given.")
     engine = RemoteTransfer(args) if getattr(args, "server", None) else transfer
     try:
         result = engine(content, style, regions, _options(args), progress=ProgressBar())
@@ -126,6 +139,24 @@ def _run(content_path: str | Path, style_path: str | Path, output: str, regions:
         print(f"note: {note}", file=sys.stderr)
     print(f"Wrote {output_path} ({result.image.shape[1]}×{result.image.shape[0]}, optimised at "
           f"{result.working_size[0]}×{result.working_size[1]}, {result.seconds:.0f} s on {result.device}).")
+    if regions_dir:
+        _save_regions(Path(regions_dir), result.regions)
+
+
+def _save_regions(folder: Path, regions: list[RegionPair]) -> None:
+    """Write automatic regions as 8-bit grey PNGs, content-auto-1.png, style-auto-1.png, ..."""
+    if not regions:
+        print(f"The engine returned no automatic regions, so none were written to {folder}.")
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PhotoStyleError(f"Cannot create the regions folder {folder} ({exc.strerror}); choose another.") from None
+    for region in regions:
+        slug = re.sub(r"[^a-z0-9]+", "-", region.name.lower()).strip("-")  # "auto: 1" -> "auto-1"
+        save_image(folder / f"content-{slug}.png", region.content_mask)
+        save_image(folder / f"style-{slug}.png", region.style_mask)
+    print(f"Wrote {len(regions)} automatic region(s) to {folder} (content-*.png and style-*.png, white = inside).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

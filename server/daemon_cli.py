@@ -123,7 +123,7 @@ class RemoteTransfer:
                                   "`photostyle serve --device ... --weights ...` instead.")
         remote_options = Options(preset=options.preset, size=options.size, seed=options.seed, smooth=options.smooth,
                                  style_iterations=options.style_iterations,
-                                 photoreal_iterations=options.photoreal_iterations)
+                                 photoreal_iterations=options.photoreal_iterations, regions=options.regions)
         remote_regions = [Region(r.name, image_from_array(_mask8(r.content_mask)), image_from_array(_mask8(r.style_mask)))
                           for r in regions or []]
         try:
@@ -134,8 +134,11 @@ class RemoteTransfer:
             raise Cancelled(str(exc)) from None
         except PhotoStyleClientError as exc:
             raise PhotoStyleError(str(exc)) from None
-        return TransferResult(array_from_image(result.image), result.notes, working_size=result.working_size,
-                              device=f"{result.device} (daemon)", seconds=result.seconds)
+        found = [RegionPair(r.name, array_from_image(r.content_mask)[:, :, 0], array_from_image(r.style_mask)[:, :, 0])
+                 for r in result.regions]
+        return TransferResult(array_from_image(result.image), result.notes, regions=found,
+                              working_size=result.working_size, device=f"{result.device} (daemon)",
+                              seconds=result.seconds)
 
 
 def _mask8(mask: np.ndarray) -> np.ndarray:

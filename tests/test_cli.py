@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 
 from photostyle.core import load_image, save_image
 
@@ -89,6 +90,21 @@ class TestTransfer:
         assert result.returncode == 0, result.stderr
         assert "note: Region 'red'" in result.stderr and "missing from the style image" in result.stderr
 
+    def test_automatic_regions_are_saved_as_grey_masks(self, pair, tmp_path):
+        folder = tmp_path / "regions" / "auto"
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"), "--preset", "preview",
+                         "--regions", "auto", "--save-regions", str(folder))
+        assert result.returncode == 0, result.stderr
+        count = len(list(folder.glob("content-*.png")))
+        sizes = {"content": (101, 80), "style": (70, 90)}
+        names = [f"{side}-auto-{number}.png" for side in sizes for number in range(1, count + 1)]
+        assert count and sorted(path.name for path in folder.iterdir()) == sorted(names)
+        for name in names:
+            with PILImage.open(folder / name) as mask:
+                assert mask.mode == "L" and mask.size == sizes[name.split("-")[0]]
+        assert "note: Automatic regions" in result.stderr
+        assert f"automatic region(s) to {folder}" in result.stdout
+
     def test_demo_writes_its_image(self, tmp_path):
         result = run_cli("demo", "-o", str(tmp_path / "demo.png"), *FAST)
         assert result.returncode == 0, result.stderr
@@ -143,6 +159,12 @@ class TestErrors:
         save_image(tmp_path / "tiny.png", gradient_photo(20, 30))
         result = run_cli("transfer", str(pair[0]), str(tmp_path / "tiny.png"), "-o", str(tmp_path / "o.png"), *FAST)
         assert_user_error(result, "30×20", "at least 64")
+
+    def test_save_regions_without_automatic_regions(self, pair, tmp_path):
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"),
+                         "--save-regions", str(tmp_path / "masks"), *FAST)
+        assert_user_error(result, "--save-regions", "--regions auto")
+        assert not (tmp_path / "o.png").exists() and not (tmp_path / "masks").exists()
 
     def test_output_folder_missing(self, pair, tmp_path):
         result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "no" / "o.png"), *FAST)

@@ -1,5 +1,6 @@
 """The daemon and the client library together, on a real daemon on 127.0.0.1: results, events,
-bit depths, regions, encoded files, the line, health checking, reflection, round robin, TLS."""
+bit depths, regions (given and automatic), encoded files, the line, health checking, reflection,
+round robin, TLS."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from PIL import Image as PILImage
 
 from daemon_fixtures import CONTENT, FAST, STYLE, client, daemon, image, photo, running_daemon  # noqa: F401  (fixtures)
 from photostyle.core import PRESETS
+from photostyle.core.transfer import REGION_MODES
 from photostyle.server.client import (Client, DaemonUnavailableError, EncodedImage, Image, Options, Preview,
                                       Progress, Queued, Region, Result)
 from photostyle.server.client import photostyle_pb2 as pb
+from photostyle.server.client.wire import REGION_MODES as WIRE_REGION_MODES
 from photostyle.server.client.wire import SERVICE
 from photostyle.server.daemon import Limits
 from photostyle.server.daemon.pixels import array_from_image
@@ -81,6 +84,32 @@ def test_regions_and_notes(client):
     result = client.transfer(CONTENT, STYLE, regions, FAST).result()
     assert result.image.width == 96
     assert any("'ground'" in note and "missing from the style image" in note for note in result.notes)
+
+
+#: Automatic regions without the neural optimisation: a second or two on a CPU.
+AUTO = Options(preset="preview", regions="auto")
+
+
+def test_automatic_regions_come_back_with_full_size_masks(client):
+    result = client.transfer(CONTENT, STYLE, options=AUTO).result()
+    names = [r.name for r in result.regions]
+    assert names and names == [f"auto: {n}" for n in range(1, len(names) + 1)]
+    for masks, (width, height) in (([r.content_mask for r in result.regions], (96, 80)),
+                                   ([r.style_mask for r in result.regions], (70, 90))):
+        assert all((m.width, m.height, m.channels, m.sample_type) == (width, height, 1, "uint8") for m in masks)
+        total = sum(array_from_image(m)[:, :, 0].astype(np.int32) for m in masks)
+        assert np.abs(total - 255).max() <= len(masks)  # soft masks, each rounded to 8 bits
+    assert any(note.startswith("Automatic regions") for note in result.notes)
+
+
+def test_automatic_regions_give_way_to_the_users_regions(client):
+    content_mask = np.zeros((80, 96), np.uint8)
+    content_mask[:40] = 255
+    style_mask = np.zeros((90, 70), np.uint8)
+    style_mask[:45] = 255
+    result = client.transfer(CONTENT, STYLE, [Region("sky", image(content_mask), image(style_mask))], AUTO).result()
+    assert result.regions == [] and result.image.width == 96
+    assert any("Your own regions were used" in note for note in result.notes)
 
 
 def test_encoded_png_and_jpeg_inputs(client):
@@ -146,3 +175,11 @@ def test_tls_with_token(tmp_path):
 def test_image_info_names_unknown_sample_types():
     with pytest.raises(ValueError, match="uint32"):
         Image(64, 64, 3, "uint32", b"").info()
+
+
+def test_options_region_modes_are_the_engines_and_unknown_ones_are_refused():
+    assert tuple(WIRE_REGION_MODES) == REGION_MODES
+    assert Options().to_wire().regions == pb.REGION_MODE_GIVEN
+    assert Options(regions="auto").to_wire().regions == pb.REGION_MODE_AUTO
+    with pytest.raises(ValueError, match="'magic'.*given, auto"):
+        Options(regions="magic").to_wire()

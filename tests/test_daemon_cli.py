@@ -36,6 +36,16 @@ def test_remote_transfer_behaves_like_the_engine_call(daemon):
     assert isinstance(seen[0], Progress) and seen[-1].fraction == 1.0
 
 
+def test_remote_transfer_returns_the_automatic_regions_as_the_engine_does(daemon):
+    result = remote(daemon.address)(photo(72, 90), photo(90, 70, flip=True), None,
+                                    TransferOptions(preset="preview", regions="auto"))
+    assert result.regions and all(isinstance(region, RegionPair) for region in result.regions)
+    for region in result.regions:
+        assert region.content_mask.shape == (72, 90) and region.style_mask.shape == (90, 70)
+        assert region.content_mask.dtype == region.style_mask.dtype == np.uint8
+    assert any(note.startswith("Automatic regions") for note in result.notes)
+
+
 def test_remote_transfer_errors_read_like_engine_errors(daemon):
     with running_daemon() as gone:
         address = gone.address

@@ -34,6 +34,11 @@ VENDORED_CLIENT = textwrap.dedent("""
         image = events[-1].image
         out["result"] = [image.width, image.height, image.channels, image.sample_type, len(image.data)]
         out["events"] = sorted({type(event).__name__ for event in events})
+        out["given_regions"] = events[-1].regions
+        auto = client.transfer(Image(w, h, 3, "uint8", content), Image(70, 90, 3, "uint8", style),
+                               options=Options(preset="preview", regions="auto")).result()
+        out["auto_masks"] = [[m.width, m.height, m.channels, m.sample_type, len(m.data)]
+                             for r in auto.regions for m in (r.content_mask, r.style_mask)]
         try:
             client.transfer(Image(w, h, 3, "uint8", b"short"), Image(70, 90, 3, "uint8", style)).result()
         except InvalidRequestError as exc:
@@ -81,6 +86,9 @@ def test_vendored_client_works_against_a_real_daemon(python, vendored, daemon):
     assert out["api"] == "photostyle.v1"
     assert out["result"] == [96, 80, 3, "uint8", 96 * 80 * 3]
     assert out["events"] == ["Progress", "Queued", "Result"]
+    assert out["given_regions"] == []  # what an old client asks for: no masks follow the result
+    assert out["auto_masks"] and out["auto_masks"] == [[96, 80, 1, "uint8", 96 * 80], [70, 90, 1, "uint8", 70 * 90]] * (
+        len(out["auto_masks"]) // 2)
     assert "declares 5 bytes" in out["invalid"]
     assert "photostyle serve" in out["unavailable"]
     assert out["heavy_modules"] == []

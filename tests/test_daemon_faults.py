@@ -22,7 +22,7 @@ from photostyle.server.client import (AuthenticationError, CancelledError, Clien
                                       DaemonUnavailableError, DeviceOutOfMemoryError, EncodedImage, Image, InvalidMasksError,
                                       InvalidRequestError, Options, Progress, Queued, Region, Result, TooLargeError)
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import SERVICE, TRANSFER_PATH
+from photostyle.server.client.wire import ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH
 from photostyle.server.daemon import ConfigError, Daemon, DaemonConfig, Limits
 
 
@@ -110,6 +110,21 @@ def test_malformed_protocol_messages_are_refused(daemon, client, case):
     assert caught.value.code() == code
     for word in words:
         assert word in caught.value.details()
+    assert client.capabilities().jobs_in_line == 0
+
+
+def test_unknown_region_mode_is_refused_before_the_pixels_are_asked_for(daemon, client):
+    setup = pb.TransferSetup(options=pb.TransferOptions(regions=7), content=CONTENT.info(), style=STYLE.info())
+    events = []
+    with grpc.insecure_channel(daemon.address) as channel, pytest.raises(grpc.RpcError) as caught:
+        call = channel.stream_stream(TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
+                                     response_deserializer=pb.TransferEvent.FromString)
+        for event in call(iter([pb.TransferRequest(setup=setup)]), timeout=60):
+            events.append(event)
+    assert events == []  # not queued, no SendPixels
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Unknown region mode 7" in caught.value.details() and "REGION_MODE_AUTO" in caught.value.details()
+    assert dict(caught.value.trailing_metadata())[ERROR_KIND_METADATA_KEY] == "options"
     assert client.capabilities().jobs_in_line == 0
 
 

@@ -21,8 +21,8 @@ from . import photostyle_pb2 as pb
 from .errors import DaemonError, DaemonUnavailableError, PhotoStyleClientError, from_rpc_error
 from .events import Event, Preview, Progress, Queued, Result
 from .images import EncodedImage, Image, Region
-from .wire import (CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, SERVICE, TRANSFER_PATH, chunks,
-                   token_metadata)
+from .wire import (CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, REGION_MODES, SERVICE, TRANSFER_PATH,
+                   chunks, token_metadata)
 
 _SERVICE_CONFIG = json.dumps({
     "loadBalancingConfig": [{"round_robin": {}}],
@@ -42,10 +42,17 @@ class Options:
     photoreal_iterations: int | None = None
     preview_every: int = 0  # iterations between previews; 0 = none
     preview_size: int = 256
+    #: "given": the regions passed to `transfer` (none = the whole image); "auto": the engine finds
+    #: corresponding regions itself, unless regions are passed (they always win), and returns them
+    #: in `Result.regions`.
+    regions: str = "given"
 
     def to_wire(self) -> pb.TransferOptions:
+        if self.regions not in REGION_MODES:
+            raise ValueError(f"Unknown region mode {self.regions!r}; use one of {', '.join(REGION_MODES)}.")
         message = pb.TransferOptions(preset=self.preset, seed=self.seed, smooth=self.smooth,
-                                     preview_every=self.preview_every, preview_size=self.preview_size)
+                                     preview_every=self.preview_every, preview_size=self.preview_size,
+                                     regions=REGION_MODES[self.regions])
         for name in ("size", "style_iterations", "photoreal_iterations"):
             if getattr(self, name) is not None:
                 setattr(message, name, getattr(self, name))
@@ -180,9 +187,7 @@ class TransferCall:
             self._events.put(DaemonError(f"Unexpected client failure ({type(exc).__name__}: {exc})."))
 
     def _read(self) -> Iterator[Event]:
-        header: pb.TransferResult | None = None
-        buffer = bytearray()
-        filled = 0
+        download: _ResultDownload | None = None
         started = False
         try:
             for event in self._call:
@@ -200,20 +205,16 @@ class TransferCall:
                 elif kind == "preview":
                     yield Preview(Image.from_wire(event.preview.info, event.preview.data))
                 elif kind == "result":
-                    header = event.result
-                    buffer = bytearray(header.image.size_bytes)
+                    download = _ResultDownload(event.result)
                 elif kind == "chunk":
-                    data = event.chunk.data
-                    if header is None or filled + len(data) > len(buffer):
-                        raise DaemonError("The daemon sent more result data than it announced (a daemon bug).")
-                    buffer[filled:filled + len(data)] = data
-                    filled += len(data)
+                    if download is None:
+                        raise DaemonError("The daemon sent result data before the result (a daemon bug).")
+                    download.add(event.chunk.data)
         except grpc.RpcError as error:
             raise from_rpc_error(error, self._where, started) from None
-        if header is None or filled != len(buffer):
+        if download is None:
             raise DaemonError("The daemon ended the job without sending the whole result (a daemon bug).")
-        yield Result(Image.from_wire(header.image, buffer), list(header.notes), header.seconds, header.device,
-                     (header.working_width, header.working_height))
+        yield download.result()
 
     def cancel(self) -> None:
         """Stop the job: the daemon stops the engine within about a second; iteration raises CancelledError."""
@@ -224,6 +225,47 @@ class TransferCall:
 
     def __exit__(self, *exc_info: object) -> None:
         self.cancel()
+
+
+class _ResultDownload:
+    """The bytes that follow a TransferResult, filled chunk by chunk: the result image, then each
+    found region's content mask and style mask, one buffer each (as the daemon announced them)."""
+
+    def __init__(self, header: pb.TransferResult) -> None:
+        self._header = header
+        self._infos = [header.image]
+        for region in header.regions:
+            self._infos += [region.content_mask, region.style_mask]
+        self._buffers = [bytearray(info.size_bytes) for info in self._infos]
+        self._index = 0  # the buffer being filled
+        self._filled = 0  # bytes of it received
+
+    def add(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            self._skip_full()
+            if self._index == len(self._buffers):
+                raise DaemonError("The daemon sent more result data than it announced (a daemon bug).")
+            buffer = self._buffers[self._index]
+            taken = min(len(view), len(buffer) - self._filled)
+            buffer[self._filled:self._filled + taken] = view[:taken]
+            self._filled += taken
+            view = view[taken:]
+
+    def result(self) -> Result:
+        self._skip_full()
+        if self._index < len(self._buffers):
+            raise DaemonError("The daemon ended the job without sending the whole result (a daemon bug).")
+        image, *masks = [Image.from_wire(info, buffer) for info, buffer in zip(self._infos, self._buffers)]
+        header = self._header
+        pairs = iter(masks)
+        regions = [Region(region.name, next(pairs), next(pairs)) for region in header.regions]
+        return Result(image, list(header.notes), header.seconds, header.device,
+                      (header.working_width, header.working_height), regions)
+
+    def _skip_full(self) -> None:
+        while self._index < len(self._buffers) and self._filled == len(self._buffers[self._index]):
+            self._index, self._filled = self._index + 1, 0
 
 
 def _split(addresses: str | Sequence[str]) -> list[str]:

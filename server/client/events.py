@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .images import Image
+from .images import Image, Region
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,19 @@ class Preview:
 
 @dataclass(frozen=True)
 class Result:
-    """The restyled layer: the content's size, channels and sample type (grey comes back RGB)."""
+    """The restyled layer: the content's size, channels and sample type (grey comes back RGB).
+
+    `regions`: the regions the engine found ("auto: 1", ...) when asked for automatic regions and
+    given none, so the user can see or reuse them; masks are 1-channel "uint8" Images at the
+    content's and the style's full size (soft, adding up to about 255 at each pixel).
+    """
 
     image: Image
     notes: list[str]
     seconds: float
     device: str
     working_size: tuple[int, int]  # width, height the engine optimised at
+    regions: list[Region] = field(default_factory=list)
 
 
 Event = Queued | Progress | Preview | Result

@@ -27,6 +27,11 @@ class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENCODING_RAW: _ClassVar[Encoding]
     ENCODING_PNG: _ClassVar[Encoding]
     ENCODING_JPEG: _ClassVar[Encoding]
+
+class RegionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REGION_MODE_GIVEN: _ClassVar[RegionMode]
+    REGION_MODE_AUTO: _ClassVar[RegionMode]
 SAMPLE_TYPE_UNSPECIFIED: SampleType
 SAMPLE_TYPE_UINT8: SampleType
 SAMPLE_TYPE_UINT16: SampleType
@@ -39,6 +44,8 @@ CHANNEL_LAYOUT_RGBA: ChannelLayout
 ENCODING_RAW: Encoding
 ENCODING_PNG: Encoding
 ENCODING_JPEG: Encoding
+REGION_MODE_GIVEN: RegionMode
+REGION_MODE_AUTO: RegionMode
 
 class ImageInfo(_message.Message):
     __slots__ = ("width", "height", "layout", "sample_type", "encoding", "size_bytes")
@@ -73,7 +80,7 @@ class Region(_message.Message):
     def __init__(self, name: _Optional[str] = ..., content_mask: _Optional[_Union[ImageInfo, _Mapping]] = ..., style_mask: _Optional[_Union[ImageInfo, _Mapping]] = ...) -> None: ...
 
 class TransferOptions(_message.Message):
-    __slots__ = ("preset", "size", "seed", "smooth", "style_iterations", "photoreal_iterations", "preview_every", "preview_size")
+    __slots__ = ("preset", "size", "seed", "smooth", "style_iterations", "photoreal_iterations", "preview_every", "preview_size", "regions")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +89,7 @@ class TransferOptions(_message.Message):
     PHOTOREAL_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
     preset: str
     size: int
     seed: int
@@ -90,7 +98,8 @@ class TransferOptions(_message.Message):
     photoreal_iterations: int
     preview_every: int
     preview_size: int
-    def __init__(self, preset: _Optional[str] = ..., size: _Optional[int] = ..., seed: _Optional[int] = ..., smooth: _Optional[bool] = ..., style_iterations: _Optional[int] = ..., photoreal_iterations: _Optional[int] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ...) -> None: ...
+    regions: RegionMode
+    def __init__(self, preset: _Optional[str] = ..., size: _Optional[int] = ..., seed: _Optional[int] = ..., smooth: _Optional[bool] = ..., style_iterations: _Optional[int] = ..., photoreal_iterations: _Optional[int] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., regions: _Optional[_Union[RegionMode, str]] = ...) -> None: ...
 
 class TransferSetup(_message.Message):
     __slots__ = ("options", "content", "style", "regions")
@@ -156,20 +165,22 @@ class Preview(_message.Message):
     def __init__(self, info: _Optional[_Union[ImageInfo, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class TransferResult(_message.Message):
-    __slots__ = ("image", "notes", "seconds", "device", "working_width", "working_height")
+    __slots__ = ("image", "notes", "seconds", "device", "working_width", "working_height", "regions")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     WORKING_WIDTH_FIELD_NUMBER: _ClassVar[int]
     WORKING_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
     image: ImageInfo
     notes: _containers.RepeatedScalarFieldContainer[str]
     seconds: float
     device: str
     working_width: int
     working_height: int
-    def __init__(self, image: _Optional[_Union[ImageInfo, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ..., device: _Optional[str] = ..., working_width: _Optional[int] = ..., working_height: _Optional[int] = ...) -> None: ...
+    regions: _containers.RepeatedCompositeFieldContainer[Region]
+    def __init__(self, image: _Optional[_Union[ImageInfo, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ..., device: _Optional[str] = ..., working_width: _Optional[int] = ..., working_height: _Optional[int] = ..., regions: _Optional[_Iterable[_Union[Region, _Mapping]]] = ...) -> None: ...
 
 class TransferEvent(_message.Message):
     __slots__ = ("queued", "progress", "preview", "result", "chunk", "send_pixels")

@@ -38,6 +38,10 @@ SAMPLE_TYPES: dict[str, tuple[int, int]] = {
 }
 SAMPLE_TYPE_NAMES: dict[int, str] = {enum: name for name, (enum, _) in SAMPLE_TYPES.items()}
 
+#: Region modes by the engine's names (photostyle.core.transfer.REGION_MODES) → wire enum.
+REGION_MODES: dict[str, int] = {"given": pb.REGION_MODE_GIVEN, "auto": pb.REGION_MODE_AUTO}
+REGION_MODE_NAMES: dict[int, str] = {enum: name for name, enum in REGION_MODES.items()}
+
 
 def token_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
     """Call metadata carrying `token`, or none."""

@@ -19,6 +19,7 @@ from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError
                              TransferOptions, WeightsError, resolve_device, transfer)
 from photostyle.core.vgg import load_vgg19
 from photostyle.server.client import photostyle_pb2 as pb
+from photostyle.server.client.wire import REGION_MODE_NAMES
 
 from .pixels import to_wire
 from .scheduler import Failure, Job, Outcome
@@ -67,7 +68,8 @@ class Engine:
             smooth=wire.smooth if wire.HasField("smooth") else True,
             style_iterations=wire.style_iterations if wire.HasField("style_iterations") else None,
             photoreal_iterations=wire.photoreal_iterations if wire.HasField("photoreal_iterations") else None,
-            preview_every=wire.preview_every, preview_size=wire.preview_size or DEFAULT_PREVIEW_SIZE)
+            preview_every=wire.preview_every, preview_size=wire.preview_size or DEFAULT_PREVIEW_SIZE,
+            regions=REGION_MODE_NAMES[wire.regions])
         inputs = job.inputs
         try:
             return transfer(inputs.content, inputs.style, inputs.regions, options,

@@ -135,13 +135,20 @@ class PhotoStyleService:
         self._line.provide(job, Inputs(arrays[0], arrays[1], regions))
 
     def _result_events(self, result: TransferResult) -> Iterator[pb.TransferEvent]:
+        """The result header, then as chunks the image's bytes and each found region's two masks'
+        (views of the engine's arrays: only one chunk at a time is copied)."""
         info, data = to_wire(result.image)
+        masks = [to_wire(mask) for region in result.regions for mask in (region.content_mask, region.style_mask)]
+        mask_infos = iter([mask_info for mask_info, _ in masks])
+        regions = [pb.Region(name=region.name, content_mask=next(mask_infos), style_mask=next(mask_infos))
+                   for region in result.regions]
         width, height = result.working_size
         yield pb.TransferEvent(result=pb.TransferResult(image=info, notes=result.notes, seconds=result.seconds,
                                                         device=result.device, working_width=width,
-                                                        working_height=height))
-        for piece in chunks(data, self._limits.chunk_bytes):
-            yield pb.TransferEvent(chunk=pb.Chunk(data=piece))
+                                                        working_height=height, regions=regions))
+        for blob in [data, *(view for _, view in masks)]:
+            for piece in chunks(blob, self._limits.chunk_bytes):
+                yield pb.TransferEvent(chunk=pb.Chunk(data=piece))
 
 
 class _Upload:

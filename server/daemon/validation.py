@@ -14,7 +14,8 @@ import grpc
 from photostyle.core import OptionsError, get_preset
 from photostyle.core.images import MIN_SIDE, MIN_WORKING_SIDE
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import CHUNK_BYTES, MAX_MESSAGE_BYTES, SAMPLE_TYPE_NAMES, SAMPLE_TYPES
+from photostyle.server.client.wire import (CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, SAMPLE_TYPE_NAMES,
+                                          SAMPLE_TYPES)
 
 _LAYOUTS = {pb.CHANNEL_LAYOUT_GREY: "grey", pb.CHANNEL_LAYOUT_GREY_ALPHA: "grey+alpha",
             pb.CHANNEL_LAYOUT_RGB: "RGB", pb.CHANNEL_LAYOUT_RGBA: "RGBA"}
@@ -141,6 +142,9 @@ def _check_options(options: pb.TransferOptions, limits: Limits) -> None:
             raise invalid("options", f"{name} = {getattr(options, name)} is out of range; use 0 to {limits.max_iterations}.")
     if options.preview_every < 0 or not 0 <= options.preview_size <= 1024:
         raise invalid("options", "preview_every must be 0 or more and preview_size 0 to 1024 px.")
+    if options.regions not in REGION_MODE_NAMES:
+        raise invalid("options", f"Unknown region mode {options.regions}; use REGION_MODE_GIVEN (the setup's regions, "
+                                 "none = the whole image) or REGION_MODE_AUTO (found by the engine).")
 
 
 def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:
