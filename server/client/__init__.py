@@ -17,6 +17,8 @@ from .errors import (AuthenticationError, CancelledError, DaemonBusyError, Daemo
 from .events import Event, Preview, Progress, Queued, Result
 from .images import EncodedImage, Image, Region
 from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
+from .regions import (DEFAULT_REGION_CHOICE, REGION_CHOICES, SELECTION_REGION, RegionPlan, check_found_regions,
+                      is_auto_region, plan_regions)
 from .wire import DEFAULT_ADDRESS, DEFAULT_PORT
 
 __all__ = [
@@ -25,4 +27,6 @@ __all__ = [
     "Image", "InvalidMasksError", "InvalidRequestError", "LIVE_PREVIEW_PRESET", "LIVE_PREVIEW_SIDE", "Options",
     "PhotoStyleClientError", "Preview", "Progress", "Queued", "Region", "Result", "TooLargeError", "TransferCall",
     "live_preview_options", "live_preview_scale",
+    "DEFAULT_REGION_CHOICE", "REGION_CHOICES", "SELECTION_REGION", "RegionPlan", "check_found_regions",
+    "is_auto_region", "plan_regions",
 ]
