@@ -207,12 +207,38 @@ def test_channels_with_the_same_name_pair_regions(gimp_root: Path, daemon_addres
 
 
 @pytest.mark.gimp
+def test_automatic_regions_come_back_as_channels(gimp_root: Path, daemon_address: str) -> None:
+    """The default region mode, with no channel named alike in both images (the photo has only a stale
+    "auto: 9"): the engine finds regions, and they arrive with the result as hidden channels
+    "auto: 1"… of the photo's image (placed where the selection's part of the layer was sent, zero
+    elsewhere) and of the reference's image (over its layer)."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "auto"))
+    assert facts["status"] == "success", facts["message"]
+    assert facts["region_mode"] == "auto"
+    assert facts["layers"] == [f"Background (style: {facts['reference_name']})", "Background"]
+    assert facts["source_unchanged"] and facts["has_mask"] and facts["changed_outside"] == 0.0
+    found = [channel["name"] for channel in facts["photo_channels"]]
+    assert found and found == [f"auto: {index}" for index in range(1, len(found) + 1)], found  # stale one gone
+    image_size = [600 + 20, 400 + 10]  # the photo's canvas, grown around the layer
+    crop_width, crop_height = facts["crop"][2:]
+    assert crop_width * crop_height < 0.5 * image_size[0] * image_size[1]  # the selection's part, not all of it
+    for channel in facts["photo_channels"]:
+        assert channel["size"] == image_size and not channel["visible"], channel
+        assert channel["covered_inside"] > 0 and channel["covered_outside"] == 0, channel
+    assert [channel["name"] for channel in facts["reference_channels"]] == found
+    for channel in facts["reference_channels"]:
+        assert channel["size"] == facts["reference_size"] and channel["covered_inside"] > 0, channel
+
+
+@pytest.mark.gimp
 def test_one_undo_removes_the_result(gimp_root: Path, daemon_address: str) -> None:
     install_into(gimp_root, daemon_address)
     facts = result_of(start_gimp(gimp_root, "undo", gui=True))
     assert facts["status"] == "success", facts["message"]
     assert len(facts["layers"]) == 2
     assert facts["layers_after_undo"] == facts["layers_before"]
+    assert facts["channels_after_undo"] == facts["channels_before"]  # the regions the engine found went too
     assert facts["selection_after_undo"]  # only our step was undone, not the selection before it
     assert facts["composite_after_undo_unchanged"]
 
@@ -257,8 +283,8 @@ def test_the_dialogs_presets_are_the_daemons(gimp_root: Path, monkeypatch: pytes
 @pytest.mark.gimp
 def test_live_preview_restyles_a_small_copy_and_leaves_the_image_alone(gimp_root: Path, daemon_address: str) -> None:
     """The dialog's preview path inside GIMP: a 1200×800 photo (coffee, brown) and a reference
-    (rocket at blue hour); a wide feathered selection, a thin strip with the reference as a file, then
-    no selection and regions as channels named alike in both images."""
+    (rocket at blue hour); in the "whole" mode a wide feathered selection and a thin strip with the
+    reference as a file, then in the automatic mode no selection and channels named alike in both images."""
     install_into(gimp_root, daemon_address)
     facts = result_of(start_gimp(gimp_root, "preview"))
     min_side = facts["min_side"]
@@ -274,8 +300,10 @@ def test_live_preview_restyles_a_small_copy_and_leaves_the_image_alone(gimp_root
         assert max(preview["style_size"]) == LIVE_PREVIEW_SIDE and min(preview["style_size"]) >= min_side, case
         if case == "channels":  # the daemon took the shrunk masks, so each matched its shrunk image's size
             assert sorted(preview["regions"]) == ["ground", "sky"] and preview["selection_size"] is None
-        else:
+            assert preview["engine_mode"] == "given"  # the automatic mode sends the channels named alike as given
+        else:  # the "whole" mode
             assert preview["regions"] == ["selection"] and preview["selection_size"] == preview["content_size"], case
+            assert preview["engine_mode"] == "given"
         # Its colours moved toward the reference's (a preview that returned the photo would fail).
         before = math.dist(preview["photo_mean"], preview["reference_mean"])
         after = math.dist(preview["preview_mean"], preview["reference_mean"])

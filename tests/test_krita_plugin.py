@@ -197,7 +197,7 @@ def krita_home(tmp_path_factory, pytestconfig):
         shutil.copytree(share, cache, ignore=shutil.ignore_patterns("pykrita"), dirs_exist_ok=True)
 
 
-def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[str, str], files: list[Path],
+def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[str, str | None], files: list[Path],
               start_daemon: bool = False, second_reference: Path | None = None) -> dict:
     """Install plug-in and driver, start Krita on `files` under Xvfb, and return what the driver recorded."""
     share, kritarc = home / ".local" / "share" / "krita", home / ".config" / "kritarc"
@@ -207,7 +207,8 @@ def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[s
     shutil.copytree(DRIVER / "photostyle_krita_test", pykrita / "photostyle_krita_test", dirs_exist_ok=True)
     shutil.copy(DRIVER / "photostyle_krita_test.desktop", pykrita)
     install_krita.set_kritarc_value(kritarc, "python", "enable_photostyle_krita_test", "true")
-    for key, value in {"address": address, "reference_file": "", "pair_regions": "True", **engine}.items():
+    settings = {"address": address, "reference_file": "", "regions": "auto", "pair_regions": None, **engine}
+    for key, value in settings.items():  # None: no such key (as in a kritarc from an older version)
         install_krita.set_kritarc_value(kritarc, "PhotoStyle", key, value)
     out.mkdir(parents=True, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("XDG_", "PYTHON"))}
@@ -313,7 +314,7 @@ class TestInKrita:
 
         # The colours moved to the reference's: a stub answering with the photo would stay at distance 1.
         # First preview: the local selection "top" (the canvas's upper half) paired with the
-        # reference's upper half; then unpaired, the whole area with the whole reference.
+        # reference's upper half; then in the "whole" mode, the selected area with the whole reference.
         projection = raw(tmp_path, "projection_before.raw", width, height)[y:y + h, x:x + w, 2::-1]  # BGRA -> RGB
         with Image.open(REFERENCE) as image:
             reference = np.asarray(image.convert("RGB"), float)
@@ -343,8 +344,42 @@ class TestInKrita:
               f"{refreshed['seconds']:.2f} s after the reference changed (incl. the docker's 0.3 s pause); sent "
               f"{sent[0]}×{sent[1]} px of a {w}×{h} px selection")
 
+    def test_automatic_regions_come_back_as_local_selections(self, krita_home, daemon, tmp_path):
+        """No local selection named alike in photo and reference (only a stale "auto: 9" from an earlier
+        run): the engine finds regions, and they arrive with the result as local selections "auto: 1"…
+        on the photo's layer and on the reference document's top layer, at each document's size."""
+        record = run_krita(krita_home, tmp_path, "auto", daemon, FAST, [REFERENCE, PHOTO])
+        width, height = record["size"]
+        assert record["region_mode"] == "auto"
+        assert "(regions: found by the engine)" in record["status_started"], record["status_started"]
+        assert record["status"].startswith("Done: new layer “Background styled like rocket.jpg”"), record["status"]
+        names = [node["name"] for node in record["nodes_after"]]
+        assert names.index(result_layer(record)["name"]) == names.index(record["source"]) + 1
+        assert (tmp_path / "source_after.raw").read_bytes() == (tmp_path / "source_before.raw").read_bytes()
+        found = [region["name"] for region in record["found_photo"]]
+        assert found == [f"auto: {index}" for index in range(1, len(found) + 1)] and found, found  # stale one gone
+        assert f"Regions found: {', '.join(found)}." in record["status"]
+        for regions, (canvas_width, canvas_height) in ((record["found_photo"], (width, height)),
+                                                       (record["found_reference"], record["reference_size"])):
+            assert [region["name"] for region in regions] == found
+            for region in regions:
+                x, y, w, h = region["bounds"]
+                assert region["covered"] > 0 and 0 <= x and 0 <= y and x + w <= canvas_width and y + h <= canvas_height
+            # Soft masks that add up to the whole image: together they reach every edge of their canvas.
+            left, top = min(r["bounds"][0] for r in regions), min(r["bounds"][1] for r in regions)
+            right = max(r["bounds"][0] + r["bounds"][2] for r in regions)
+            bottom = max(r["bounds"][1] + r["bounds"][3] for r in regions)
+            assert (left, top, right, bottom) == (0, 0, canvas_width, canvas_height), regions
+        assert record["reference_size"] != [width, height]  # so a mask of the wrong image would show
+        assert record["selection_after"]
+
     def test_cancel_mid_run_leaves_the_document_unchanged(self, krita_home, daemon, tmp_path):
-        record = run_krita(krita_home, tmp_path, "cancel", daemon, SLOW, [PHOTO])
+        # A kritarc from before the region modes, its "Pair regions by local selection name" unticked:
+        # the docker opens in the "whole" mode, so the selection goes against the whole reference file.
+        old_settings = {**SLOW, "regions": None, "pair_regions": "False"}
+        record = run_krita(krita_home, tmp_path, "cancel", daemon, old_settings, [PHOTO])
+        assert record["region_mode"] == "whole"
+        assert "(regions: selection)" in record["status_started"], record["status_started"]
         assert record["reference"] == "rocket.jpg (file)"  # chosen through the … button
         assert record["cancelled_at"].startswith("style")
         assert "cancelled" in record["status"].lower(), record["status"]

@@ -3,9 +3,12 @@
 
 A thin adapter between GIMP and the PhotoStyle daemon: it reads the layer (within the
 selection's bounds), the reference image and any region channels as raw pixels, sends them to
-the daemon, and adds the answer as a new layer above, masked by the selection, in one undo step.
-The source layer is only ever read. Everything the dialog sets is also a procedure argument,
-so scripts and batch mode can call `plug-in-photostyle-transfer` non-interactively.
+the daemon, and adds the answer as a new layer above, masked by the selection, in one undo step,
+with the regions the engine found (if it did) as channels "auto: 1"… of the photo's image (and
+of the reference's, when that is another open image). Which regions to send is the client
+library's `plan_regions`, shared with Krita. The source layer is only ever read. Everything the
+dialog sets is also a procedure argument, so scripts and batch mode can call
+`plug-in-photostyle-transfer` non-interactively.
 
 The presets are the daemon's (its capabilities name and describe them), so `preset` is a plain
 string argument and the dialog fills its combo box when the daemon answers. The dialog's live
@@ -21,8 +24,10 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 import gi
 
@@ -39,14 +44,14 @@ sys.path.insert(0, str(PLUGIN_DIR))  # the vendored client library lives beside 
 try:
     import photostyle_client as ps
     from photostyle_client.launch import DaemonConfig, connect
+    REGION_CHOICES, DEFAULT_REGION_CHOICE = ps.REGION_CHOICES, ps.DEFAULT_REGION_CHOICE
 except ImportError as error:  # GIMP's Python lacks grpc/protobuf: register anyway, explain when run
     ps = None
     IMPORT_ERROR = error
+    REGION_CHOICES, DEFAULT_REGION_CHOICE = {"auto": "Automatic"}, "auto"  # the modes live in the client library
 
 PROCEDURE = "plug-in-photostyle-transfer"
 DEFAULT_PRESET = "default"
-PAIRINGS = {"channels": "Pair channels with the same name (sky ↔ sky)",
-            "whole": "Whole reference styles the selection"}
 _RW = GObject.ParamFlags.READWRITE
 _CLAMP = Gegl.AbyssPolicy.CLAMP
 
@@ -72,7 +77,8 @@ class PhotoStyle(Gimp.PlugIn):
             "Give the selection the colours and tone of a reference photo",
             "Deep Photo Style Transfer by the PhotoStyle daemon. The result is a new layer above the active "
             "one, masked by the selection. Channels with the same name in the photo and the reference "
-            "(e.g. 'sky') are matched region to region.", name)
+            "(e.g. 'sky') are matched region to region; without them the engine finds corresponding regions "
+            "itself and adds them as channels 'auto: 1', 'auto: 2'...", name)
         procedure.set_attribution("PhotoStyle", "PhotoStyle", "2026")
         procedure.add_layer_argument("reference-layer", "Refere_nce layer",
                                      "A layer of an open image whose look to take (takes precedence over the file)",
@@ -85,7 +91,7 @@ class PhotoStyle(Gimp.PlugIn):
                                       "(its capabilities list them: default, preview, reference, ...)",
                                       DEFAULT_PRESET, _RW)
         procedure.add_choice_argument("regions", "Re_gions", "How regions of the photo and the reference are paired",
-                                      _choice(PAIRINGS), "channels", _RW)
+                                      _choice(REGION_CHOICES), DEFAULT_REGION_CHOICE, _RW)
         procedure.add_int_argument("size", "_Working size", "Long side the engine optimises at, px (0 = the preset's)",
                                    0, 4096, 0, _RW)
         procedure.add_int_argument("style-iterations", "Style iterations",
@@ -146,22 +152,35 @@ def _transfer(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig
     """Everything between the arguments and the new layer; raises instead of touching the image."""
     Gimp.progress_init("Photo Style Transfer: reading pixels")
     crop = _selection_bounds(layer)
+    in_image = _in_image(layer, crop)
     content = _pixels(layer, crop, "R'G'B'A", 4)
     reference, reference_name, loaded = _reference(config)
     try:
+        reference_area = _in_image(reference, _extent(reference))
         style = _pixels(reference, _extent(reference), "R'G'B'", 3)
-        regions = _regions(image, _in_image(layer, crop), reference, config.get_property("regions"))
+        regions, engine_mode = _regions(image, in_image, reference, config.get_property("regions"))
+        # Found regions go to the reference's image too when it stays open and is not the photo's.
+        reference_image = (reference.get_image() if loaded is None and reference.get_image().get_id() != image.get_id()
+                           else None)
     finally:
         if loaded is not None:
             loaded.delete()
     Gimp.progress_set_text("Photo Style Transfer: connecting to the PhotoStyle engine")
     with connect_daemon(on_wait=lambda elapsed: Gimp.progress_pulse()) as client:
-        result = client.transfer(content, style, regions, _options(config)).result(on_event=_show_progress)
+        result = client.transfer(content, style, regions, _options(config, engine_mode)).result(on_event=_show_progress)
     if (result.image.width, result.image.height, result.image.channels) != (crop.width, crop.height, 4):
         raise ps.DaemonError("The daemon answered with an image of another size or layout (a daemon bug); "
                              "nothing was changed.")
-    _add_layer(image, layer, crop, f"{layer.get_name()} (style: {reference_name})",
-               f"R'G'B'A {_sample_type(image)[1]}", bytes(result.image.data))
+    ps.check_found_regions(result.regions, (crop.width, crop.height), (style.width, style.height))
+    with _undo_step(image):
+        _add_region_channels(image, [(region.name, region.content_mask) for region in result.regions], in_image)
+        _add_layer(image, layer, crop, f"{layer.get_name()} (style: {reference_name})",
+                   f"R'G'B'A {_sample_type(image)[1]}", bytes(result.image.data))
+    if reference_image is not None and result.regions:
+        with _undo_step(reference_image):
+            _add_region_channels(reference_image, [(region.name, region.style_mask) for region in result.regions],
+                                 reference_area)
+    Gimp.displays_flush()
     for note in result.notes:
         Gimp.message(f"Photo Style Transfer: {note}")
 
@@ -238,38 +257,41 @@ def _mask(drawable: Gimp.Drawable, rect: Gegl.Rectangle, scale: float = 1.0) -> 
     return ps.Image(rect.width, rect.height, 1, "uint8", drawable.get_buffer().get(rect, scale, "Y u8", _CLAMP))
 
 
-def _regions(image: Gimp.Image, crop: Gegl.Rectangle, reference: Gimp.Layer, pairing: str,
-             scale: float = 1.0, reference_scale: float = 1.0) -> list["ps.Region"]:
-    """Region pairs for the engine: same-named channels, else the selection against the whole reference.
+def _regions(image: Gimp.Image, crop: Gegl.Rectangle, reference: Gimp.Layer, mode: str,
+             scale: float = 1.0, reference_scale: float = 1.0) -> tuple[list["ps.Region"], str]:
+    """The regions to send for the region `mode` (channels are the named regions; the client
+    library's `plan_regions` decides), and the engine's region mode to ask for.
 
-    `crop` is the photo's part in image coordinates. With at least one channel name in both
-    images, every channel of the photo is sent; the engine styles one that the reference lacks
-    with the whole reference and says so in a note. The photo's masks are shrunk by `scale`, the
-    reference's by `reference_scale` (1 for a transfer; a live preview's factors otherwise).
+    `crop` is the photo's part in image coordinates. A photo channel that the reference lacks goes
+    with an all-zero reference mask (the engine decides what styles it). The photo's masks are
+    shrunk by `scale`, the reference's by `reference_scale` (1 for a transfer; a live preview's
+    factors otherwise).
     """
     whole = _in_image(reference, _extent(reference))
     size = _scaled(whole, reference_scale)
     theirs = {channel.get_name(): channel for channel in reference.get_image().get_channels()}
-    ours = image.get_channels()
-    if pairing == "channels" and any(channel.get_name() in theirs for channel in ours):
-        absent = ps.Image(size.width, size.height, 1, "uint8", bytes(size.width * size.height))
-        return [ps.Region(channel.get_name(), _mask(channel, crop, scale),
-                          _mask(theirs[channel.get_name()], whole, reference_scale)
-                          if channel.get_name() in theirs else absent)
-                for channel in ours]
-    if Gimp.Selection.is_empty(image):
-        return []
-    everywhere = ps.Image(size.width, size.height, 1, "uint8", b"\xff" * (size.width * size.height))
-    return [ps.Region("selection", _mask(image.get_selection(), crop, scale), everywhere)]
+    ours = {channel.get_name(): channel for channel in image.get_channels()}
+    plan = ps.plan_regions(mode, ours, theirs)
+
+    def filled(value: bytes) -> "ps.Image":
+        return ps.Image(size.width, size.height, 1, "uint8", value * (size.width * size.height))
+
+    regions = [ps.Region(name, _mask(ours[name], crop, scale),
+                         _mask(theirs[name], whole, reference_scale) if name in theirs else filled(b"\x00"))
+               for name in plan.names]
+    if plan.selection and not Gimp.Selection.is_empty(image):
+        regions.append(ps.Region(ps.SELECTION_REGION, _mask(image.get_selection(), crop, scale), filled(b"\xff")))
+    return regions, plan.engine_mode
 
 
-def _options(config: Gimp.ProcedureConfig) -> "ps.Options":
+def _options(config: Gimp.ProcedureConfig, regions: str) -> "ps.Options":
+    """The engine options the arguments ask for, with the engine's region mode (`_regions` says which)."""
     def preset_if_zero(name: str) -> int | None:
         return config.get_property(name) or None
 
     return ps.Options(preset=config.get_property("preset") or DEFAULT_PRESET, size=preset_if_zero("size"),
                       style_iterations=preset_if_zero("style-iterations"),
-                      photoreal_iterations=preset_if_zero("photoreal-iterations"))
+                      photoreal_iterations=preset_if_zero("photoreal-iterations"), regions=regions)
 
 
 def _show_progress(event: "ps.Event") -> None:
@@ -281,30 +303,63 @@ def _show_progress(event: "ps.Event") -> None:
         Gimp.progress_update(min(event.fraction, 0.99))  # 100 % only once the layer is there
 
 
-def _add_layer(image: Gimp.Image, source: Gimp.Layer, crop: Gegl.Rectangle, name: str, babl_format: str,
-               pixels: bytes) -> None:
-    """The result as a new layer above `source` (same size, offsets, precision), masked by the selection.
-
-    One undo group, so one Undo removes it.
-    """
-    kind = Gimp.ImageType.RGBA_IMAGE if image.get_base_type() == Gimp.ImageBaseType.RGB else Gimp.ImageType.GRAYA_IMAGE
+@contextmanager
+def _undo_step(image: Gimp.Image) -> Iterator[None]:
+    """One undo group: one Undo removes everything done inside."""
     image.undo_group_start()
     try:
-        layer = Gimp.Layer.new(image, name, source.get_width(), source.get_height(), kind, 100.0,
-                               Gimp.LayerMode.NORMAL)
-        _, offset_x, offset_y = source.get_offsets()
-        layer.set_offsets(offset_x, offset_y)
-        layer.fill(Gimp.FillType.TRANSPARENT)
-        image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
-        buffer = layer.get_buffer()
-        buffer.set(crop, babl_format, pixels)
-        buffer.flush()
-        layer.update(crop.x, crop.y, crop.width, crop.height)
-        if not Gimp.Selection.is_empty(image):
-            layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+        yield
     finally:
         image.undo_group_end()
-    Gimp.displays_flush()
+
+
+def _add_layer(image: Gimp.Image, source: Gimp.Layer, crop: Gegl.Rectangle, name: str, babl_format: str,
+               pixels: bytes) -> None:
+    """The result as a new layer above `source` (same size, offsets, precision), masked by the selection."""
+    kind = Gimp.ImageType.RGBA_IMAGE if image.get_base_type() == Gimp.ImageBaseType.RGB else Gimp.ImageType.GRAYA_IMAGE
+    layer = Gimp.Layer.new(image, name, source.get_width(), source.get_height(), kind, 100.0, Gimp.LayerMode.NORMAL)
+    _, offset_x, offset_y = source.get_offsets()
+    layer.set_offsets(offset_x, offset_y)
+    layer.fill(Gimp.FillType.TRANSPARENT)
+    image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+    buffer = layer.get_buffer()
+    buffer.set(crop, babl_format, pixels)
+    buffer.flush()
+    layer.update(crop.x, crop.y, crop.width, crop.height)
+    if not Gimp.Selection.is_empty(image):
+        layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+
+
+def _add_region_channels(image: Gimp.Image, masks: list[tuple[str, "ps.Image"]], area: Gegl.Rectangle) -> None:
+    """Regions the engine found, as hidden image-sized channels named after them, each mask placed
+    on `area` (image coordinates; the part of the image that was sent) and zero elsewhere.
+
+    Replaces the channels of the previous run's automatic regions, so the names stay unique.
+    """
+    if not masks:
+        return
+    for channel in image.get_channels():
+        if ps.is_auto_region(channel.get_name()):
+            image.remove_channel(channel)
+    width, height = image.get_width(), image.get_height()
+    for position, (name, mask) in enumerate(masks):
+        channel = Gimp.Channel.new(image, name, width, height, 50.0, Gegl.Color.new("red"))
+        channel.set_visible(False)
+        image.insert_channel(channel, None, position)
+        buffer = channel.get_buffer()
+        buffer.set(Gegl.Rectangle.new(0, 0, width, height), "Y u8", _placed(mask, area, width, height))
+        buffer.flush()
+
+
+def _placed(mask: "ps.Image", area: Gegl.Rectangle, width: int, height: int) -> bytearray:
+    """`mask` (the size of `area`) at `area`'s place on a width×height canvas of zeros, clipped to it."""
+    canvas = bytearray(width * height)
+    data = bytes(mask.data)
+    left, right = max(0, area.x), min(width, area.x + area.width)
+    for y in range(max(0, area.y), min(height, area.y + area.height)):
+        row = (y - area.y) * area.width - area.x
+        canvas[y * width + left:y * width + right] = data[row + left:row + right]
+    return canvas
 
 
 # --- presets and the live preview, without Gtk (tests run these inside GIMP) ---------------------
@@ -322,13 +377,15 @@ class PreviewRequest:
     content: "ps.Image"  # the selection's bounds on the layer, shrunk: R'G'B'A 8-bit
     style: "ps.Image"  # the reference, shrunk: R'G'B' 8-bit
     regions: list  # [ps.Region]: as for the transfer, each mask shrunk with its image
+    engine_mode: str  # the engine's region mode, as for the transfer
     selection: "ps.Image | None"  # the selection's coverage of `content`; None when nothing is selected
     scale: float  # of the photo (the reference has its own factor)
     reference_name: str
 
     def send(self, client: "ps.Client") -> "ps.TransferCall":
         """Start it on the daemon with the live-preview options (any thread; touches no GIMP object)."""
-        return client.transfer(self.content, self.style, self.regions, ps.live_preview_options())
+        return client.transfer(self.content, self.style, self.regions,
+                               replace(ps.live_preview_options(), regions=self.engine_mode))
 
 
 def preview_request(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig,
@@ -346,12 +403,13 @@ def preview_request(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.Procedure
         reference_scale = ps.live_preview_scale(reference.get_width(), reference.get_height(), min_side)
         style = _pixels(reference, _scaled(_extent(reference), reference_scale), "R'G'B'", 3, reference_scale,
                         as_8bit)
-        regions = _regions(image, in_image, reference, config.get_property("regions"), scale, reference_scale)
+        regions, engine_mode = _regions(image, in_image, reference, config.get_property("regions"), scale,
+                                        reference_scale)
     finally:
         if loaded is not None:
             loaded.delete()
     selection = None if Gimp.Selection.is_empty(image) else _mask(image.get_selection(), in_image, scale)
-    return PreviewRequest(content, style, regions, selection, scale, reference_name)
+    return PreviewRequest(content, style, regions, engine_mode, selection, scale, reference_name)
 
 
 def live_preview(client: "ps.Client", image: Gimp.Image, layer: Gimp.Layer,
@@ -575,7 +633,7 @@ class _Dialog:
             return
         try:  # GIMP's API: here, on the main thread (reading a shrunk copy is quick)
             request = preview_request(self._image, self._layer, self._config, self._min_side)
-        except ArgumentError as error:
+        except (ArgumentError, ps.InvalidMasksError) as error:  # no reference; no region named alike in both
             self._say(str(error), error=True)
             return
         except GLib.Error as error:

@@ -1,7 +1,8 @@
 """Runs inside GIMP 3 (python-fu-eval batch): one scenario of tests/test_gimp_plugin.py.
 
 Environment: PHOTOSTYLE_SCENARIO is "transfer", "16bit", "channels" (regions "sky" and "ground"
-as channels in both images), "daemon-down", "bad-preset" (a preset the daemon does not have),
+as channels in both images), "auto" (no channel named alike, only a stale "auto: 9": the engine
+finds regions), "daemon-down", "bad-preset" (a preset the daemon does not have),
 "style-on-default" (style iterations for the default preset, which has no such stage),
 "slow" (a long job, for the test to kill) or "undo" (which needs GIMP's GUI, under Xvfb, and
 xdotool): these call our procedure non-interactively, as a script would. "dialog" (GUI too) opens
@@ -115,6 +116,7 @@ def preview_facts(plugin, client, image, layer, config):
         "shown_size": [shown.get_width(), shown.get_height()],
         "selection_size": [request.selection.width, request.selection.height] if mask else None,
         "regions": [region.name for region in request.regions],
+        "engine_mode": request.engine_mode,
         "reference_name": request.reference_name,
         "photo_mean": mean_rgb(bytes(content.data), 4, mask),
         "reference_mean": mean_rgb(bytes(style.data), 3),
@@ -141,6 +143,7 @@ def live_preview_scenario():
     config = procedure.create_config()
     config.set_property("reference-layer", reference.get_layers()[0])
     facts = {}
+    config.set_property("regions", "whole")  # the selection against the whole reference
     with plugin.connect_daemon() as client:
         facts["min_side"] = client.capabilities().limits.min_side
         image.select_ellipse(Gimp.ChannelOps.REPLACE, 60, 40, 1100, 740)
@@ -157,6 +160,7 @@ def live_preview_scenario():
         add_region_channels(reference, 0.6)
         config.set_property("reference-file", None)
         config.set_property("reference-layer", reference.get_layers()[0])
+        config.set_property("regions", "auto")  # channels named alike in both: those are used
         facts["channels"] = preview_facts(plugin, client, image, layer, config)
     return facts
 
@@ -181,13 +185,30 @@ def dialog_scenario():
             "image_unchanged": {key: value == before[key] for key, value in image_state(image).items()}}
 
 
-def add_region_channels(image, horizon):
-    """Channels "sky" (above `horizon`, a fraction of the height) and "ground" (below), no selection."""
+def add_region_channels(image, horizon, names=("sky", "ground")):
+    """Channels named `names`: the first above `horizon` (a fraction of the height), the second below; no selection."""
     height = image.get_height()
-    for name, top, bottom in (("sky", 0, int(height * horizon)), ("ground", int(height * horizon), height)):
+    for name, top, bottom in zip(names, (0, int(height * horizon)), (int(height * horizon), height)):
         image.select_rectangle(Gimp.ChannelOps.REPLACE, 0, top, image.get_width(), bottom - top)
         Gimp.Selection.save(image).set_name(name)
     Gimp.Selection.none(image)
+
+
+def channel_facts(channel, crop=None):
+    """A channel's name, size, and covered pixels inside and outside `crop` (x, y, w, h; None: all inside)."""
+    width, height = channel.get_width(), channel.get_height()
+    x0, y0, crop_width, crop_height = crop or (0, 0, width, height)
+    data = pixels(channel, "Y u8")
+    inside = outside = 0
+    for y in range(height):
+        row = data[y * width:(y + 1) * width]
+        covered = len(row) - row.count(0)
+        within = row[x0:x0 + crop_width] if y0 <= y < y0 + crop_height else b""
+        covered_within = len(within) - within.count(0)
+        inside += covered_within
+        outside += covered - covered_within
+    return {"name": channel.get_name(), "size": [width, height], "visible": channel.get_visible(),
+            "covered_inside": inside, "covered_outside": outside}
 
 
 def press_undo(image):
@@ -214,6 +235,8 @@ def procedure_scenario():
     elif SCENARIO == "channels":
         add_region_channels(image, 0.3)
     else:
+        if SCENARIO == "auto":  # a previous run's automatic region: replaced, as no name is in both images
+            add_region_channels(image, 0.5, names=("auto: 9",))
         image.select_ellipse(Gimp.ChannelOps.REPLACE, 160, 80, 300, 240)
         Gimp.Selection.feather(image, 20)
     source = image.get_layers()[0]
@@ -225,6 +248,10 @@ def procedure_scenario():
     source_before = pixels(source)
     composite_before = composite(image)
     layers_before = [layer.get_name() for layer in image.get_layers()]
+    channels_before = [channel.get_name() for channel in image.get_channels()]
+    _, crop_x, crop_y, crop_width, crop_height = source.mask_intersect()
+    _, offset_x, offset_y = source.get_offsets()
+    crop = (crop_x + offset_x, crop_y + offset_y, crop_width, crop_height)  # the part sent, in image coordinates
 
     procedure = Gimp.get_pdb().lookup_procedure(PROCEDURE)
     assert procedure is not None, f"{PROCEDURE} is not registered (did the plug-in fail to load?)"
@@ -254,12 +281,15 @@ def procedure_scenario():
         "reference_name": reference.get_name(),
         "layers_before": layers_before,
         "layers": [layer.get_name() for layer in image.get_layers()],
+        "channels_before": channels_before,
+        "region_mode": config.get_property("regions"),
         "source_unchanged": pixels(source) == source_before,
         "composite_unchanged": composite(image) == composite_before,
     }
     if status == Gimp.PDBStatusType.SUCCESS and SCENARIO == "undo":
         press_undo(image)
         facts.update(layers_after_undo=[layer.get_name() for layer in image.get_layers()],
+                     channels_after_undo=[channel.get_name() for channel in image.get_channels()],
                      selection_after_undo=not Gimp.Selection.is_empty(image),
                      composite_after_undo_unchanged=composite(image) == composite_before)
     elif status == Gimp.PDBStatusType.SUCCESS:
@@ -278,6 +308,10 @@ def procedure_scenario():
             changed_inside=changed_fraction(composite_before, composite_after, width, (270, 165, 370, 245)),
             changed_outside=changed_fraction(composite_before, composite_after, width, (10, 5, width - 10, 40)),
         )
+        if SCENARIO == "auto":
+            facts.update(crop=crop, reference_size=[reference.get_width(), reference.get_height()],
+                         photo_channels=[channel_facts(channel, crop) for channel in image.get_channels()],
+                         reference_channels=[channel_facts(channel) for channel in reference.get_channels()])
         if SCENARIO == "16bit":
             samples = pixels(new, "R'G'B'A u16")
             values = [int.from_bytes(samples[i:i + 2], "little") for i in range(0, len(samples), 2)]

@@ -10,7 +10,10 @@ Preview runs the daemon's live-preview preset (`photostyle_client.live_preview_o
 selected area, shrunk by the client library's `live_preview_scale`, and only shows the answer.
 One preview is current at a time: a newer Preview, or Run, cancels it and its late signals are
 ignored; Preview waits while a Run is in flight (the daemon runs one job at a time). Once a
-preview has been shown, changing the reference or the region pairing refreshes it.
+preview has been shown, changing the reference or the region mode refreshes it.
+
+Run and Preview read the document through one path (`_capture`, then `layers.capture`), so both
+send the regions the client library's `plan_regions` gives for the chosen region mode.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from photostyle_client.launch import DaemonConfig
 from krita import DockWidget, Krita
 from PyQt5.QtCore import Qt, QTimer, pyqtSlot
 from PyQt5.QtGui import QImage, QPixmap
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PyQt5.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QProgressBar, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from photostyle_client import PhotoStyleClientError, live_preview_options
+from photostyle_client import REGION_CHOICES, PhotoStyleClientError, live_preview_options
 
 from . import layers, qimages
 from .job import ProbeThread, TransferThread
@@ -75,11 +78,16 @@ class PhotoStyleDocker(DockWidget):
         self.browse = QToolButton(objectName="browse", text="…", toolTip="Choose a reference file")
         self.preset = QComboBox(objectName="preset")
         self.preset.addItem(self._settings.preset)
-        self.pair_regions = QCheckBox("Pair regions by local selection name", objectName="pair_regions",
-                                      checked=self._settings.pair_regions,
-                                      toolTip="Local selections (Layer ▸ New ▸ Local Selection) with the same name "
-                                              "in the photo and the reference document are styled region to region "
-                                              "(sky to sky). The active selection is the area to restyle.")
+        self.regions = QComboBox(objectName="regions", minimumContentsLength=12,
+                                 sizeAdjustPolicy=QComboBox.AdjustToMinimumContentsLengthWithIcon,
+                                 toolTip="Regions are local selections (Layer ▸ New ▸ Local Selection); those with "
+                                         "the same name in the photo and the reference document are styled region "
+                                         "to region (sky to sky). Regions the engine finds are added as local "
+                                         "selections “auto: 1”…. The active selection is the area to restyle.")
+        for mode, label in REGION_CHOICES.items():
+            self.regions.addItem(label, mode)
+            self.regions.setItemData(self.regions.count() - 1, label, Qt.ToolTipRole)
+        self.regions.setCurrentIndex(self.regions.findData(self._settings.regions))
         self.live_preview = QPushButton("Preview", objectName="live_preview",
                                         toolTip="A quick look at the selected area (about a second): the daemon's "
                                                 "“preview” preset on a shrunk copy. The document is not changed.")
@@ -103,6 +111,7 @@ class PhotoStyleDocker(DockWidget):
         form = QFormLayout()
         form.addRow("Reference", reference_row)
         form.addRow("Preset", self.preset)
+        form.addRow("Regions", self.regions)
         connection = QGroupBox("Daemon")
         connection_form = QFormLayout(connection)
         connection_form.addRow("Address", self.address)
@@ -111,7 +120,6 @@ class PhotoStyleDocker(DockWidget):
         body = QWidget()
         column = QVBoxLayout(body)
         column.addLayout(form)
-        column.addWidget(self.pair_regions)
         column.addLayout(buttons)
         column.addWidget(self.progress)
         column.addWidget(self.preview)
@@ -122,7 +130,7 @@ class PhotoStyleDocker(DockWidget):
 
         self.browse.clicked.connect(self._choose_file)
         self.reference.currentIndexChanged.connect(self._on_choice_changed)
-        self.pair_regions.toggled.connect(self._on_choice_changed)
+        self.regions.currentIndexChanged.connect(self._on_choice_changed)
         self.live_preview.clicked.connect(self._preview)
         self.run.clicked.connect(self._run)
         self.cancel.clicked.connect(self._cancel)
@@ -229,21 +237,23 @@ class PhotoStyleDocker(DockWidget):
         self._settings.address = self.address.text().strip()
         self._settings.token = self.token.text()
         self._settings.preset = self.preset.currentText()
-        self._settings.pair_regions = self.pair_regions.isChecked()
+        self._settings.regions = self.regions.currentData()
         self._settings.save()
 
     def _capture(self, shrink: layers.Shrink | None = None) -> layers.JobInput | None:
         """What Run (or, with `shrink`, Preview) sends; None when the status line says what to fix."""
         try:
             reference = self._references[self.reference.currentIndex()] if self._references else None
-            return layers.capture(Krita.instance().activeDocument(), reference, self.pair_regions.isChecked(), shrink)
-        except layers.UserError as error:
+            return layers.capture(Krita.instance().activeDocument(), reference, self.regions.currentData(), shrink)
+        except (layers.UserError, PhotoStyleClientError) as error:  # e.g. no region named alike in both
             self._say(str(error))
         except Exception as error:  # noqa: BLE001 - never out of a slot (Krita's modal error dialog)
             self._say(_explain(error))
         return None
 
     def _transfer(self, job_input: layers.JobInput, options: object) -> TransferThread:
+        """A thread for `job_input` with `options` and the engine's region mode the capture chose."""
+        options = replace(options, regions=job_input.engine_mode)
         thread = TransferThread(self._daemon(), job_input.content, job_input.style, job_input.regions, options, self)
         self._threads.add(thread)
         thread.finished.connect(self._on_thread_finished)
@@ -271,10 +281,8 @@ class PhotoStyleDocker(DockWidget):
         self.progress.setFormat("sending…")
         self.preview.clear()
         self.shown_preview = None
-        regions = ", ".join(region.name for region in job_input.regions) or "none"
-        unpaired = f"; not in the reference: {', '.join(job_input.unpaired)}" if job_input.unpaired else ""
         self._say(f"Restyling {self._where(job_input)} like {job_input.reference_name} "
-                  f"(regions: {regions}{unpaired}).")
+                  f"(regions: {self._regions_sent(job_input)}).")
         self._job.start()
 
     def _cancel(self) -> None:
@@ -318,14 +326,16 @@ class PhotoStyleDocker(DockWidget):
         if not layers.is_open(job_input.document):
             return
         try:
-            layer = layers.add_result_layer(job_input, result.image)
-        except (layers.UserError, ValueError) as error:
+            layer = layers.add_result_layer(job_input, result)
+        except (layers.UserError, PhotoStyleClientError, ValueError) as error:
             self._say(f"Could not add the result layer: {error}")
             return
+        found = f" Regions found: {', '.join(region.name for region in result.regions)}." if result.regions else ""
         notes = "".join(f" Note: {note}" for note in result.notes)
-        done = f"Done: new layer “{job_input.layer_name}” ({result.seconds:.0f} s on {result.device}).{notes}"
+        done = (f"Done: new layer “{job_input.layer_name}” ({result.seconds:.0f} s on {result.device})."
+                f"{found}{notes}")
         if job_input.selection is None:
-            self._finish(job_input, done)
+            self._finish(job_input, result, done)
             return
 
         def mask(active: bool) -> None:
@@ -339,11 +349,13 @@ class PhotoStyleDocker(DockWidget):
                 job_input.document.refreshProjection()
                 self._say(str(error))
                 return
-            self._finish(job_input, done)
+            self._finish(job_input, result, done)
 
         layers.when_active(job_input.document, layer, mask)
 
-    def _finish(self, job_input: layers.JobInput, message: str) -> None:
+    def _finish(self, job_input: layers.JobInput, result: object, message: str) -> None:
+        """The result layer is complete: add the regions the engine found, and say so."""
+        layers.add_found_regions(job_input, result.regions)
         job_input.document.refreshProjection()
         self.progress.setValue(self.progress.maximum())
         self.progress.setFormat("done")
@@ -446,6 +458,14 @@ class PhotoStyleDocker(DockWidget):
             self._live = None
             self._live_input = None
             self._update_buttons()
+
+    @staticmethod
+    def _regions_sent(job_input: layers.JobInput) -> str:
+        names = ", ".join(region.name for region in job_input.regions)
+        if not names:
+            return "found by the engine" if job_input.engine_mode == "auto" else "none"
+        unpaired = f"; not in the reference: {', '.join(job_input.unpaired)}" if job_input.unpaired else ""
+        return names + unpaired
 
     @staticmethod
     def _where(job_input: layers.JobInput) -> str:

@@ -4,6 +4,10 @@ Runs on the UI thread (Krita's API is not thread-safe). Reading changes nothing,
 is only added once the whole image has arrived, so a failed or cancelled job leaves the document
 as it was; the source layer is only ever read. A live preview reads through the same code with a
 `Shrink`: only the selected area, every image shrunk (see `qimages`) and nothing ever written back.
+
+Regions are local selections (selection masks on a layer), paired by name; which ones are sent
+is the client library's `plan_regions`, shared with GIMP. Regions the engine found come back as
+local selections "auto: 1"… on the photo's layer and the reference document's top layer.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
-from krita import Document, Krita, Node
-from photostyle_client import EncodedImage, Image, Region, live_preview_scale
+from krita import Document, Krita, Node, Selection
+from photostyle_client import (SELECTION_REGION, EncodedImage, Image, Region, Result, check_found_regions,
+                               is_auto_region, live_preview_scale, plan_regions)
 from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QTimer
-from PyQt5.QtGui import QImage
+from PyQt5.QtGui import QImage, QImageReader
 
 from . import qimages
 from .pixels import DEPTHS, from_wire, to_wire
@@ -61,7 +66,9 @@ class JobInput:
     style: Image | EncodedImage
     selection: bytes | None = None  # 1 byte per pixel of `content`; None = the whole layer
     regions: list[Region] = field(default_factory=list)
-    unpaired: list[str] = field(default_factory=list)  # local selections only in the photo
+    unpaired: tuple[str, ...] = ()  # local selections only in the photo (sent against an all-zero mask)
+    engine_mode: str = "given"  # for Options(regions=...), from the client library's plan
+    reference: Reference | None = None  # as chosen; an open document also receives the regions the engine finds
 
     @property
     def layer_name(self) -> str:
@@ -107,9 +114,10 @@ def reference_name(reference: Reference) -> str:
     return Path(reference.fileName()).name or reference.name() or "untitled"
 
 
-def capture(document: Document | None, reference: Reference | None, pair_regions: bool,
+def capture(document: Document | None, reference: Reference | None, region_mode: str,
             shrink: Shrink | None = None) -> JobInput:
-    """Read everything a job needs from the active layer, its document and the reference.
+    """Read everything a job needs from the active layer, its document and the reference, with
+    the regions `region_mode` (a key of the client library's REGION_CHOICES) sends.
 
     With `shrink`, read it for a live preview: the selected area only, everything shrunk, 8-bit.
     """
@@ -135,9 +143,8 @@ def capture(document: Document | None, reference: Reference | None, pair_regions
                        if isinstance(reference, Document) else None)
     job = JobInput(document, source, width, height, depth, reference_name(reference),
                    content=frame.pixels(source, depth), style=_reference_image(reference, reference_frame, shrink),
-                   selection=_selection(selection, frame))
-    if pair_regions:
-        job.regions, job.unpaired = _paired_regions(document, reference, frame, reference_frame)
+                   selection=_selection(selection, frame), reference=reference)
+    _add_regions(job, region_mode, frame, reference_frame)
     return job
 
 
@@ -197,46 +204,105 @@ def _reference_image(reference: Reference, frame: _Frame | None, shrink: Shrink 
     return EncodedImage(bytes(png))
 
 
-def local_selections(document: Document) -> dict[str, Node]:
-    """Selection masks that sit on a layer (Krita's "local selections"), by name.
+def _local_selection_masks(document: Document) -> Iterator[Node]:
+    """Selection masks that sit on a layer (Krita's "local selections"), top-level layers first.
 
     Selection masks at the top of the stack are global selections (the active one is the area
     to restyle), so only those on layers name regions.
     """
-    found: dict[str, Node] = {}
-
-    def walk(node: Node, on_layer: bool) -> None:
+    def walk(node: Node, on_layer: bool) -> Iterator[Node]:
         for child in node.childNodes():
             if child.type() == "selectionmask":
                 if on_layer:
-                    found.setdefault(child.name(), child)
+                    yield child
             else:
-                walk(child, True)
+                yield from walk(child, True)
 
-    walk(document.rootNode(), False)
+    return walk(document.rootNode(), False)
+
+
+def local_selections(document: Document) -> dict[str, Node]:
+    """The document's local selections by name (the first of each name)."""
+    found: dict[str, Node] = {}
+    for mask in _local_selection_masks(document):
+        found.setdefault(mask.name(), mask)
     return found
 
 
-def _paired_regions(document: Document, reference: Reference, frame: _Frame,
-                    reference_frame: _Frame | None) -> tuple[list[Region], list[str]]:
-    """Regions named alike in photo and reference document, and the photo's names with no partner."""
-    ours = local_selections(document)
-    theirs = local_selections(reference) if isinstance(reference, Document) else {}
-    regions = [Region(name, frame.mask(ours[name].selection()), reference_frame.mask(theirs[name].selection()))
-               for name in ours if name in theirs]
-    return regions, [name for name in ours if name not in theirs]
+def _add_regions(job: JobInput, mode: str, frame: _Frame, reference_frame: _Frame | None) -> None:
+    """The regions and engine mode the client library's plan gives for `mode`: the photo's local
+    selections (with an all-zero reference mask where the reference has none of that name), or
+    the selection as SELECTION_REGION against the whole reference."""
+    ours = local_selections(job.document)
+    theirs = local_selections(job.reference) if isinstance(job.reference, Document) else {}
+    plan = plan_regions(mode, ours, theirs)
+
+    def filled(value: bytes) -> Image:
+        width, height = _size(job.style)
+        return Image(width, height, 1, "uint8", value * (width * height))
+
+    job.regions = [Region(name, frame.mask(ours[name].selection()),
+                          reference_frame.mask(theirs[name].selection()) if name in theirs else filled(b"\x00"))
+                   for name in plan.names]
+    if plan.selection and job.selection is not None:
+        job.regions.append(Region(SELECTION_REGION, Image(*frame.size, 1, "uint8", job.selection), filled(b"\xff")))
+    job.unpaired, job.engine_mode = plan.unpaired, plan.engine_mode
+
+
+def _size(image: Image | EncodedImage) -> tuple[int, int]:
+    """Width and height of pixels, or of a PNG/JPEG file as the daemon decodes it (from its header)."""
+    if isinstance(image, Image):
+        return image.width, image.height
+    buffer = QBuffer()
+    buffer.setData(QByteArray(image.data))
+    buffer.open(QIODevice.ReadOnly)
+    size = QImageReader(buffer).size()
+    if not size.isValid():
+        raise UserError("The reference file's size cannot be read; use a PNG or JPEG.")
+    return size.width(), size.height()
+
+
+def add_found_regions(job: JobInput, regions: list[Region]) -> None:
+    """The regions the engine found, as local selections named after them: on the source layer,
+    and on the reference document's top layer while it is open. Replaces the previous run's
+    automatic regions in each document, so the names stay unique."""
+    if not regions:
+        return
+    _replace_found_regions(job.document, job.source, [(region.name, region.content_mask) for region in regions])
+    if isinstance(job.reference, Document) and is_open(job.reference):
+        top = [node for node in job.reference.topLevelNodes() if not node.type().endswith("mask")]
+        if top:
+            _replace_found_regions(job.reference, top[-1], [(region.name, region.style_mask) for region in regions])
+
+
+def _replace_found_regions(document: Document, layer: Node, masks: list[tuple[str, Image]]) -> None:
+    for old in list(_local_selection_masks(document)):
+        if is_auto_region(old.name()):
+            old.remove()
+    above = None
+    for name, mask in masks:
+        selection = Selection()
+        selection.setPixelData(bytes(mask.data), 0, 0, mask.width, mask.height)
+        node = document.createSelectionMask(name)
+        node.setSelection(selection)
+        layer.addChildNode(node, above)
+        above = node
 
 
 def is_open(document: Document) -> bool:
     return any(open_document == document for open_document in Krita.instance().documents())
 
 
-def add_result_layer(job: JobInput, image: Image) -> Node:
-    """A new paint layer above the source holding the result, in the source's colour space."""
+def add_result_layer(job: JobInput, result: Result) -> Node:
+    """A new paint layer above the source holding the result, in the source's colour space.
+
+    Checks first that the regions the engine found (added later, by `add_found_regions`) fit the
+    images sent, so a wrong answer changes nothing."""
+    check_found_regions(result.regions, (job.width, job.height), _size(job.style))
     layer = job.document.createNode(job.layer_name, "paintlayer")
     layer.setColorSpace(job.source.colorModel(), job.depth, job.source.colorProfile())
     job.source.parentNode().addChildNode(layer, job.source)
-    layer.setPixelData(bytes(from_wire(image.data, job.depth)), 0, 0, job.width, job.height)
+    layer.setPixelData(bytes(from_wire(result.image.data, job.depth)), 0, 0, job.width, job.height)
     return layer
 
 

@@ -1,9 +1,10 @@
 """What the docker remembers between Krita sessions, kept in kritarc's [PhotoStyle] group.
 
-Connection (address, token), the chosen preset, the last reference file and region pairing
-are set in the panel. Engine overrides (working size, iterations, preview cadence) are not on
-the panel: they sit here for power users and tests, "" meaning the preset's value. They apply
-to Run only (Preview always sends the client library's `live_preview_options()`).
+Connection (address, token), the chosen preset, the last reference file and the region mode
+(a key of the client library's REGION_CHOICES) are set in the panel. Engine overrides (working
+size, iterations, preview cadence) are not on the panel: they sit here for power users and
+tests, "" meaning the preset's value. They apply to Run only (Preview always sends the client
+library's `live_preview_options()`).
 `style_iterations` counts the iterations of the preset's stages without the photorealism term
 (the default preset has none, so the daemon refuses a positive value with it),
 `photoreal_iterations` those of the stages with it.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, fields
 from krita import Krita
 
 from photostyle_client.launch import DaemonConfig
-from photostyle_client import Options
+from photostyle_client import DEFAULT_REGION_CHOICE, REGION_CHOICES, Options
 
 GROUP = "PhotoStyle"
 
@@ -27,7 +28,7 @@ class Settings:
     token: str
     preset: str = "default"
     reference_file: str = ""
-    pair_regions: bool = True
+    regions: str = DEFAULT_REGION_CHOICE
     working_size: str = ""
     style_iterations: str = ""
     photoreal_iterations: str = ""
@@ -36,12 +37,11 @@ class Settings:
     @classmethod
     def load(cls, daemon: DaemonConfig) -> "Settings":
         """The remembered values; the installed daemon's address and token until the user sets others."""
-        defaults = cls(address=daemon.address, token=daemon.token or "")
-        values = {}
-        for item in fields(cls):
-            default = getattr(defaults, item.name)
-            text = Krita.instance().readSetting(GROUP, item.name, str(default))
-            values[item.name] = text == "True" if isinstance(default, bool) else text
+        defaults = cls(address=daemon.address, token=daemon.token or "", regions=_former_region_mode())
+        values = {item.name: Krita.instance().readSetting(GROUP, item.name, getattr(defaults, item.name))
+                  for item in fields(cls)}
+        if values["regions"] not in REGION_CHOICES:
+            values["regions"] = DEFAULT_REGION_CHOICE
         return cls(**values)
 
     def save(self) -> None:
@@ -54,6 +54,13 @@ class Settings:
                        style_iterations=_number(self.style_iterations),
                        photoreal_iterations=_number(self.photoreal_iterations),
                        preview_every=_number(self.preview_every) or 0)
+
+
+def _former_region_mode() -> str:
+    """The region mode for a kritarc from before the modes: its checkbox "Pair regions by local
+    selection name" (`pair_regions`) unticked meant the whole reference; ticked, the automatic mode
+    still pairs named regions."""
+    return "whole" if Krita.instance().readSetting(GROUP, "pair_regions", "") == "False" else DEFAULT_REGION_CHOICE
 
 
 def _number(text: str) -> int | None:

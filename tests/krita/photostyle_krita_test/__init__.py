@@ -18,7 +18,7 @@ from pathlib import Path
 from krita import Extension, Krita, Selection
 from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QImage
-from PyQt5.QtWidgets import QApplication, QCheckBox, QFileDialog, QLabel, QProgressBar, QPushButton, QWidget
+from PyQt5.QtWidgets import QApplication, QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QWidget
 
 OUT = Path(os.environ.get("PHOTOSTYLE_TEST_OUT", "."))
 SCENARIO = os.environ.get("PHOTOSTYLE_TEST_SCENARIO", "")
@@ -26,6 +26,7 @@ REFERENCE = os.environ.get("PHOTOSTYLE_TEST_REFERENCE", "")
 SECOND_REFERENCE = os.environ.get("PHOTOSTYLE_TEST_SECOND_REFERENCE", "")  # a file, for the preview scenario
 WATCHDOG_S = float(os.environ.get("PHOTOSTYLE_TEST_WATCHDOG_S", "150"))
 REGION = "top"  # a local selection of this name in photo and reference pairs them as a region
+STALE = "auto: 9"  # "auto" scenario: a previous run's automatic region, to be replaced
 
 
 def finish(record: dict, status: int = 0) -> None:
@@ -52,11 +53,11 @@ def dump(name: str, data: bytes) -> None:
     (OUT / name).write_bytes(bytes(data))
 
 
-def add_local_selection(document, top_fraction: float) -> None:
-    """A local selection named REGION over the top part of the document's first layer."""
+def add_local_selection(document, top_fraction: float, name: str = REGION) -> None:
+    """A local selection `name` over the top part of the document's first layer."""
     selection = Selection()
     selection.select(0, 0, document.width(), int(document.height() * top_fraction), 255)
-    mask = document.createSelectionMask(REGION)
+    mask = document.createSelectionMask(name)
     mask.setSelection(selection)
     document.topLevelNodes()[0].addChildNode(mask, None)
 
@@ -93,7 +94,7 @@ class Driver:
         window = krita.activeWindow()
         if not (window and krita.activeDocument() and window.activeView()):
             return False
-        if SCENARIO in ("run", "preview") and len(krita.documents()) < 2:  # the test opens reference and photo
+        if SCENARIO in ("run", "preview", "auto") and len(krita.documents()) < 2:  # the test opens reference and photo
             return False
         dockers = [d for d in krita.dockers() if d.objectName() == "photostyle_docker"]
         self.docker = dockers[0] if dockers else None
@@ -114,6 +115,9 @@ class Driver:
             reference = next(other for other in krita.documents() if other != document)  # opened by the test
             add_local_selection(reference, 0.5)
             add_local_selection(document, 0.5)
+        elif SCENARIO == "auto":  # no region named alike: the engine finds them and replaces the stale one
+            add_local_selection(document, 0.5, STALE)
+        self.record["region_mode"] = self.widget(QComboBox, "regions").currentData()  # as loaded from kritarc
         selection = Selection()
         selection.select(width // 4, height // 4, width // 2, height // 2, 255)
         document.setSelection(selection)
@@ -129,7 +133,7 @@ class Driver:
         dump("selection.raw", document.selection().pixelData(0, 0, width, height))
         self.record["nodes_before"] = self.nodes()
         trace("documents", [document.fileName() for document in Krita.instance().documents()])
-        if SCENARIO in ("run", "preview"):
+        if SCENARIO in ("run", "preview", "auto"):
             combo = self.docker.findChild(QWidget, "reference")
             combo.setCurrentIndex(combo.findText(Path(REFERENCE).name))
         else:
@@ -152,9 +156,9 @@ class Driver:
         else:
             self.wait_for(self.job_over, self.settle)
 
-    # Preview scenario: one preview with the regions paired; then, regions unpaired, two presses in
-    # a row (the first superseded); then a new reference file, which refreshes the preview by itself;
-    # then a preview cancelled at once.
+    # Preview scenario: one preview with the regions paired (automatic mode, "top" in both); then, in
+    # the "whole" mode, two presses in a row (the first superseded); then a new reference file, which
+    # refreshes the preview by itself; then a preview cancelled at once.
 
     def preview_clicked(self) -> None:
         self.click_preview()
@@ -190,7 +194,8 @@ class Driver:
         self.wait_for(done, record)
 
     def preview_twice(self) -> None:
-        self.widget(QCheckBox, "pair_regions").setChecked(False)  # whole area to whole reference from now on
+        regions = self.widget(QComboBox, "regions")
+        regions.setCurrentIndex(regions.findData("whole"))  # the selection against the whole reference from now on
         self.click_preview()
         self.click_preview()  # supersedes the one just sent
         self.wait_preview("superseding", self.preview_after_reference_change)
@@ -236,11 +241,23 @@ class Driver:
         trace("job over:", self.widget(QLabel, "status").text())
         QTimer.singleShot(4000, self.collect)  # the result's mask is added a few event-loop turns later
 
-    def nodes(self) -> list:
+    def nodes(self, document=None) -> list:
         def walk(node):
             return [{"name": child.name(), "type": child.type(), "depth": child.colorDepth(),
                      "children": walk(child)} for child in node.childNodes()]
-        return walk(self.document.rootNode())
+        return walk((document or self.document).rootNode())
+
+    @staticmethod
+    def local_selections(layer, width: int, height: int) -> list:
+        """Each selection mask on `layer`: its name, covered pixels of the canvas, and bounds."""
+        found = []
+        for mask in layer.childNodes():
+            if mask.type() == "selectionmask":
+                selection = mask.selection()
+                data = bytes(selection.pixelData(0, 0, width, height))
+                found.append({"name": mask.name(), "covered": len(data) - data.count(0),
+                              "bounds": [selection.x(), selection.y(), selection.width(), selection.height()]})
+        return found
 
     def collect(self) -> None:
         document = self.document
@@ -260,6 +277,13 @@ class Driver:
             result = [n for n in document.topLevelNodes() if n.name().endswith("styled like " + Path(REFERENCE).name)]
             if result:
                 dump("result_layer.raw", result[0].pixelData(0, 0, width, height))
+        if SCENARIO == "auto":
+            reference = next(other for other in Krita.instance().documents() if other != document)
+            self.record.update(reference_size=[reference.width(), reference.height()],
+                               reference_nodes_after=self.nodes(reference),
+                               found_photo=self.local_selections(self.source, width, height),
+                               found_reference=self.local_selections(reference.topLevelNodes()[-1], reference.width(),
+                                                                     reference.height()))
         QApplication.processEvents()
         QTimer.singleShot(500, self.screenshot)
 
