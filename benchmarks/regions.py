@@ -93,7 +93,7 @@ def agreement_part(ids: list[str], size: int, repeats: int) -> list[float]:
 def transfers_part(ids: list[str], preset: str, size: int, region_seconds: list[float]) -> None:
     print(f"\nTransfers with preset {preset}: style measured with the hand masks (lower = closer), "
           f"photo (lower = more photo-like), edges (higher = kept), at {size} px")
-    print(f"{'pair':>5} " + " ".join(f"{v + ' ' + m:>22}" for v in VARIANTS for m in ("style", "s")))
+    print(f"{'pair':>5} " + " ".join(f"{variant + ' style':>22} {'s':>6}" for variant in VARIANTS))
     table: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
     for pair in ids:
         content, style, regions = load_pair(pair)
@@ -106,7 +106,7 @@ def transfers_part(ids: list[str], preset: str, size: int, region_seconds: list[
             seconds = time.perf_counter() - started
             row = measure(result.image, content, style, regions, size) | {"seconds": seconds}
             table[variant].append(row)
-            line.append(f"{row['style']:>22.4g} {seconds:>22.1f}")
+            line.append(f"{row['style']:>22.4g} {seconds:>6.1f}")
         print(" ".join(line), flush=True)
     print(f"\n{'variant':>12} {'style':>10} {'photo':>10} {'edges':>8} {'seconds':>8}")
     for variant in VARIANTS:
