@@ -11,9 +11,9 @@ folder as-is: it needs only grpcio (>= 1.51) and protobuf (>= 4.21), and imports
 """
 
 from .client import Client, Options, TransferCall
-from .errors import (AuthenticationError, CancelledError, DaemonBusyError, DaemonDiedError, DaemonError,
-                     DaemonUnavailableError, DeviceOutOfMemoryError, InvalidMasksError, InvalidRequestError,
-                     PhotoStyleClientError, TooLargeError)
+from .errors import (AuthenticationError, CancelledError, DaemonBugError, DaemonBusyError, DaemonDiedError,
+                     DaemonError, DaemonSetupError, DaemonUnavailableError, DeviceOutOfMemoryError, InvalidMasksError,
+                     InvalidRequestError, PhotoStyleClientError, StalledError, TooLargeError)
 from .events import Event, Preview, Progress, Queued, Result
 from .images import EncodedImage, Image, Region
 from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
@@ -22,8 +22,8 @@ from .regions import (DEFAULT_REGION_CHOICE, REGION_CHOICES, SELECTION_REGION, R
 from .wire import DEFAULT_ADDRESS, DEFAULT_PORT
 
 __all__ = [
-    "AuthenticationError", "CancelledError", "Client", "DEFAULT_ADDRESS", "DEFAULT_PORT", "DaemonBusyError",
-    "DaemonDiedError", "DaemonError", "DaemonUnavailableError", "DeviceOutOfMemoryError", "EncodedImage", "Event",
+    "AuthenticationError", "CancelledError", "Client", "DEFAULT_ADDRESS", "DEFAULT_PORT", "DaemonBugError",
+    "DaemonBusyError", "DaemonDiedError", "DaemonError", "DaemonSetupError", "StalledError", "DaemonUnavailableError", "DeviceOutOfMemoryError", "EncodedImage", "Event",
     "Image", "InvalidMasksError", "InvalidRequestError", "LIVE_PREVIEW_PRESET", "LIVE_PREVIEW_SIDE", "Options",
     "PhotoStyleClientError", "Preview", "Progress", "Queued", "Region", "Result", "TooLargeError", "TransferCall",
     "live_preview_options", "live_preview_scale",

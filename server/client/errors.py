@@ -1,14 +1,15 @@
 """Client errors: one class per thing a user can act on, each with a message to show as-is.
 
-The daemon names the kind of a failure in trailing metadata (`photostyle-error`); the gRPC
-status code is the fallback, so plain gRPC errors (no daemon, TLS mismatch) read well too.
+The daemon names the kind of a failure (`wire.ErrorKind`) in trailing metadata; every kind maps
+to its own class here, and the gRPC status code is the fallback, so plain gRPC errors (no daemon,
+TLS mismatch) and kinds newer than this client read well too.
 """
 
 from __future__ import annotations
 
 import grpc
 
-from .wire import ERROR_KIND_METADATA_KEY, START_COMMAND
+from .wire import ERROR_KIND_METADATA_KEY, START_COMMAND, ErrorKind
 
 
 class PhotoStyleClientError(Exception):
@@ -44,7 +45,7 @@ class TooLargeError(PhotoStyleClientError):
 
 
 class DaemonBusyError(PhotoStyleClientError):
-    """The daemon's line is full; try again later or use another daemon."""
+    """The daemon's line or its call slots are full; try again later or use another daemon."""
 
 
 class DeviceOutOfMemoryError(PhotoStyleClientError):
@@ -56,19 +57,35 @@ class CancelledError(PhotoStyleClientError):
 
 
 class DaemonError(PhotoStyleClientError):
-    """Anything else the daemon reported (a bug, missing weights on the daemon...)."""
+    """Anything else the daemon reported; the subclasses say what it was."""
 
 
-_BY_KIND: dict[str, type[PhotoStyleClientError]] = {
-    "input": InvalidRequestError,
-    "options": InvalidRequestError,
-    "mask": InvalidMasksError,
-    "too-large": TooLargeError,
-    "busy": DaemonBusyError,
-    "out-of-memory": DeviceOutOfMemoryError,
-    "cancelled": CancelledError,
-    "shutting-down": DaemonDiedError,
-    "token": AuthenticationError,
+class DaemonSetupError(DaemonError):
+    """The daemon itself is not set up to work (its model weights cannot be loaded): its owner must act."""
+
+
+class StalledError(DaemonError):
+    """The daemon heard nothing from this client for too long while it sent its request, and dropped it."""
+
+
+class DaemonBugError(DaemonError):
+    """The daemon hit a bug on this job; it keeps running, and its log has the details."""
+
+
+#: Every kind the daemon names, mapped to what the client raises (a test checks none is missing).
+_BY_KIND: dict[ErrorKind, type[PhotoStyleClientError]] = {
+    ErrorKind.INPUT: InvalidRequestError,
+    ErrorKind.OPTIONS: InvalidRequestError,
+    ErrorKind.MASK: InvalidMasksError,
+    ErrorKind.TOO_LARGE: TooLargeError,
+    ErrorKind.BUSY: DaemonBusyError,
+    ErrorKind.OUT_OF_MEMORY: DeviceOutOfMemoryError,
+    ErrorKind.CANCELLED: CancelledError,
+    ErrorKind.SHUTTING_DOWN: DaemonDiedError,
+    ErrorKind.TOKEN: AuthenticationError,
+    ErrorKind.WEIGHTS: DaemonSetupError,
+    ErrorKind.STALLED: StalledError,
+    ErrorKind.INTERNAL: DaemonBugError,
 }
 
 _BY_CODE: dict[grpc.StatusCode, type[PhotoStyleClientError]] = {
@@ -88,8 +105,8 @@ def from_rpc_error(error: grpc.Call, where: str, job_started: bool) -> PhotoStyl
     """
     code = error.code()
     details = error.details() or ""
-    kind = dict(error.trailing_metadata() or ()).get(ERROR_KIND_METADATA_KEY)
-    if kind in _BY_KIND:
+    kind = _kind(dict(error.trailing_metadata() or ()).get(ERROR_KIND_METADATA_KEY))
+    if kind is not None:
         return _BY_KIND[kind](details, details)
     if code == grpc.StatusCode.UNAVAILABLE:
         if job_started:
@@ -104,3 +121,11 @@ def from_rpc_error(error: grpc.Call, where: str, job_started: bool) -> PhotoStyl
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return AuthenticationError(details or "The daemon refused this client's token.", details)
     return _BY_CODE.get(code, DaemonError)(details or f"The daemon failed with {code.name}.", details)
+
+
+def _kind(value: str | None) -> ErrorKind | None:
+    """The ErrorKind named in the metadata; None when there is none or it is newer than this client."""
+    try:
+        return ErrorKind(value)
+    except ValueError:
+        return None

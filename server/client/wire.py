@@ -6,6 +6,8 @@ which works the same on grpcio 1.51 (GIMP's and Krita's Debian Python) and on cu
 
 from __future__ import annotations
 
+from enum import Enum
+
 from . import photostyle_pb2 as pb
 
 API_VERSION = pb.DESCRIPTOR.package  # "photostyle.v1"
@@ -27,8 +29,30 @@ MAX_MESSAGE_BYTES = 16 << 20
 
 #: The shared token travels as `authorization: Bearer <token>` call metadata.
 TOKEN_METADATA_KEY = "authorization"
-#: Trailing metadata naming what kind of error a failed call hit (see client/errors.py).
+#: Trailing metadata naming what kind of error a failed call hit (an ErrorKind value).
 ERROR_KIND_METADATA_KEY = "photostyle-error"
+
+
+class ErrorKind(str, Enum):
+    """What went wrong with a call, as the daemon names it in the trailing metadata.
+
+    The one vocabulary of both sides: the daemon fails calls only with these, and the client
+    (client/errors.py) maps each to an exception class a host can act on. The values are the
+    wire strings, so a client older than a new kind still reads the gRPC status code.
+    """
+
+    INPUT = "input"  # an image is malformed, unreadable or of the wrong shape
+    OPTIONS = "options"  # an option is unknown or out of range
+    MASK = "mask"  # region masks do not fit their images or do not pair up
+    TOO_LARGE = "too-large"  # an image or file is above the daemon's limits
+    BUSY = "busy"  # the daemon's line or its call slots are full
+    OUT_OF_MEMORY = "out-of-memory"  # the device ran out of memory on this job
+    CANCELLED = "cancelled"  # the job was cancelled
+    SHUTTING_DOWN = "shutting-down"  # the daemon stopped while the job waited or ran
+    TOKEN = "token"  # missing or wrong shared token
+    WEIGHTS = "weights"  # the daemon's model weights cannot be loaded
+    STALLED = "upload-stalled"  # the client went silent while sending its setup or pixels
+    INTERNAL = "internal"  # a bug in the daemon; it keeps running
 
 #: Sample type names used by the client API → (wire enum, bytes per sample).
 SAMPLE_TYPES: dict[str, tuple[int, int]] = {

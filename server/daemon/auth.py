@@ -12,7 +12,7 @@ from typing import Callable
 import grpc
 from grpc_health.v1 import health
 
-from photostyle.server.client.wire import ERROR_KIND_METADATA_KEY, TOKEN_METADATA_KEY
+from photostyle.server.client.wire import ERROR_KIND_METADATA_KEY, TOKEN_METADATA_KEY, ErrorKind
 
 _OPEN_PREFIX = f"/{health.SERVICE_NAME}/"
 
@@ -41,7 +41,7 @@ def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHand
     """A handler of the same shape as `handler` that only fails with UNAUTHENTICATED."""
 
     def refuse(request: object, context: grpc.ServicerContext) -> None:
-        context.set_trailing_metadata(((ERROR_KIND_METADATA_KEY, "token"),))
+        context.set_trailing_metadata(((ERROR_KIND_METADATA_KEY, ErrorKind.TOKEN.value),))
         context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
     make = {

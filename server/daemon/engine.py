@@ -19,7 +19,7 @@ from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError
                              TransferOptions, WeightsError, resolve_device, transfer)
 from photostyle.core.vgg import load_vgg19
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import REGION_MODE_NAMES
+from photostyle.server.client.wire import REGION_MODE_NAMES, ErrorKind
 
 from .pixels import to_wire
 from .scheduler import Failure, Job, Outcome
@@ -77,22 +77,22 @@ class Engine:
         except Cancelled:
             return job.stop_reason
         except MaskError as exc:
-            return Failure(grpc.StatusCode.INVALID_ARGUMENT, "mask", str(exc))
+            return Failure(grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.MASK, str(exc))
         except InputImageError as exc:
-            return Failure(grpc.StatusCode.INVALID_ARGUMENT, "input", str(exc))
+            return Failure(grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT, str(exc))
         except OptionsError as exc:
-            return Failure(grpc.StatusCode.INVALID_ARGUMENT, "options", str(exc))
+            return Failure(grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.OPTIONS, str(exc))
         except WeightsError as exc:
-            return Failure(grpc.StatusCode.FAILED_PRECONDITION, "weights", f"The daemon's model weights: {exc}")
+            return Failure(grpc.StatusCode.FAILED_PRECONDITION, ErrorKind.WEIGHTS, f"The daemon's model weights: {exc}")
         except Exception as exc:  # the daemon must outlive any one job
             if not _out_of_memory(exc):
                 log.exception("job %d: engine error", job.number)
-                return Failure(grpc.StatusCode.INTERNAL, "internal",
+                return Failure(grpc.StatusCode.INTERNAL, ErrorKind.INTERNAL,
                                f"The engine failed unexpectedly ({type(exc).__name__}: {exc}); this is a bug, "
                                "see the daemon's log. The daemon is still running.")
         # Out of memory. Outside the except block the failed job's tensors are unreachable.
         self._release_memory()
-        return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, "out-of-memory",
+        return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.OUT_OF_MEMORY,
                        f"The daemon's device ({self.device_name}) ran out of memory on this job "
                        f"({describe(job.plan.blobs[0].info)}, working size {options.size or 'of the preset'}). "
                        "Use a smaller working size or a smaller layer, or close other programs using that "

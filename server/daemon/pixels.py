@@ -15,7 +15,7 @@ from PIL import Image as PILImage, UnidentifiedImageError
 from photostyle.core import InputImageError, load_image
 from photostyle.server.client import Image
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import SAMPLE_TYPES
+from photostyle.server.client.wire import SAMPLE_TYPES, ErrorKind
 
 from .validation import Blob, Limits, invalid, too_large
 
@@ -32,13 +32,13 @@ def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[b
     index, filled = 0, 0
     for request in requests:
         if request.WhichOneof("part") != "chunk":
-            raise invalid("input", "Only chunk messages may follow the setup; send the setup once, first.")
+            raise invalid(ErrorKind.INPUT, "Only chunk messages may follow the setup; send the setup once, first.")
         data = memoryview(request.chunk.data)
         while data:
             while index < len(blobs) and filled == len(buffers[index]):
                 index, filled = index + 1, 0
             if index == len(blobs):
-                raise invalid("input", "More pixel data arrived than the setup declared; send exactly size_bytes per image.")
+                raise invalid(ErrorKind.INPUT, "More pixel data arrived than the setup declared; send exactly size_bytes per image.")
             taken = min(len(data), len(buffers[index]) - filled)
             buffers[index][filled:filled + taken] = data[:taken]
             filled += taken
@@ -46,7 +46,7 @@ def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[b
     while index < len(blobs) and filled == len(buffers[index]):
         index, filled = index + 1, 0
     if index < len(blobs):
-        raise invalid("input", f"{blobs[index].what}'s data ended after {filled} of {blobs[index].info.size_bytes} "
+        raise invalid(ErrorKind.INPUT, f"{blobs[index].what}'s data ended after {filled} of {blobs[index].info.size_bytes} "
                                "bytes (truncated upload); send all the bytes the setup declares.")
     return buffers
 
@@ -58,7 +58,7 @@ def to_array(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:
         return _decode(blob, data, limits)
     array = np.frombuffer(data, dtype=_DTYPES[info.sample_type]).reshape(info.height, info.width, info.layout)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise invalid("input", f"{blob.what} contains NaN or infinite values; fix or re-export the layer (floats in [0, 1]).")
+        raise invalid(ErrorKind.INPUT, f"{blob.what} contains NaN or infinite values; fix or re-export the layer (floats in [0, 1]).")
     return array
 
 
@@ -69,16 +69,16 @@ def _decode(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:
             width, height = probe.size
             format_ok = probe.format == _FORMATS[blob.info.encoding]
     except (UnidentifiedImageError, OSError) as exc:
-        raise invalid("input", f"{blob.what} is not a readable PNG or JPEG file ({exc}); re-export it.") from None
+        raise invalid(ErrorKind.INPUT, f"{blob.what} is not a readable PNG or JPEG file ({exc}); re-export it.") from None
     if not format_ok:
-        raise invalid("input", f"{blob.what} is not the file type its encoding says; send PNG as ENCODING_PNG, JPEG as ENCODING_JPEG.")
+        raise invalid(ErrorKind.INPUT, f"{blob.what} is not the file type its encoding says; send PNG as ENCODING_PNG, JPEG as ENCODING_JPEG.")
     if width * height > limits.max_pixels:
         raise too_large(f"{blob.what} is {width}×{height} px; this daemon accepts at most {limits.max_pixels / 1e6:.1f} MP "
                         "per image. Scale it down, or start the daemon with a higher --max-pixels.")
     try:
         return load_image(BytesIO(data))
     except InputImageError:
-        raise invalid("input", f"{blob.what} is a damaged or unsupported {_FORMATS[blob.info.encoding]} file; "
+        raise invalid(ErrorKind.INPUT, f"{blob.what} is a damaged or unsupported {_FORMATS[blob.info.encoding]} file; "
                                "re-export it.") from None
 
 

@@ -19,7 +19,7 @@ import grpc
 
 from photostyle.core import CancelToken, TransferResult
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import START_COMMAND
+from photostyle.server.client.wire import START_COMMAND, ErrorKind
 
 from .validation import Plan, describe
 
@@ -34,12 +34,12 @@ class Failure:
     """How a job ended without a result: the gRPC status, the error kind for the client, the message."""
 
     code: grpc.StatusCode
-    kind: str
+    kind: ErrorKind
     message: str
 
 
-CANCELLED = Failure(grpc.StatusCode.CANCELLED, "cancelled", "The job was cancelled; nothing was changed.")
-SHUTTING_DOWN = Failure(grpc.StatusCode.UNAVAILABLE, "shutting-down",
+CANCELLED = Failure(grpc.StatusCode.CANCELLED, ErrorKind.CANCELLED, "The job was cancelled; nothing was changed.")
+SHUTTING_DOWN = Failure(grpc.StatusCode.UNAVAILABLE, ErrorKind.SHUTTING_DOWN,
                         f"The daemon is shutting down and stopped this job. Start it again with `{START_COMMAND}` "
                         "(or use another daemon) and retry.")
 

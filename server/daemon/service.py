@@ -22,7 +22,7 @@ import grpc
 from photostyle.core import PRESETS, RegionPair, TransferResult
 from photostyle.core.images import MIN_SIDE
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import API_VERSION, ERROR_KIND_METADATA_KEY, SERVICE, chunks
+from photostyle.server.client.wire import API_VERSION, ERROR_KIND_METADATA_KEY, SERVICE, ErrorKind, chunks
 
 from .engine import Engine, Inputs
 from .pixels import receive, to_array, to_wire
@@ -75,7 +75,7 @@ class PhotoStyleService:
         try:
             first = next(requests, None)
             if first is None or first.WhichOneof("part") != "setup":
-                raise invalid("input", "A transfer must start with its setup message (options and image headers).")
+                raise invalid(ErrorKind.INPUT, "A transfer must start with its setup message (options and image headers).")
             plan = check_setup(first.setup, self._limits)
         except RequestError as error:
             log.info("job %d refused (%s): %s (from %s)", number, error.code.name, error.message, context.peer())
@@ -85,7 +85,7 @@ class PhotoStyleService:
         job = Job(number, plan, context.peer())
         if not self._line.submit(job):
             log.info("job %d refused: line full (%s)", number, job.summary())
-            _abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, "busy",
+            _abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY,
                                     f"The daemon already holds {self._limits.max_jobs} jobs; retry in a while or use "
                                     "another daemon."))
         if not context.add_callback(lambda: self._line.fail(job, CANCELLED)):
@@ -126,7 +126,7 @@ class PhotoStyleService:
             return
         except Exception as exc:  # on this thread nothing else would report it
             log.exception("job %d: reading its pixels failed", job.number)
-            self._line.fail(job, Failure(grpc.StatusCode.INTERNAL, "internal",
+            self._line.fail(job, Failure(grpc.StatusCode.INTERNAL, ErrorKind.INTERNAL,
                                          f"The daemon failed reading this job's pixels ({type(exc).__name__}: "
                                          f"{exc}); this is a bug, see the daemon's log. The daemon is still running."))
             return
@@ -178,13 +178,13 @@ class _Upload:
 
 
 def _stalled(idle_seconds: float) -> Failure:
-    return Failure(grpc.StatusCode.DEADLINE_EXCEEDED, "upload-stalled",
+    return Failure(grpc.StatusCode.DEADLINE_EXCEEDED, ErrorKind.STALLED,
                    f"The daemon asked for this job's pixels but heard nothing from the client for "
                    f"{idle_seconds:g} s, so it dropped the job to let the others run; nothing was changed. "
                    "Check the connection to the daemon and retry.")
 
 
 def _abort(context: grpc.ServicerContext, failure: Failure) -> NoReturn:
-    context.set_trailing_metadata(((ERROR_KIND_METADATA_KEY, failure.kind),))
+    context.set_trailing_metadata(((ERROR_KIND_METADATA_KEY, failure.kind.value),))
     context.abort(failure.code, failure.message)
     raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises

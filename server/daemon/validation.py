@@ -15,7 +15,7 @@ from photostyle.core import OptionsError, get_preset
 from photostyle.core.images import MIN_SIDE, MIN_WORKING_SIDE
 from photostyle.server.client import photostyle_pb2 as pb
 from photostyle.server.client.wire import (CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, SAMPLE_TYPE_NAMES,
-                                          SAMPLE_TYPES)
+                                          SAMPLE_TYPES, ErrorKind)
 
 _LAYOUTS = {pb.CHANNEL_LAYOUT_GREY: "grey", pb.CHANNEL_LAYOUT_GREY_ALPHA: "grey+alpha",
             pb.CHANNEL_LAYOUT_RGB: "RGB", pb.CHANNEL_LAYOUT_RGBA: "RGBA"}
@@ -25,19 +25,19 @@ _ENCODINGS = {pb.ENCODING_RAW: "raw", pb.ENCODING_PNG: "PNG", pb.ENCODING_JPEG: 
 class RequestError(Exception):
     """A request the daemon refuses: gRPC status, error kind (for the client) and a message naming the fix."""
 
-    def __init__(self, code: grpc.StatusCode, kind: str, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, kind: ErrorKind, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.kind = kind
         self.message = message
 
 
-def invalid(kind: str, message: str) -> RequestError:
+def invalid(kind: ErrorKind, message: str) -> RequestError:
     return RequestError(grpc.StatusCode.INVALID_ARGUMENT, kind, message)
 
 
 def too_large(message: str) -> RequestError:
-    return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, "too-large", message)
+    return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.TOO_LARGE, message)
 
 
 @dataclass(frozen=True)
@@ -94,36 +94,36 @@ def describe(info: pb.ImageInfo) -> str:
 def check_image(info: pb.ImageInfo, what: str, limits: Limits, min_side: int = MIN_SIDE) -> None:
     """Raise RequestError unless `info` describes an image this daemon can take."""
     if info.encoding not in _ENCODINGS:
-        raise invalid("input", f"{what} has unknown encoding {info.encoding}; send raw pixels, PNG or JPEG.")
+        raise invalid(ErrorKind.INPUT, f"{what} has unknown encoding {info.encoding}; send raw pixels, PNG or JPEG.")
     if info.encoding != pb.ENCODING_RAW:
         if not 0 < info.size_bytes <= limits.max_encoded_bytes():
             raise too_large(f"{what} is a {info.size_bytes}-byte file; this daemon accepts files of 1 to "
                             f"{limits.max_encoded_bytes()} bytes. Send a smaller file or raw pixels.")
         return
     if info.width <= 0 or info.height <= 0:
-        raise invalid("input", f"{what} is declared as {info.width}×{info.height} px; width and height must be positive.")
+        raise invalid(ErrorKind.INPUT, f"{what} is declared as {info.width}×{info.height} px; width and height must be positive.")
     if info.width * info.height > limits.max_pixels:
         raise too_large(f"{what} is {info.width}×{info.height} px ({info.width * info.height / 1e6:.1f} MP); this "
                         f"daemon accepts at most {limits.max_pixels / 1e6:.1f} MP per image. Scale the layer down, "
                         "or start the daemon with a higher --max-pixels.")
     if min(info.width, info.height) < min_side:
-        raise invalid("input", f"{what} is {info.width}×{info.height} px; both sides must be at least {min_side} px. "
+        raise invalid(ErrorKind.INPUT, f"{what} is {info.width}×{info.height} px; both sides must be at least {min_side} px. "
                                "Use a larger image.")
     if info.layout not in _LAYOUTS:
-        raise invalid("input", f"{what} has unknown channel layout {info.layout}; use GREY, GREY_ALPHA, RGB or RGBA.")
+        raise invalid(ErrorKind.INPUT, f"{what} has unknown channel layout {info.layout}; use GREY, GREY_ALPHA, RGB or RGBA.")
     if info.sample_type not in SAMPLE_TYPE_NAMES:
-        raise invalid("input", f"{what} has unknown sample type {info.sample_type}; use UINT8, UINT16 or FLOAT32.")
+        raise invalid(ErrorKind.INPUT, f"{what} has unknown sample type {info.sample_type}; use UINT8, UINT16 or FLOAT32.")
     expected = raw_size(info)
     if info.size_bytes != expected:
-        raise invalid("input", f"{what} declares {info.size_bytes} bytes but {describe(info)} pixels take {expected} "
+        raise invalid(ErrorKind.INPUT, f"{what} declares {info.size_bytes} bytes but {describe(info)} pixels take {expected} "
                                "bytes; send width × height × channels × bytes per sample, row-major, no padding.")
 
 
 def _check_mask(info: pb.ImageInfo, what: str, image: pb.ImageInfo, limits: Limits) -> None:
     if info.encoding != pb.ENCODING_RAW or info.layout != pb.CHANNEL_LAYOUT_GREY or info.sample_type != pb.SAMPLE_TYPE_UINT8:
-        raise invalid("mask", f"{what} is {describe(info)}; masks must be raw single-channel 8-bit (GREY, UINT8).")
+        raise invalid(ErrorKind.MASK, f"{what} is {describe(info)}; masks must be raw single-channel 8-bit (GREY, UINT8).")
     if image.encoding == pb.ENCODING_RAW and (info.width, info.height) != (image.width, image.height):
-        raise invalid("mask", f"{what} is {info.width}×{info.height} px but its image is {image.width}×{image.height}; "
+        raise invalid(ErrorKind.MASK, f"{what} is {info.width}×{info.height} px but its image is {image.width}×{image.height}; "
                               "a mask must be the size of the image it belongs to.")
     check_image(info, what, limits, min_side=1)
 
@@ -133,39 +133,39 @@ def _check_options(options: pb.TransferOptions, limits: Limits) -> None:
         try:
             get_preset(options.preset)
         except OptionsError as exc:
-            raise invalid("options", str(exc)) from None
+            raise invalid(ErrorKind.OPTIONS, str(exc)) from None
     if options.HasField("size") and not MIN_WORKING_SIDE <= options.size <= limits.max_working_size:
-        raise invalid("options", f"Working size {options.size} px is out of range; use {MIN_WORKING_SIDE} to "
+        raise invalid(ErrorKind.OPTIONS, f"Working size {options.size} px is out of range; use {MIN_WORKING_SIDE} to "
                                  f"{limits.max_working_size} px (or leave it unset for the preset's).")
     for name in ("style_iterations", "photoreal_iterations"):
         if options.HasField(name) and not 0 <= getattr(options, name) <= limits.max_iterations:
-            raise invalid("options", f"{name} = {getattr(options, name)} is out of range; use 0 to {limits.max_iterations}.")
+            raise invalid(ErrorKind.OPTIONS, f"{name} = {getattr(options, name)} is out of range; use 0 to {limits.max_iterations}.")
     if options.preview_every < 0 or not 0 <= options.preview_size <= 1024:
-        raise invalid("options", "preview_every must be 0 or more and preview_size 0 to 1024 px.")
+        raise invalid(ErrorKind.OPTIONS, "preview_every must be 0 or more and preview_size 0 to 1024 px.")
     if options.regions not in REGION_MODE_NAMES:
-        raise invalid("options", f"Unknown region mode {options.regions}; use REGION_MODE_GIVEN (the setup's regions, "
+        raise invalid(ErrorKind.OPTIONS, f"Unknown region mode {options.regions}; use REGION_MODE_GIVEN (the setup's regions, "
                                  "none = the whole image) or REGION_MODE_AUTO (found by the engine).")
 
 
 def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:
     """Validate a setup message against the limits; the Plan says which bytes to expect."""
     if not setup.HasField("content") or not setup.HasField("style"):
-        raise invalid("input", "The setup must describe both a content image and a style image.")
+        raise invalid(ErrorKind.INPUT, "The setup must describe both a content image and a style image.")
     blobs = [Blob("The content image", setup.content), Blob("The style image", setup.style)]
     for blob in blobs:
         check_image(blob.info, blob.what, limits)
     if len(setup.regions) > limits.max_regions:
-        raise invalid("mask", f"{len(setup.regions)} regions were sent; this daemon takes at most {limits.max_regions}. "
+        raise invalid(ErrorKind.MASK, f"{len(setup.regions)} regions were sent; this daemon takes at most {limits.max_regions}. "
                               "Merge some regions.")
     names: list[str] = []
     for index, region in enumerate(setup.regions, start=1):
         name = region.name or f"#{index}"
         if region.name in names or not region.name:
-            raise invalid("mask", f"Region {name} needs a unique, non-empty name.")
+            raise invalid(ErrorKind.MASK, f"Region {name} needs a unique, non-empty name.")
         names.append(region.name)
         for side, image in (("content", setup.content), ("style", setup.style)):
             if not region.HasField(f"{side}_mask"):
-                raise invalid("mask", f"Region '{name}' has no {side} mask; every region needs a mask in both images.")
+                raise invalid(ErrorKind.MASK, f"Region '{name}' has no {side} mask; every region needs a mask in both images.")
             blob = Blob(f"The {side} mask of region '{name}'", getattr(region, f"{side}_mask"))
             _check_mask(blob.info, blob.what, image, limits)
             blobs.append(blob)
