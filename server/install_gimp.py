@@ -3,7 +3,8 @@
 GIMP 3 loads `<config>/plug-ins/NAME/NAME.py` (executable, folder named after the file) with
 its own Python: on Linux the `python3` of the system (the plug-in's `#!/usr/bin/env python3`),
 on Windows the Python 3.12 bundled with GIMP (named in its `pygimp.interp`). That Python must
-import grpc and protobuf, so the installer checks it and says how to get them when it cannot.
+import grpc and protobuf, so the installer vendors them into the plug-in's folder when it lacks
+them (the CLI's default), checks it, and says how to get them by hand when that fails.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Sequence
 
 from photostyle.server.client.wire import DEFAULT_ADDRESS
 
-from .plugin_install_common import (InstallReport, add_daemon_arguments, copy_client, copy_files, daemon_start_command,
-                                    remove_plugin_dir, report_host_python, run_action, write_daemon_config)
+from .host_packages import VENDOR_DIR
+from .plugin_install_common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
+                                    copy_files, daemon_start_command, remove_plugin_dir, report_host_python,
+                                    run_action, write_daemon_config)
 
 PLUGIN_NAME = "photostyle"
-PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugins" / "gimp"
+PLUGIN_SOURCE = PLUGINS / "gimp"
 _ENTRY = PLUGIN_SOURCE / f"{PLUGIN_NAME}.py"
 _SOURCES = (_ENTRY,)
 
@@ -29,11 +32,11 @@ _GET_DEPENDENCIES = {
     "linux": "install Debian's/Ubuntu's packages: `sudo apt install python3-grpcio python3-protobuf` "
              "(Fedora: `sudo dnf install python3-grpcio python3-protobuf`). Flatpak GIMP has its own Python: "
              "see the README.",
-    "win32": "GIMP for Windows bundles Python 3.12 without them: install them into the plug-in's folder (which "
-             "the plug-in puts on its path) with any Python 3.12: `py -3.12 -m pip install --target \"{plugin_dir}\" "
-             "grpcio protobuf`.",
-    "darwin": "GIMP.app bundles its own Python: install them into the plug-in's folder with a Python of the same "
-              "version: `python3.X -m pip install --target \"{plugin_dir}\" grpcio protobuf`.",
+    "win32": "GIMP for Windows bundles Python 3.12 without them: install them into the plug-in's vendor folder "
+             "(which the plug-in puts on its path) with any Python 3.12: `py -3.12 -m pip install --target "
+             "\"{vendor_dir}\" grpcio protobuf`.",
+    "darwin": "GIMP.app bundles its own Python: install them into the plug-in's vendor folder with a Python of the "
+              "same version: `python3.X -m pip install --target \"{vendor_dir}\" grpcio protobuf`.",
 }
 
 
@@ -66,13 +69,17 @@ def default_gimp_python() -> list[str] | None:
 
 def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
             start_command: Sequence[str] | None = None, gimp_python: Sequence[str] | None = None,
-            token: str | None = None, check: bool = True, gimp_root: Path | None = None) -> InstallReport:
+            token: str | None = None, check: bool = True, gimp_root: Path | None = None, vendor: bool = False,
+            offline: Path | None = None) -> InstallReport:
     """Install (or reinstall over) the plug-in into `gimp_dir`/plug-ins/photostyle.
 
     start_command: how the plug-in starts a daemon when none answers at `address` (default:
     this installation's daemon; [] = never start one). gimp_python: the Python to check, as an
-    argv prefix (default: `default_gimp_python()`); check=False skips the check. gimp_root: the
-    root folder of the chroot or container GIMP runs in (its Python sees paths below it from /).
+    argv prefix (default: `default_gimp_python()`); check=False skips the check (and vendoring).
+    gimp_root: the root folder of the chroot or container GIMP runs in (its Python sees paths
+    below it from /). vendor: fetch grpcio/protobuf into the plug-in's folder when that Python
+    lacks them (the CLI's default; off here so that a library call never reaches the network
+    unasked), from the folder of wheels `offline` if given.
     """
     plugin_dir = Path(gimp_dir or default_gimp_dir()) / "plug-ins" / PLUGIN_NAME
     report = InstallReport()
@@ -83,9 +90,10 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
     report.done.append("Restart GIMP, then use Filters ▸ Artistic ▸ Photo Style Transfer…")
     if check:
         seen_as = f"/{plugin_dir.resolve().relative_to(gimp_root.resolve()).as_posix()}" if gimp_root else None
-        advice = _GET_DEPENDENCIES.get(sys.platform, _GET_DEPENDENCIES["linux"]).format(plugin_dir=plugin_dir)
+        advice = _GET_DEPENDENCIES.get(sys.platform, _GET_DEPENDENCIES["linux"]).format(
+            vendor_dir=plugin_dir / VENDOR_DIR)
         report_host_python(report, "GIMP", list(gimp_python) if gimp_python else default_gimp_python(), plugin_dir,
-                           advice, "--gimp-python", seen_as)
+                           advice, "--gimp-python", seen_as, vendor, offline)
     return report
 
 
@@ -101,12 +109,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"GIMP 3's config folder, holding plug-ins/ (default: {default_gimp_dir()})")
     add_daemon_arguments(parser, "plug-in")
     parser.add_argument("--gimp-python", type=shlex.split,
-                        help="command of the Python GIMP runs plug-ins with, to check it imports grpc/protobuf "
+                        help="command of the Python GIMP runs plug-ins with, to give it grpc/protobuf and check it "
                              "(default: /usr/bin/python3 on Linux, the one named in GIMP's pygimp.interp on Windows)")
+    add_vendor_arguments(parser, "GIMP")
 
 
 def run(args: argparse.Namespace) -> int:
     """`photostyle plugins install|uninstall gimp`."""
     return run_action(args, lambda: install(args.gimp_dir, args.address, [] if args.no_start else None,
-                                            args.gimp_python, args.token),
+                                            args.gimp_python, args.token, vendor=not args.no_vendor,
+                                            offline=args.offline),
                       lambda: uninstall(args.gimp_dir))

@@ -3,8 +3,9 @@
 Krita loads Python plug-ins from `<resources>/pykrita/`: a package folder plus a `.desktop`
 file, enabled by `enable_<name>=true` in the `[python]` group of `kritarc`. It runs them in its
 own Python: Debian's system Python (3.11 on bookworm) on Linux, a bundled Python 3.10 on
-Windows. That Python must import grpc and protobuf, so the installer checks it where it can and
-says how to get them where it cannot.
+Windows. That Python must import grpc and protobuf, so the installer vendors them into the
+plug-in's folder when it lacks them (the CLI's default), checks it where it can, and says how to
+get them by hand where it cannot.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from typing import Sequence
 
 from photostyle.server.client.wire import DEFAULT_ADDRESS
 
-from .plugin_install_common import (InstallReport, add_daemon_arguments, copy_client, copy_files, daemon_start_command,
-                                    remove_plugin_dir, report_host_python, run_action, write_daemon_config)
+from .plugin_install_common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
+                                    copy_files, daemon_start_command, remove_plugin_dir, report_host_python,
+                                    run_action, write_daemon_config)
 
 PLUGIN_NAME = "photostyle_krita"
-_PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
-_DESKTOP = _PLUGINS / "krita" / f"{PLUGIN_NAME}.desktop"
+_DESKTOP = PLUGINS / "krita" / f"{PLUGIN_NAME}.desktop"
 #: The plug-in package (the client library, with its daemon launcher, is copied beside it).
-_SOURCES = tuple(sorted((_PLUGINS / "krita" / PLUGIN_NAME).glob("*.py")))
+_SOURCES = tuple(sorted((PLUGINS / "krita" / PLUGIN_NAME).glob("*.py")))
 _PYKRITA_SO = "/usr/lib/*/kritaplugins/kritapykrita.so"
 
 _GET_DEPENDENCIES = {
@@ -90,12 +91,16 @@ def set_kritarc_value(kritarc: Path, group: str, key: str, value: str | None) ->
 
 def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = None, address: str = DEFAULT_ADDRESS,
             start_command: Sequence[str] | None = None, krita_python: Sequence[str] | None = None,
-            token: str | None = None, check: bool = True) -> InstallReport:
+            token: str | None = None, check: bool = True, vendor: bool = False,
+            offline: Path | None = None) -> InstallReport:
     """Install (or reinstall over) the docker into `krita_dir`/pykrita and enable it in `kritarc`.
 
     start_command: how the docker starts a daemon when none answers at `address` (default: this
     installation's daemon; [] = never start one). krita_python: the Python to check, as an argv
-    prefix (default: `default_krita_python()`); check=False skips the check.
+    prefix (default: `default_krita_python()`); check=False skips the check (and vendoring).
+    vendor: fetch grpcio/protobuf into the plug-in's folder when that Python lacks them (the
+    CLI's default; off here so that a library call never reaches the network unasked), from the
+    folder of wheels `offline` if given.
     """
     pykrita = Path(krita_dir or default_krita_dir()) / "pykrita"
     plugin_dir = pykrita / PLUGIN_NAME
@@ -113,7 +118,7 @@ def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = No
     if check:
         advice = _GET_DEPENDENCIES.get(sys.platform, _GET_DEPENDENCIES["linux"])
         report_host_python(report, "Krita", list(krita_python) if krita_python else default_krita_python(),
-                           plugin_dir, advice, "--krita-python")
+                           plugin_dir, advice, "--krita-python", provide=vendor, offline=offline)
     return report
 
 
@@ -139,12 +144,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kritarc", type=Path, help=f"Krita's settings file (default: {default_kritarc()})")
     add_daemon_arguments(parser, "docker")
     parser.add_argument("--krita-python", type=shlex.split,
-                        help="command of the Python Krita embeds, to check it imports grpc/protobuf (default on "
+                        help="command of the Python Krita embeds, to give it grpc/protobuf and check it (default on "
                              "Linux: the system python3.X that Krita's libpython matches)")
+    add_vendor_arguments(parser, "Krita")
 
 
 def run(args: argparse.Namespace) -> int:
     """`photostyle plugins install|uninstall krita`."""
     return run_action(args, lambda: install(args.krita_dir, args.kritarc, args.address, [] if args.no_start else None,
-                                            args.krita_python, args.token),
+                                            args.krita_python, args.token, vendor=not args.no_vendor,
+                                            offline=args.offline),
                       lambda: uninstall(args.krita_dir, args.kritarc))

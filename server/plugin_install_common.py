@@ -2,14 +2,18 @@
 
 A host plug-in is a folder that the host application loads with its *own* Python (Debian's
 python3 for GIMP 3 and Krita on Linux, a bundled Python on Windows), never with our venv. So an
-installer puts three host-neutral things into that folder, all written here once:
+installer puts these host-neutral things into that folder, all written here once:
 
+- the plug-in's own files, taken from the package `photostyle.plugins` (`PLUGINS`), so that an
+  install from the wheel finds them as well as an editable one;
 - the client library, vendored as the package `photostyle_client` (`copy_client`): the plug-in
   adds its folder to `sys.path` and imports it; it needs only grpcio and protobuf;
+- grpcio and protobuf themselves, in `vendor/`, when the host's Python lacks them
+  (`provide_host_packages`, see host_packages.py): that is the step that fails on users' machines;
 - a small JSON file recording the daemon's address and how to start it (`write_daemon_config`),
   so that the plug-in can start the daemon it was installed with when none answers;
 - a check that the host's Python really imports grpc, protobuf and the vendored client
-  (`check_host_python`), because that is the step that fails on users' machines.
+  (`check_host_python`), the way the plug-in will.
 
 Each step returns a line saying what it did; `InstallReport` collects them for the CLI.
 """
@@ -25,13 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from photostyle import plugins
 from photostyle.server.client.launch import CONFIG_NAME, DaemonConfig
 from photostyle.server.client.wire import DEFAULT_ADDRESS
+
+from .host_packages import VENDOR_DIR, HostPackagesError, probe, vendor
 
 #: The vendored client package's name inside a plug-in folder.
 CLIENT_PACKAGE = "photostyle_client"
 #: The daemon config file's name inside a plug-in folder; its presence also marks a folder as ours.
 DAEMON_CONFIG = CONFIG_NAME
+#: The plug-ins' source files: plugins/ in the source tree, photostyle/plugins/ installed from the wheel.
+PLUGINS = Path(plugins.__file__).resolve().parent
 
 _CLIENT_SOURCE = Path(__file__).resolve().parent / "client"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -111,12 +120,14 @@ def read_daemon_config(plugin_dir: Path) -> dict:
 
 
 _CHECK_SCRIPT = """
-import sys
-sys.path.insert(0, sys.argv[1])
+import os, sys
+vendored = os.path.join(sys.argv[1], sys.argv[2])
+sys.path[:0] = [vendored, sys.argv[1]]  # as the plug-ins do
 import grpc, google.protobuf
 import photostyle_client
-print("Python %d.%d, grpcio %s, protobuf %s" % (sys.version_info[0], sys.version_info[1],
-      grpc.__version__, google.protobuf.__version__))
+where = lambda module: " (vendored)" if module.__file__.startswith(vendored + os.sep) else ""
+print("Python %d.%d, grpcio %s%s, protobuf %s%s" % (sys.version_info[0], sys.version_info[1],
+      grpc.__version__, where(grpc), google.protobuf.__version__, where(google.protobuf)))
 """
 
 
@@ -124,13 +135,15 @@ def check_host_python(python: Sequence[str], plugin_dir: Path, seen_as: str | No
                       timeout_s: float = 60) -> HostPythonCheck:
     """Run the host's Python (an argv prefix, e.g. ["/usr/bin/python3"]) and import the vendored client.
 
-    seen_as: the plug-in folder's path as that Python sees it, when the host runs in a chroot or
-    container (default: `plugin_dir`). The message is the versions found, or the last line of the
-    failure (e.g. "No module named 'grpc'"); the caller adds host-specific advice.
+    It puts the plug-in folder and its `vendor/` first on sys.path, as the plug-ins do. seen_as:
+    the plug-in folder's path as that Python sees it, when the host runs in a chroot or container
+    (default: `plugin_dir`). The message is the versions found (marked "(vendored)" when they
+    come from `vendor/`), or the last line of the failure (e.g. "No module named 'grpc'"); the
+    caller adds host-specific advice.
     """
     try:
-        done = subprocess.run([*python, "-c", _CHECK_SCRIPT, seen_as or str(plugin_dir)], capture_output=True,
-                              text=True, timeout=timeout_s)
+        done = subprocess.run([*python, "-c", _CHECK_SCRIPT, seen_as or str(plugin_dir), VENDOR_DIR],
+                              capture_output=True, text=True, timeout=timeout_s)
     except FileNotFoundError:
         return HostPythonCheck(False, f"{python[0]} was not found")
     except subprocess.TimeoutExpired:
@@ -152,24 +165,55 @@ def remove_plugin_dir(plugin_dir: Path) -> str:
     return f"Removed {plugin_dir}"
 
 
+def provide_host_packages(host: str, python: Sequence[str], plugin_dir: Path, offline: Path | None = None) -> str:
+    """Make grpcio/protobuf importable by `host`'s Python for the plug-in in `plugin_dir`; say what was done.
+
+    When that Python has usable ones of its own, a `vendor/` left by an earlier install is
+    removed (it would shadow them); otherwise wheels for that Python are fetched (from the
+    folder `offline` only, if given) and unpacked as `plugin_dir/vendor`. Raises
+    HostPackagesError with the reason and the way out.
+    """
+    found = probe(python)
+    target = plugin_dir / VENDOR_DIR
+    lacking = found.lacking()
+    if not lacking:
+        if target.exists():
+            shutil.rmtree(target)
+        return (f"{host}'s {found.label} has grpcio {found.grpcio} and protobuf {found.protobuf} of its own: "
+                "nothing to vendor")
+    wheels = vendor(found, target, offline)
+    return (f"{host}'s {found.label} lacks {', '.join(lacking)}: unpacked {', '.join(wheels)} "
+            f"{'from ' + str(offline) + ' ' if offline else ''}into {target}")
+
+
 def report_host_python(report: InstallReport, host: str, python: Sequence[str] | None, plugin_dir: Path,
-                       advice: str, option: str, seen_as: str | None = None) -> None:
-    """Check that `host`'s Python imports the vendored client and add the outcome to `report`.
+                       advice: str, option: str, seen_as: str | None = None, provide: bool = False,
+                       offline: Path | None = None) -> None:
+    """Give `host`'s Python grpcio/protobuf when `provide`, check that it imports the client, and report.
 
     python: that Python as an argv prefix, None when it cannot be told (then `option` is the
-    flag that names it); advice: how to get grpc/protobuf there on this platform.
+    flag that names it); advice: how to get grpc/protobuf there by hand on this platform;
+    offline: a folder of wheels to vendor from instead of the package index.
     """
     needs = "needs grpcio >= 1.51 and protobuf >= 4.21 there"
+    if not provide:
+        advice = f"run this command without --no-vendor to have them fetched into the plug-in's folder, or {advice}"
     if python is None:
-        report.problems.append(f"Could not tell which Python {host} uses, so its grpc/protobuf were not checked "
-                               f"(pass {option} PATH to check). The plug-in {needs}; {advice}")
+        report.problems.append(f"Could not tell which Python {host} uses, so it was not given grpc/protobuf nor "
+                               f"checked (pass {option} PATH). The plug-in {needs}; {advice}")
         return
+    if provide:
+        try:
+            report.done.append(provide_host_packages(host, python, plugin_dir, offline))
+        except HostPackagesError as error:
+            report.problems.append(f"{host}'s Python ({' '.join(python)}) was not given grpcio/protobuf: {error}")
     result = check_host_python(python, plugin_dir, seen_as)
     if result.ok:
-        report.done.append(f"{host}'s Python ({' '.join(python)}) imports the client: {result.message}")
+        report.done.append(f"{host}'s Python ({' '.join(python)}) imports the client: {result.message}. "
+                           "The plug-in will work.")
     else:
         report.problems.append(f"{host}'s Python ({' '.join(python)}) cannot load the client: {result.message}. "
-                               f"The plug-in {needs}; {advice} Then run this command again to check.")
+                               f"The plug-in will not work: it {needs}; {advice} Then run this command again.")
 
 
 def add_daemon_arguments(parser: argparse.ArgumentParser, plug_in: str) -> None:
@@ -179,6 +223,18 @@ def add_daemon_arguments(parser: argparse.ArgumentParser, plug_in: str) -> None:
     parser.add_argument("--no-start", action="store_true",
                         help=f"never let the {plug_in} start a daemon (you run `photostyle serve` yourself)")
     parser.add_argument("--token", help="the daemon's shared token, when it has one (a daemon off this machine)")
+
+
+def add_vendor_arguments(parser: argparse.ArgumentParser, host: str) -> None:
+    """--offline DIR and --no-vendor: where grpcio/protobuf for `host`'s Python come from, if anywhere."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--offline", type=Path, metavar="DIR",
+                        help=f"take the grpcio/protobuf wheels for {host}'s Python from DIR instead of the package "
+                             "index (fill it elsewhere with `pip download --only-binary=:all: --python-version X.Y "
+                             "--platform TAG -d DIR grpcio protobuf`; see the README)")
+    source.add_argument("--no-vendor", action="store_true",
+                        help=f"do not put grpcio/protobuf into the plug-in's folder even when {host}'s Python lacks "
+                             "them; only check it")
 
 
 def run_action(args: argparse.Namespace, install: Callable[[], InstallReport],

@@ -3,7 +3,8 @@
 The first tests need no GIMP: the installer's layout, its check of GIMP's Python, and the
 plug-in's daemon start-up, run with this venv's Python. The `gimp`-marked tests run the plug-in
 inside a real GIMP 3 (Debian trixie chroot, see tests/gimp/chroot.py) against a real daemon on
-127.0.0.1; they are skipped, with the reason, where the chroot cannot be built.
+127.0.0.1; they are skipped, with the reason, where the chroot cannot be built or no package
+index gives the grpcio/protobuf wheels that the installer vendors into it (the chroot has none).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,10 +27,12 @@ import PIL.Image
 import pytest
 
 from daemon_fixtures import daemon_process, running_daemon
-from gimp.chroot import DATA_DIR, GIMP_DIR, ChrootUnavailable, ensure_chroot, inside, result_of, start_gimp
+from gimp.chroot import (DATA_DIR, GIMP_DIR, ChrootUnavailable, chroot_python, ensure_chroot, inside, result_of,
+                         start_gimp)
 from photostyle.core import PRESETS
 from photostyle.server import install_gimp
 from photostyle.server.client import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, Client, live_preview_scale
+from photostyle.server.host_packages import VENDOR_DIR, download_command, probe
 from photostyle.server.plugin_install_common import (CLIENT_PACKAGE, DAEMON_CONFIG, daemon_start_command,
                                                     read_daemon_config)
 
@@ -36,6 +40,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "server" / "examples"
 SCENARIO = Path(__file__).resolve().parent / "gimp" / "scenario.py"
 DIALOG_GRABBER = Path(__file__).resolve().parent / "gimp" / "dialog_screenshot.py"
 PLUGIN = "plug-ins/photostyle"
+#: Inside the chroot: grpcio/protobuf wheels for its Python, fetched once per run for `install_into`.
+WHEELS_DIR = "/tmp/photostyle-test/wheels"
 
 
 def free_port() -> int:
@@ -84,8 +90,9 @@ def test_uninstall_removes_only_our_folder(tmp_path: Path) -> None:
 
 def test_install_checks_that_gimps_python_imports_the_client(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert install_gimp.install(tmp_path, gimp_python=[sys.executable]).ok
-    # `python -S` has no site-packages: it stands for a GIMP whose Python lacks grpc.
-    args = _parse(["install", "--gimp-dir", str(tmp_path), "--gimp-python", f"{sys.executable} -S"])
+    # `python -S` has no site-packages: it stands for a GIMP whose Python lacks grpc. With
+    # --no-vendor nothing provides it (vendoring itself: tests/test_host_packages.py).
+    args = _parse(["install", "--gimp-dir", str(tmp_path), "--gimp-python", f"{sys.executable} -S", "--no-vendor"])
     assert install_gimp.run(args) == 1
     out = capsys.readouterr().out
     assert "cannot load the client: ModuleNotFoundError: No module named 'grpc'" in out
@@ -145,7 +152,8 @@ def test_plugin_explains_a_daemon_that_will_not_start(daemon_launch: ModuleType)
 
 @pytest.fixture(scope="module")
 def gimp_root() -> Path:
-    """The chroot, with the test's photos and scenario script copied into it."""
+    """The chroot, with the test's photos and scenario script copied into it, and grpcio/protobuf
+    wheels for its Python fetched (by the installer's own command) into WHEELS_DIR."""
     try:
         root = ensure_chroot()
     except ChrootUnavailable as reason:
@@ -154,6 +162,12 @@ def gimp_root() -> Path:
     data.mkdir(parents=True, exist_ok=True)
     for source in (EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg", SCENARIO, DIALOG_GRABBER):
         shutil.copyfile(source, data / source.name)
+    wheels = inside(root, WHEELS_DIR)
+    shutil.rmtree(wheels, ignore_errors=True)
+    fetched = subprocess.run(download_command(probe(chroot_python(root)).wheel_tags(), wheels), capture_output=True,
+                             text=True, timeout=900)
+    if fetched.returncode != 0:
+        pytest.skip(f"no grpcio/protobuf wheels for the chroot's Python (pip: {fetched.stderr.strip()[-500:]})")
     return root
 
 
@@ -164,10 +178,34 @@ def daemon_address():
 
 
 def install_into(root: Path, address: str) -> None:
-    """Our installer, as a user runs it, into the chroot's GIMP config, checked with GIMP's own Python."""
-    report = install_gimp.install(inside(root, GIMP_DIR), address=address,
-                                  gimp_python=["chroot", str(root), "/usr/bin/python3"], gimp_root=root)
+    """Our installer into the chroot's GIMP config: it vendors grpcio/protobuf for GIMP's own Python
+    (from the wheels the fixture fetched, to spare the index a download per test) and checks it."""
+    report = install_gimp.install(inside(root, GIMP_DIR), address=address, gimp_python=chroot_python(root),
+                                  gimp_root=root, vendor=True, offline=inside(root, WHEELS_DIR))
     assert report.ok, report
+    assert "(vendored)" in str(report), report
+
+
+@pytest.mark.gimp
+def test_the_installer_vendors_grpc_that_only_the_plugin_sees(gimp_root: Path) -> None:
+    """GIMP's Python in the chroot has no grpc/protobuf of its own; the installer, as a user runs it
+    (from the package index), gives the plug-in folder a copy built for that Python, and that copy,
+    found through the plug-in's folder, is what imports."""
+    report = install_gimp.install(inside(gimp_root, GIMP_DIR), gimp_python=chroot_python(gimp_root),
+                                  gimp_root=gimp_root, vendor=True)
+    assert report.ok, report
+    assert "GIMP's Python 3.13 linux-x86_64 lacks grpcio (missing), protobuf (missing)" in str(report)
+    assert "(vendored), protobuf" in str(report)
+    plugin = f"{GIMP_DIR}/{PLUGIN}"
+    bare = subprocess.run([*chroot_python(gimp_root), "-c", "import grpc"], capture_output=True, text=True)
+    assert bare.returncode != 0 and "No module named 'grpc'" in bare.stderr, bare
+    bare = subprocess.run([*chroot_python(gimp_root), "-c", "import google.protobuf"], capture_output=True, text=True)
+    assert bare.returncode != 0 and "No module named 'google'" in bare.stderr, bare
+    script = (f"import sys; sys.path[:0] = [{plugin!r} + '/{VENDOR_DIR}', {plugin!r}]; import grpc, google.protobuf, "
+              "photostyle_client; print(grpc.__file__); print(google.protobuf.__file__)")
+    vendored = subprocess.run([*chroot_python(gimp_root), "-c", script], capture_output=True, text=True)
+    assert vendored.returncode == 0, vendored.stderr
+    assert all(path.startswith(f"{plugin}/{VENDOR_DIR}/") for path in vendored.stdout.split()), vendored.stdout
 
 
 @pytest.mark.gimp

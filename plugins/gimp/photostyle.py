@@ -39,7 +39,9 @@ gi.require_version("GdkPixbuf", "2.0")
 from gi.repository import GdkPixbuf, Gegl, GLib, GObject, Gimp, GimpUi, Gtk  # noqa: E402
 
 PLUGIN_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(PLUGIN_DIR))  # the vendored client library lives beside this file
+# The vendored client library lives beside this file; grpcio/protobuf in vendor/ when the installer
+# had to provide them (GIMP's Python lacked them).
+sys.path[:0] = [str(PLUGIN_DIR / "vendor"), str(PLUGIN_DIR)]
 
 try:
     import photostyle_client as ps

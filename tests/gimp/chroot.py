@@ -3,11 +3,15 @@
 Debian 12 has only GIMP 2.10. `ensure_chroot()` builds trixie with mmdebstrap (~2 min, ~700 MB;
 needs root and the Debian mirror) under ~/.cache/photostyle/gimp-trixie, or reuses it when its
 package list matches; anything that stops the build raises `ChrootUnavailable` with the reason,
-which the tests report as a skip. `run_gimp()` runs one tests/gimp/scenario.py inside it.
+which the tests report as a skip. `start_gimp()` runs one tests/gimp/scenario.py inside it.
+
+The chroot deliberately lacks python3-grpcio and python3-protobuf, like a user's Debian: the
+tests install the plug-in with our installer, which vendors them into the plug-in's folder.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -16,13 +20,15 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(os.environ.get("PHOTOSTYLE_GIMP_CHROOT") or Path.home() / ".cache" / "photostyle" / "gimp-trixie")
-#: GIMP 3 with Python, Debian's grpcio/protobuf for the client, Xvfb + xdotool for the GUI (undo) test.
-PACKAGES = ("gimp", "python3-gi", "gir1.2-gimp-3.0", "python3-grpcio", "python3-protobuf", "xvfb", "xauth", "xdotool")
+#: GIMP 3 with Python, Xvfb + xdotool for the GUI (undo) test; no grpcio/protobuf (the installer provides them).
+PACKAGES = ("gimp", "python3-gi", "gir1.2-gimp-3.0", "xvfb", "xauth", "xdotool")
 _STAMP = ".photostyle-packages"
 _DEFAULT_MIRROR = "http://deb.debian.org/debian"
 #: Inside the chroot: the throw-away GIMP config folder and the test's photos and script.
 GIMP_DIR = "/tmp/photostyle-test/gimp3"
 DATA_DIR = "/tmp/photostyle-test/data"
+#: The chroot's Python, which GIMP runs plug-ins with.
+PYTHON = "/usr/bin/python3"
 
 
 class ChrootUnavailable(Exception):
@@ -30,24 +36,37 @@ class ChrootUnavailable(Exception):
 
 
 def ensure_chroot() -> Path:
-    """The cached chroot, built first if missing or made with another package list."""
-    stamp = ROOT / _STAMP
-    if stamp.is_file() and stamp.read_text() == " ".join(PACKAGES):
+    """The cached chroot, built first if missing or made with another package list.
+
+    A lock file makes a second test run wait for the build under way instead of building into
+    the same folder.
+    """
+    if _is_current():
         return ROOT
     if os.geteuid() != 0:
         raise ChrootUnavailable(f"building the GIMP 3 chroot at {ROOT} needs root (mmdebstrap, chroot)")
-    if not shutil.which("mmdebstrap"):
-        _run(["apt-get", "update", "-qq"], 600, "apt-get update (to install mmdebstrap)")
-        _run(["apt-get", "install", "-y", "-qq", "mmdebstrap"], 600, "installing mmdebstrap")
-    partial = ROOT.with_name(ROOT.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    _run(["mmdebstrap", "--variant=apt", f"--include={','.join(PACKAGES)}", "trixie", str(partial), _mirror()],
-         1800, "building the trixie chroot with mmdebstrap")
-    (partial / _STAMP).write_text(" ".join(PACKAGES))
-    shutil.rmtree(ROOT, ignore_errors=True)
-    partial.rename(ROOT)
+    ROOT.parent.mkdir(parents=True, exist_ok=True)
+    with open(ROOT.with_name(ROOT.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_current():  # built by another run while this one waited
+            return ROOT
+        if not shutil.which("mmdebstrap"):
+            _run(["apt-get", "update", "-qq"], 600, "apt-get update (to install mmdebstrap)")
+            _run(["apt-get", "install", "-y", "-qq", "mmdebstrap"], 600, "installing mmdebstrap")
+        partial = ROOT.with_name(ROOT.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        _run(["mmdebstrap", "--variant=apt", f"--include={','.join(PACKAGES)}", "trixie", str(partial), _mirror()],
+             1800, "building the trixie chroot with mmdebstrap")
+        (partial / _STAMP).write_text(" ".join(PACKAGES))
+        shutil.rmtree(ROOT, ignore_errors=True)
+        partial.rename(ROOT)
     return ROOT
+
+
+def _is_current() -> bool:
+    """Whether ROOT holds a finished chroot made with today's PACKAGES."""
+    stamp = ROOT / _STAMP
+    return stamp.is_file() and stamp.read_text() == " ".join(PACKAGES)
 
 
 def _mirror() -> str:
@@ -70,6 +89,11 @@ def _run(command: list[str], timeout: float, what: str) -> None:
 def inside(root: Path, path: str) -> Path:
     """The host path of `path` inside the chroot."""
     return root / path.lstrip("/")
+
+
+def chroot_python(root: Path) -> list[str]:
+    """The chroot's Python as an argv prefix run from outside (what GIMP runs plug-ins with)."""
+    return ["chroot", str(root), PYTHON]
 
 
 def start_gimp(root: Path, scenario: str, gui: bool = False, timeout_s: int = 240) -> subprocess.Popen:

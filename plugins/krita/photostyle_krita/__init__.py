@@ -8,7 +8,8 @@ plug-in, we put the folder on sys.path to import it.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+_HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(_HERE / "vendor"), str(_HERE)]  # vendor/: grpcio/protobuf, when the installer provided them
 
 from krita import DockWidgetFactory, DockWidgetFactoryBase, Krita  # noqa: E402
 

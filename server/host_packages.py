@@ -1,0 +1,247 @@
+"""Give a host application's Python the grpcio and protobuf that the plug-in's client needs.
+
+GIMP and Krita run plug-ins with their own Python: the system's python3 on Linux (which may
+lack python3-grpcio), a Python bundled without pip on Windows and macOS. Asking users to install
+packages into that Python is where installs fail, so the installer does it for them: it asks
+that Python what it is (`probe`), and when grpc or protobuf do not import there or are too old,
+fetches binary wheels built for exactly that Python and platform with *our* pip (`pip download
+--python-version/--abi/--platform`: no pip and no compiler needed on the host's side) and unpacks
+them into the plug-in's `vendor` folder (`vendor`), which the plug-ins put first on sys.path.
+
+`wheel_tags` is the pure part: which wheels load in a given Python (its version, ABI, and the
+platform tags pip should accept, newest first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+#: The folder inside a plug-in's folder that holds the vendored packages (the plug-ins put it on sys.path).
+VENDOR_DIR = "vendor"
+#: What the client library needs; the same floors as Debian 13's python3-grpcio / python3-protobuf.
+MINIMUM = {"grpcio": (1, 51), "protobuf": (4, 21)}
+REQUIREMENTS = tuple(f"{name}>={major}.{minor}" for name, (major, minor) in MINIMUM.items())
+#: grpcio >= 1.51 and protobuf >= 4.21 publish Linux wheels for glibc 2.17 (manylinux2014) and newer only.
+_OLDEST_GLIBC_MINOR = 17
+#: The oldest macOS 10.x that CPython >= 3.10 and these wheels target.
+_OLDEST_MACOS_10_MINOR = 9
+#: Wheel binary formats that run on each Mac CPU, most specific first.
+_MAC_FORMATS = {"arm64": ("arm64", "universal2"), "x86_64": ("x86_64", "universal2")}
+
+_PROBE_SCRIPT = r"""
+import json, platform, sys, sysconfig
+
+def version(name):
+    try:
+        return __import__(name, fromlist=["__version__"]).__version__
+    except Exception:  # missing, or there but broken (e.g. built for another Python): either way unusable
+        return None
+
+libc, libc_version = platform.libc_ver()
+print(json.dumps({
+    "python_version": "%d.%d" % sys.version_info[:2],
+    "implementation": sys.implementation.name,
+    "abiflags": getattr(sys, "abiflags", ""),
+    "platform": sysconfig.get_platform(),
+    "machine": platform.machine(),
+    "os_version": platform.mac_ver()[0] if sys.platform == "darwin" else (libc_version if libc == "glibc" else ""),
+    "grpcio": version("grpc"),
+    "protobuf": version("google.protobuf"),
+}))
+"""
+
+
+class HostPackagesError(Exception):
+    """The host's Python could not be given grpcio/protobuf; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class WheelTags:
+    """Which wheels load in one Python: what pip's --python-version, --abi and --platform should say."""
+
+    python_version: str
+    abis: list[str]
+    platforms: list[str]
+
+    def pip_options(self) -> list[str]:
+        """The `pip download` options that select exactly these wheels (binary only, CPython)."""
+        options = ["--only-binary=:all:", "--implementation", "cp", "--python-version", self.python_version]
+        for abi in self.abis:
+            options += ["--abi", abi]
+        for platform in self.platforms:
+            options += ["--platform", platform]
+        return options
+
+
+@dataclass(frozen=True)
+class HostPython:
+    """What `probe` found out about a host's Python: enough to choose wheels, and its grpc/protobuf versions."""
+
+    python_version: str  #: "3.12"
+    implementation: str  #: sys.implementation.name, "cpython"
+    abiflags: str  #: sys.abiflags ("" on Windows and usual builds, "t" free-threaded)
+    platform: str  #: sysconfig.get_platform(): "win-amd64", "linux-x86_64", "macosx-11.0-arm64"
+    machine: str  #: platform.machine(): the CPU the process runs as ("arm64" for a universal2 Python on Apple silicon)
+    os_version: str  #: glibc's version on Linux, macOS's on macOS, else ""
+    grpcio: str | None  #: grpc.__version__, None when it does not import
+    protobuf: str | None  #: google.protobuf.__version__, None when it does not import
+
+    @property
+    def label(self) -> str:
+        """How messages name this Python, e.g. "Python 3.12 win-amd64"."""
+        return f"Python {self.python_version} {self.platform}"
+
+    def lacking(self) -> list[str]:
+        """The client's packages this Python lacks or has too old, described, e.g. ["grpcio (missing)"]."""
+        found = {"grpcio": self.grpcio, "protobuf": self.protobuf}
+        lacking = []
+        for name, minimum in MINIMUM.items():
+            if found[name] is None:
+                lacking.append(f"{name} (missing)")
+            elif _major_minor(found[name]) < minimum:
+                lacking.append(f"{name} {found[name]} (older than {minimum[0]}.{minimum[1]})")
+        return lacking
+
+    def wheel_tags(self) -> WheelTags:
+        """The wheels that load in this Python (see `wheel_tags`)."""
+        if self.implementation != "cpython":
+            raise HostPackagesError(f"{self.label} is {self.implementation}, not CPython: grpcio publishes no wheels "
+                                    "for it; install grpcio and protobuf into that Python yourself")
+        return wheel_tags(self.python_version, self.platform, self.machine, self.os_version, self.abiflags)
+
+
+def _major_minor(version: str) -> tuple[int, ...]:
+    """(1, 51) from "1.51.1" or "5.29.0rc1": enough to compare with `MINIMUM`."""
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+
+
+def wheel_tags(python_version: str, platform: str, machine: str, os_version: str = "", abiflags: str = "") -> WheelTags:
+    """The wheels that load in a CPython `python_version` built for `platform` (sysconfig.get_platform()).
+
+    machine: platform.machine() of that Python (on macOS the CPU it runs as, which a universal2
+    build does not tell). os_version: glibc's version on Linux and macOS's version on macOS;
+    wheels needing up to that are accepted (on macOS, without it, up to the Python's own
+    deployment target). ABIs: the version's own (cp312), the stable ABI that protobuf's wheels
+    use (abi3; not for free-threaded builds) and `none` (pure-Python dependencies).
+    """
+    major, minor = python_version.split(".")
+    abis = [f"cp{major}{minor}{abiflags}", *([] if "t" in abiflags else ["abi3"]), "none"]
+    return WheelTags(python_version, abis, _platform_tags(platform, machine, os_version))
+
+
+def _platform_tags(platform: str, machine: str, os_version: str) -> list[str]:
+    """pip --platform values, newest first, for `wheel_tags`."""
+    if platform.startswith("win"):  # win32, win-amd64, win-arm64
+        return [platform.replace("-", "_")]
+    system, _, rest = platform.partition("-")
+    if system == "linux":
+        return _manylinux_tags(rest, os_version)
+    if system == "macosx":
+        return _macos_tags(rest.partition("-")[0], machine, os_version)
+    raise HostPackagesError(f"no grpcio/protobuf wheels are chosen for the platform {platform!r}; install them into "
+                            "that Python yourself")
+
+
+def _manylinux_tags(arch: str, glibc: str) -> list[str]:
+    """manylinux_2_N tags for glibc `glibc` down to 2.17 (with its legacy alias manylinux2014)."""
+    if not glibc:
+        raise HostPackagesError("could not tell the host's glibc version (a musl Linux such as Alpine?): no grpcio "
+                                "wheels are chosen for it; install grpcio and protobuf into that Python yourself")
+    newest = _major_minor(glibc)[1]
+    if newest < _OLDEST_GLIBC_MINOR:
+        raise HostPackagesError(f"the host's glibc {glibc} is older than 2.{_OLDEST_GLIBC_MINOR}, the oldest that "
+                                "grpcio publishes wheels for; install grpcio and protobuf into that Python yourself")
+    return [*(f"manylinux_2_{minor}_{arch}" for minor in range(newest, _OLDEST_GLIBC_MINOR - 1, -1)),
+            f"manylinux2014_{arch}"]
+
+
+def _macos_tags(deployment_target: str, machine: str, os_version: str) -> list[str]:
+    """macosx_X_Y tags from macOS `os_version` (else the Python's deployment target) down to 10.9.
+
+    From macOS 11 on only X_0 tags exist; 10.x tags are 10.16 down to 10.9. On Apple silicon the
+    10.x ones are universal2 only: no arm64 build targets macOS 10.
+    """
+    if machine not in _MAC_FORMATS:
+        raise HostPackagesError(f"unknown Mac CPU {machine!r}: no grpcio/protobuf wheels are chosen for it")
+    newest_major, newest_minor = _major_minor(os_version or deployment_target)
+    formats = _MAC_FORMATS[machine]
+    tags = [f"macosx_{major}_0_{form}" for major in range(newest_major, 10, -1) for form in formats]
+    newest_10 = newest_minor if newest_major == 10 else 16
+    tags += [f"macosx_10_{minor}_{form}" for minor in range(newest_10, _OLDEST_MACOS_10_MINOR - 1, -1)
+             for form in formats if form == "universal2" or machine == "x86_64"]
+    return tags
+
+
+def probe(python: Sequence[str], timeout_s: float = 60) -> HostPython:
+    """Ask a host's Python (an argv prefix, e.g. ["chroot", ROOT, "/usr/bin/python3"]) what it is, in one run."""
+    command = " ".join(python)
+    try:
+        done = subprocess.run([*python, "-c", _PROBE_SCRIPT], capture_output=True, text=True, timeout=timeout_s)
+    except FileNotFoundError:
+        raise HostPackagesError(f"{python[0]} was not found") from None
+    except subprocess.TimeoutExpired:
+        raise HostPackagesError(f"{command} did not answer within {timeout_s:.0f} s") from None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise HostPackagesError(f"{command} could not be asked what it is: "
+                                f"{said[-1] if said else f'exit status {done.returncode}'}")
+    return HostPython(**json.loads(lines[-1]))
+
+
+def download_command(tags: WheelTags, dest: Path | str, offline: Path | str | None = None) -> list[str]:
+    """Our pip fetching grpcio/protobuf wheels for `tags` into `dest` (from folder `offline` only, if given)."""
+    source = ["--no-index", "--find-links", str(offline)] if offline else []
+    return [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", *tags.pip_options(), *source,
+            "--dest", str(dest), *REQUIREMENTS]
+
+
+def vendor(host: HostPython, target: Path, offline: Path | None = None, timeout_s: float = 900) -> list[str]:
+    """Fetch grpcio, protobuf and their dependencies for `host` and unpack them as folder `target` (replaced).
+
+    Wheels are zip files of importable folders plus their *.dist-info, kept so that
+    importlib.metadata in the host sees what was vendored. Returns the wheels' file names.
+    """
+    tags = host.wheel_tags()
+    with tempfile.TemporaryDirectory(prefix="photostyle-wheels-") as download:
+        command = download_command(tags, download, offline)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise HostPackagesError(_fetch_failure(host, tags, offline,
+                                                   f"ERROR: no answer within {timeout_s:.0f} s")) from None
+        if done.returncode != 0:
+            raise HostPackagesError(_fetch_failure(host, tags, offline, done.stderr or done.stdout))
+        wheels = sorted(Path(download).glob("*.whl"))
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for wheel in wheels:
+            try:
+                with zipfile.ZipFile(wheel) as archive:
+                    archive.extractall(target)
+            except zipfile.BadZipFile as error:
+                raise HostPackagesError(f"{wheel.name} is not a wheel ({error}); replace it and run again") from None
+    return [wheel.name for wheel in wheels]
+
+
+def _fetch_failure(host: HostPython, tags: WheelTags, offline: Path | None, pip_output: str) -> str:
+    """The message for a failed `pip download`: pip's error, and how to get the wheels another way."""
+    lines = pip_output.strip().splitlines()
+    said = " ".join(line for line in lines if line.startswith("ERROR:")) or (lines[-1] if lines else "nothing")
+    fill = shlex.join(["python", "-m", "pip", "download", *tags.pip_options(), "-d", "DIR", *REQUIREMENTS])
+    if offline:
+        return (f"{offline} holds no grpcio/protobuf wheels for {host.label} (pip said: {said}); fill it on a machine "
+                f"with network with: {fill}")
+    return (f"could not fetch grpcio/protobuf for {host.label} (pip said: {said}); run again with --offline DIR "
+            f"holding those wheels, fetched on a machine with network with: {fill}")
