@@ -12,6 +12,7 @@ from io import BytesIO
 import grpc
 import numpy as np
 import pytest
+import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from PIL import Image as PILImage
@@ -28,9 +29,14 @@ from photostyle.server.daemon import Limits
 from photostyle.server.daemon.pixels import array_from_image
 
 
-def test_capabilities_state_engine_device_presets_and_limits(client):
+def test_capabilities_state_engine_device_presets_and_limits(client, device):
     caps = client.capabilities()
-    assert caps.api_version == "photostyle.v1" and caps.engine_version and caps.device == "cpu"
+    assert caps.api_version == "photostyle.v1" and caps.engine_version
+    # The device the daemon was started on, as torch names it; a GPU also by its model.
+    if torch.device(device).type == "cuda":
+        assert caps.device.startswith(f"{torch.device(device)} (") and caps.device.endswith(")"), caps.device
+    else:
+        assert caps.device == str(torch.device(device))
     assert [p.name for p in caps.presets] == list(PRESETS)  # the engine's presets, default first
     described = {p.name: p for p in caps.presets}
     assert described["default"].description == PRESETS["default"].description
@@ -42,7 +48,7 @@ def test_capabilities_state_engine_device_presets_and_limits(client):
     assert caps.instance.endswith(f":{client.addresses[0].rsplit(':', 1)[1]}")
 
 
-def test_transfer_streams_queue_progress_previews_then_result(client):
+def test_transfer_streams_queue_progress_previews_then_result(client, device):
     options = Options(size=64, photoreal_iterations=8, preview_every=2, preview_size=48)
     events = list(client.transfer(CONTENT, STYLE, options=options))
     assert isinstance(events[0], Queued) and events[0].position == 0
@@ -56,7 +62,7 @@ def test_transfer_streams_queue_progress_previews_then_result(client):
     assert previews and all(p.channels == 3 and p.sample_type == "uint8" and max(p.width, p.height) == 48 for p in previews)
     result = events[-1]
     assert (result.image.width, result.image.height, result.image.channels) == (96, 80, 3)
-    assert result.device == "cpu" and result.seconds > 0 and result.working_size == (64, 53)
+    assert result.device == str(torch.device(device)) and result.seconds > 0 and result.working_size == (64, 53)
     out = array_from_image(result.image)
     assert not np.array_equal(out, array_from_image(CONTENT))
 
@@ -122,9 +128,13 @@ def test_encoded_png_and_jpeg_inputs(client):
     assert (result.image.width, result.image.height, result.image.sample_type) == (96, 80, "uint8")
 
 
-def test_jobs_wait_in_fifo_line_and_are_told_their_position(daemon):
+def test_jobs_wait_in_fifo_line_and_are_told_their_position(daemon, device):
+    # The first job must still be running when the second joins the line: a few seconds of work on
+    # a CPU, on a GPU (ten times faster or more at this size) ten times the iterations.
+    iterations = 40 if torch.device(device).type == "cpu" else 400
     with Client(daemon.address) as first_client, Client(daemon.address) as second_client:
-        first = first_client.transfer(CONTENT, STYLE, options=Options(preset="classic", size=64, style_iterations=40,
+        first = first_client.transfer(CONTENT, STYLE, options=Options(preset="classic", size=64,
+                                                                      style_iterations=iterations,
                                                                       photoreal_iterations=0))
         first_events = iter(first)
         assert next(first_events) == Queued(0)
@@ -151,6 +161,12 @@ def test_round_robin_across_daemons_skips_one_that_is_not_serving():
         threading.Event().wait(0.5)  # the health watch delivers the change
         assert {client.capabilities().instance for _ in range(8)} == {_instance(two)}
         assert isinstance(client.transfer(CONTENT, STYLE, options=FAST).result(), Result)
+
+
+def test_a_daemon_started_without_a_device_uses_the_gpu_when_there_is_one():
+    with running_daemon() as started, Client(started.address) as client:
+        reported = client.capabilities().device
+    assert reported.split(" ")[0] == ("cuda" if torch.cuda.is_available() else "cpu"), reported
 
 
 def _instance(daemon) -> str:

