@@ -12,7 +12,13 @@ class PhotoStyleError(Exception):
 
 
 class InputImageError(PhotoStyleError):
-    """An image is unreadable, empty, of an unsupported layout, or holds NaN/inf."""
+    """An image is unreadable, empty, of an unsupported layout, or holds NaN/inf; or a result
+    cannot be written where it was asked to go."""
+
+
+class ImageTooLargeError(InputImageError):
+    """An image file declares more pixels than the reader accepts: refused from its header,
+    before any decoding, so a small "decompression bomb" file never takes the memory it asks for."""
 
 
 class MaskError(PhotoStyleError):

@@ -3,12 +3,16 @@
 The engine computes on float RGB in [0, 1]. Callers hand in H×W×C arrays of 8-bit, 16-bit or
 float32 samples with 1-4 channels; they get back the same shape and sample type, with alpha
 passed through untouched. Files: 16-bit PNGs through pypng and 16-bit or float TIFFs through
-tifffile (Pillow reads both at 8 bits), everything else through Pillow.
+tifffile (Pillow reads both at 8 bits), everything else through Pillow. Every file's dimensions
+are read from its header and checked before it is decoded; every file is written atomically.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import struct
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .errors import InputImageError
+from .errors import ImageTooLargeError, InputImageError
 from .progress import Checkpoint, no_checkpoint
 
 #: Images smaller than this on their short side carry too little for VGG19's statistics.
@@ -31,7 +35,17 @@ MIN_WORKING_SIDE = 32
 
 _SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
-_TIFF_SUFFIXES = (".tif", ".tiff")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+#: JPEG frame headers (SOF0-SOF15, less DHT, JPG and DAC, which share the range).
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: JPEG markers without a length: SOI, RST0-7, TEM.
+_JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
+
+#: The most pixels `load_image` decodes unless told otherwise: Pillow's own decompression-bomb
+#: threshold (2 × PIL.Image.MAX_IMAGE_PIXELS), so large legitimate photos still open. Pillow refuses
+#: files above it whatever the caller's limit; raw pixels (the daemon's uploads) are not files.
+MAX_PIXELS = 178_956_970
 
 
 #: Rows of about this many pixels are converted at a time, so that a full-resolution pass never
@@ -214,46 +228,113 @@ def resize_image(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image[None], size=shape, mode="bilinear", antialias=True, align_corners=False)[0]
 
 
-def load_image(source: str | os.PathLike[str] | BinaryIO) -> np.ndarray:
+def load_image(source: str | os.PathLike[str] | BinaryIO, max_pixels: int = MAX_PIXELS,
+               name: str | None = None) -> np.ndarray:
     """Read an image file (a path, or an open binary stream such as an upload in memory) as
-    H×W×C uint8 or uint16 (float32 for a float TIFF); 16-bit PNGs and TIFFs keep their 16 bits."""
+    H×W×C uint8 or uint16 (float32 for a float TIFF); 16-bit PNGs and TIFFs keep their 16 bits.
+
+    The dimensions come from the file's header first, and a file declaring more than
+    `max_pixels` raises ImageTooLargeError before anything is decoded: a small file can declare
+    gigabytes of pixels. `name` is what messages call the image (default: its path).
+    """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise InputImageError(f"Image file not found: {path}. Check the path.")
         with open(path, "rb") as handle:
-            return _read_image(handle, str(path))
-    return _read_image(source, "The image data")
+            return _read_image(handle, name or str(path), max_pixels)
+    return _read_image(source, name or "The image data", max_pixels)
 
 
-def _read_image(stream: BinaryIO, name: str) -> np.ndarray:
+def check_pixel_count(width: int, height: int, max_pixels: int, what: str) -> None:
+    """ImageTooLargeError when a `width`×`height` image is above `max_pixels`."""
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"{what} is {width}×{height} px ({width * height / 1e6:.1f} MP); at most "
+                                 f"{max_pixels / 1e6:.1f} MP per image is accepted. Scale it down first.")
+
+
+def _read_image(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
     try:
         header = stream.read(26)
         stream.seek(0)
-        if header.startswith(b"\x89PNG\r\n\x1a\n") and len(header) == 26 and header[24] == 16:
-            return _load_png16(stream)
         if header.startswith(_TIFF_MAGICS):
-            deep = _load_deep_tiff(stream, name)
+            deep = _load_deep_tiff(stream, name, max_pixels)
             if deep is not None:
                 return deep
             stream.seek(0)
-        with Image.open(stream) as image:
-            image.load()
-            if image.mode not in ("RGB", "RGBA", "L", "LA"):
-                image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
-            array = np.array(image)
-            return array[:, :, None] if array.ndim == 2 else array
-    except Image.DecompressionBombError as exc:
-        raise InputImageError(f"{name} is too large to read safely ({exc}). Downscale it below 178 megapixels first.") from exc
-    except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError, tifffile.TiffFileError) as exc:
-        raise InputImageError(f"Cannot read {name} as an image ({exc}). The file may be corrupt or not an image; re-export it as PNG or JPEG.") from exc
+        elif header.startswith(_PNG_MAGIC):
+            check_pixel_count(*_png_size(header), max_pixels, name)
+            if header[24] == 16:
+                return _load_png16(stream)
+        elif header.startswith(_JPEG_MAGIC):
+            check_pixel_count(*_jpeg_size(stream), max_pixels, name)
+            stream.seek(0)
+        return _load_with_pillow(stream, name, max_pixels)
+    # The parsers fail on damaged headers in many ways (tifffile with TypeError or KeyError, too).
+    except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError, KeyError, TypeError, struct.error,
+            tifffile.TiffFileError) as exc:
+        raise InputImageError(f"Cannot read {name} as an image ({exc}). The file may be corrupt or not an image; "
+                              "re-export it as PNG or JPEG.") from exc
 
 
-def _load_deep_tiff(stream: BinaryIO, name: str) -> np.ndarray | None:
+def _load_with_pillow(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
+    """Any format Pillow reads, as 8-bit grey/RGB(A); its size checked after the lazy open, before decoding."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from half its hard limit; `check_pixel_count` applies the caller's limit instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(stream)
+    except Image.DecompressionBombError:
+        ceiling = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageTooLargeError(f"{name} declares more than {ceiling / 1e6:.1f} MP, the most that can be decoded "
+                                 f"safely; at most {min(max_pixels, ceiling) / 1e6:.1f} MP per image is accepted. "
+                                 "Scale it down first.") from None
+    with image:
+        check_pixel_count(*image.size, max_pixels, name)
+        image.load()
+        if image.mode not in ("RGB", "RGBA", "L", "LA"):
+            image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+        array = np.array(image)
+    return array[:, :, None] if array.ndim == 2 else array
+
+
+def _png_size(header: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, which must come first."""
+    if len(header) < 26 or header[12:16] != b"IHDR":
+        raise ValueError("no IHDR chunk after the PNG signature")
+    return struct.unpack(">II", header[16:24])
+
+
+def _jpeg_size(stream: BinaryIO) -> tuple[int, int]:
+    """(width, height) from a JPEG's frame header, found by walking its marker segments."""
+    stream.seek(2)
+    while True:
+        if stream.read(1) != b"\xff":
+            raise ValueError("a JPEG marker was expected")
+        marker = stream.read(1)
+        while marker == b"\xff":  # fill bytes
+            marker = stream.read(1)
+        if not marker or marker[0] in (0xD9, 0xDA):  # end of file, end of image, start of scan
+            raise ValueError("no JPEG frame header before the image data")
+        if marker[0] in _JPEG_STANDALONE_MARKERS:
+            continue
+        (length,) = struct.unpack(">H", stream.read(2))
+        if marker[0] in _JPEG_FRAME_MARKERS:
+            height, width = struct.unpack(">xHH", stream.read(5))
+            return width, height
+        stream.seek(length - 2, os.SEEK_CUR)
+
+
+def _load_deep_tiff(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray | None:
     """The first image of a 16-bit or float grey/RGB(A) TIFF at full depth; None for any other
-    TIFF (8-bit, palette, CMYK...), which Pillow reads well."""
+    TIFF (8-bit, palette, CMYK...), which Pillow reads well. Any TIFF's size is checked here."""
     with tifffile.TiffFile(stream) as tiff:
         page = tiff.pages[0]
+        size = page.imagewidth, page.imagelength
+        # A damaged tag can hold several values, and a tuple times a huge height is a huge tuple.
+        if not all(isinstance(side, int) for side in size):
+            raise ValueError(f"the TIFF's width and height tags are damaged ({size})")
+        check_pixel_count(*size, max_pixels, name)
         kinds = (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB)
         if page.photometric not in kinds or page.dtype not in (np.uint16, np.float16, np.float32, np.float64):
             return None
@@ -261,7 +342,7 @@ def _load_deep_tiff(stream: BinaryIO, name: str) -> np.ndarray | None:
             return None
         try:
             array = page.asarray()
-        except (KeyError, NotImplementedError, RuntimeError, ValueError) as exc:  # codec missing or data corrupt
+        except (KeyError, NotImplementedError, RuntimeError, TypeError, ValueError) as exc:  # codec missing, data corrupt
             raise InputImageError(f"Cannot decode {name} ({type(exc).__name__}: {exc}). The file may be corrupt or "
                                   "use a rare compression; re-export it as a ZIP or LZW TIFF, or a 16-bit PNG.") from exc
     if page.axes == "SYX":  # planar: one plane per channel
@@ -279,31 +360,131 @@ def _load_png16(stream: BinaryIO) -> np.ndarray:
     return array
 
 
-def save_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write H×W×C uint8/uint16/float32 pixels. A PNG keeps 16 bits, a TIFF 16 bits or float;
-    anything else is written at 8 bits."""
+@dataclass(frozen=True)
+class _FileFormat:
+    """What one kind of output file holds."""
+
+    label: str  # as Pillow names it
+    alpha: bool  # an alpha channel survives
+    dtypes: tuple[type, ...]  # sample types written as they are; others are written at 8 bits
+
+
+#: Output files by extension; `check_output_path` and `save_image` accept only these.
+_OUTPUT_FORMATS: dict[str, _FileFormat] = {
+    ".png": _FileFormat("PNG", True, (np.uint8, np.uint16)),
+    ".tif": _FileFormat("TIFF", True, (np.uint8, np.uint16, np.float32)),
+    ".tiff": _FileFormat("TIFF", True, (np.uint8, np.uint16, np.float32)),
+    ".jpg": _FileFormat("JPEG", False, (np.uint8,)),
+    ".jpeg": _FileFormat("JPEG", False, (np.uint8,)),
+    ".webp": _FileFormat("WEBP", True, (np.uint8,)),  # written lossless
+    ".bmp": _FileFormat("BMP", False, (np.uint8,)),
+}
+
+
+def _output_format(path: Path) -> _FileFormat:
+    try:
+        return _OUTPUT_FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise InputImageError(f"Cannot write {path}: unknown image extension '{path.suffix}'; end the name with one "
+                              f"of {', '.join(_OUTPUT_FORMATS)}.") from None
+
+
+def check_output_path(path: str | os.PathLike[str]) -> None:
+    """InputImageError unless an image can be written at `path` (a known extension, in an existing
+    folder this process can write to). Callers check before a long job, not after it."""
     path = Path(path)
+    if path.is_dir():
+        raise InputImageError(f"The output {path} is a folder; give a file name in it, such as {path / 'result.png'}.")
+    _output_format(path)
+    if not path.parent.is_dir():
+        raise InputImageError(f"The output folder {path.parent} does not exist; create it or choose another path.")
+    _check_writable(path.parent, path)
+
+
+def check_output_folder(folder: str | os.PathLike[str]) -> None:
+    """InputImageError unless `folder` is, or can be created as, a folder this process can write to."""
+    folder = Path(folder)
+    existing = next(place for place in (folder, *folder.parents) if place.exists())
+    if not existing.is_dir():
+        raise InputImageError(f"Cannot write into {folder}: {existing} is a file, not a folder; choose another folder.")
+    _check_writable(existing, folder)
+
+
+def _check_writable(folder: Path, target: Path) -> None:
+    """Create and remove a file in `folder` (permissions alone say nothing for root or read-only mounts)."""
+    try:
+        probe, handle = _new_file_beside(folder / "probe")
+        handle.close()
+        probe.unlink()
+    except OSError as exc:
+        raise InputImageError(f"Cannot write {target}: this process cannot write into {folder} "
+                              f"({exc.strerror or exc}); choose a folder you can write to.") from None
+
+
+def _new_file_beside(path: Path) -> tuple[Path, BinaryIO]:
+    """A new, empty hidden file in `path`'s folder, open for writing. Created as an ordinary file
+    (the umask applies, unlike mkstemp's 0600), with an existing `path`'s permissions."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    handle = open(temporary, "xb")
+    if path.exists():
+        os.chmod(handle.fileno(), stat.S_IMODE(path.stat().st_mode))
+    return temporary, handle
+
+
+def save_image(path: str | os.PathLike[str], image: np.ndarray) -> list[str]:
+    """Write H×W×C uint8/uint16/float32 pixels; return notes on what the file format dropped.
+
+    A PNG keeps 16 bits, a TIFF 16 bits or float; anything else is written at 8 bits; JPEG and
+    BMP drop alpha. The file is written beside `path` under a temporary name and then renamed
+    over it, so a failed write (a full disk, Ctrl-C) leaves no partial file and an existing
+    file intact.
+    """
+    path = Path(path)
+    file_format = _output_format(path)
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[:, :, None]
-    height, width, channels = image.shape
+    if image.dtype == np.float64:
+        image = image.astype(np.float32)
+    notes = []
+    if image.dtype.type not in file_format.dtypes:
+        depth = "floats" if image.dtype.kind == "f" else f"{image.dtype.itemsize * 8} bits"
+        notes.append(f"{path.name}: {file_format.label} holds 8 bits per sample; the result was written at 8 bits "
+                     f"(write {'.tif' if image.dtype.kind == 'f' else '.png or .tif'} to keep {depth}).")
+        image = np.round(np.clip(image.astype(np.float64) / (65535.0 if image.dtype == np.uint16 else 1.0), 0, 1)
+                         * 255).astype(np.uint8)
+    if image.shape[2] in (2, 4) and not file_format.alpha:
+        notes.append(f"{path.name}: {file_format.label} has no alpha; the transparency was dropped "
+                     "(write .png or .tif to keep it).")
+        image = image[:, :, :-1]
+    destination = Path(os.path.realpath(path))  # through a symbolic link, not over it
     try:
-        if image.dtype == np.uint16 and path.suffix.lower() == ".png":
-            writer = png.Writer(width, height, greyscale=channels <= 2, alpha=channels in (2, 4), bitdepth=16)
-            with open(path, "wb") as handle:
-                writer.write(handle, image.reshape(height, width * channels))
-            return
-        if image.dtype != np.uint8 and path.suffix.lower() in _TIFF_SUFFIXES:
-            samples = image if image.dtype == np.uint16 else image.astype(np.float32)
-            tifffile.imwrite(path, samples[:, :, 0] if channels == 1 else samples,
-                             photometric="minisblack" if channels <= 2 else "rgb", planarconfig="contig",
-                             extrasamples=["unassalpha"] if channels in (2, 4) else None, compression="zlib")
-            return
-        if image.dtype != np.uint8:
-            image = np.round(np.clip(image.astype(np.float64) / (65535.0 if image.dtype == np.uint16 else 1.0), 0, 1) * 255).astype(np.uint8)
-        pil = Image.fromarray(image[:, :, 0] if channels == 1 else image)
-        if path.suffix.lower() in (".jpg", ".jpeg") and pil.mode in ("RGBA", "LA"):
-            pil = pil.convert(pil.mode[:-1])
-        pil.save(path)
+        temporary, handle = _new_file_beside(destination)
+        try:
+            with handle:
+                _write(handle, image, file_format)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, destination)
+        finally:
+            temporary.unlink(missing_ok=True)  # gone already once renamed
     except (OSError, ValueError, KeyError) as exc:
-        raise InputImageError(f"Cannot write {path} ({exc}). Check the folder exists and the extension is .png, .jpg or .tif.") from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputImageError(f"Cannot write {path} ({reason}); nothing was changed there. Check the folder exists, "
+                              "has free space and can be written to, or choose another path.") from exc
+    return notes
+
+
+def _write(handle: BinaryIO, image: np.ndarray, file_format: _FileFormat) -> None:
+    """Encode H×W×C samples (already of a type and layout `file_format` holds) into `handle`."""
+    height, width, channels = image.shape
+    if file_format.label == "PNG" and image.dtype == np.uint16:
+        writer = png.Writer(width, height, greyscale=channels <= 2, alpha=channels in (2, 4), bitdepth=16)
+        writer.write(handle, image.reshape(height, width * channels))
+    elif file_format.label == "TIFF" and image.dtype != np.uint8:
+        tifffile.imwrite(handle, image[:, :, 0] if channels == 1 else image,
+                         photometric="minisblack" if channels <= 2 else "rgb", planarconfig="contig",
+                         extrasamples=["unassalpha"] if channels in (2, 4) else None, compression="zlib")
+    else:
+        Image.fromarray(image[:, :, 0] if channels == 1 else image).save(
+            handle, format=file_format.label, **({"lossless": True} if file_format.label == "WEBP" else {}))

@@ -33,6 +33,9 @@ SEGMENTATION_COLOURS: dict[str, tuple[int, int, int]] = {
 
 #: A region covering less than this fraction of its image is treated as absent on that side.
 MIN_REGION_FRACTION = 1e-3
+#: How far (RGB distance, 0..255 scale) a segmentation pixel may be from a region colour and still
+#: count as painted in it: JPEG noise passes, a colour of its own does not.
+SEGMENTATION_TOLERANCE = 64
 
 
 @dataclass
@@ -70,7 +73,8 @@ def regions_from_segmentations(content_seg: np.ndarray, style_seg: np.ndarray) -
     """Split two colour-coded segmentations into regions, one per reference colour.
 
     Each pixel goes to the nearest of `SEGMENTATION_COLOURS` (hand-drawn masks have
-    anti-aliased edges). Colours absent from both images are dropped.
+    anti-aliased edges). Colours absent from both images are dropped. A segmentation with
+    (almost) no pixel near any of those colours is an error that lists the colours it holds.
     """
     content_labels = _nearest_colour_labels(content_seg, "content segmentation")
     style_labels = _nearest_colour_labels(style_seg, "style segmentation")
@@ -99,7 +103,60 @@ def _nearest_colour_labels(segmentation: np.ndarray, what: str) -> np.ndarray:
         rgb = seg[:, :, :3].astype(np.float32)
     palette = np.array(list(SEGMENTATION_COLOURS.values()), dtype=np.float32)
     distances = ((rgb[:, :, None, :] - palette[None, None, :, :]) ** 2).sum(axis=-1)
+    if float((distances.min(axis=-1) <= SEGMENTATION_TOLERANCE ** 2).mean()) < MIN_REGION_FRACTION:
+        known = ", ".join(f"{name} {_hex(colour)}" for name, colour in SEGMENTATION_COLOURS.items())
+        raise MaskError(f"The {what} uses none of the region colours; its most frequent colours are "
+                        f"{_frequent_colours(rgb)}. Paint each region in one of: {known}.")
     return distances.argmin(axis=-1)
+
+
+def _hex(colour: Sequence[int]) -> str:
+    return "#" + "".join(f"{int(value):02x}" for value in colour)
+
+
+def _frequent_colours(rgb: np.ndarray, count: int = 5) -> str:
+    """'#12ab34 (61.0%), #ffee00 (20.5%)': the `count` most frequent colours of H×W×3 (0..255 floats)."""
+    samples = np.clip(np.round(rgb), 0, 255).astype(np.uint32).reshape(-1, 3)
+    colours, counts = np.unique((samples[:, 0] << 16) | (samples[:, 1] << 8) | samples[:, 2], return_counts=True)
+    top = np.argsort(counts)[::-1][:count]
+    return ", ".join(f"{_hex(((colours[i] >> 16) & 255, (colours[i] >> 8) & 255, colours[i] & 255))} "
+                     f"({counts[i] / samples.shape[0]:.1%})" for i in top)
+
+
+def check_region_names(names: Sequence[str]) -> None:
+    """MaskError unless every region has a name of its own (results and notes are reported by name)."""
+    seen: set[str] = set()
+    for number, name in enumerate(names, start=1):
+        if not name:
+            raise MaskError(f"Region {number} has no name; give every region a unique, non-empty name.")
+        if name in seen:
+            raise MaskError(f"Two regions are named '{name}'; region names must be unique. Rename or merge them.")
+        seen.add(name)
+
+
+def check_regions(regions: Sequence[RegionPair], content_shape: tuple[int, int],
+                  style_shape: tuple[int, int]) -> None:
+    """Everything `pair_regions` checks about the regions themselves (names, mask layouts, sizes,
+    NaN/inf), without keeping converted masks: for callers that send the masks on elsewhere."""
+    check_region_names([region.name for region in regions])
+    for region in regions:
+        _region_masks(region, content_shape, style_shape)
+
+
+def _region_masks(region: RegionPair, content_shape: tuple[int, int],
+                  style_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The region's content and style masks as float32 in [0, 1], checked against their images' sizes."""
+    masks = []
+    for side, mask, shape in (("content", region.content_mask, content_shape),
+                              ("style", region.style_mask, style_shape)):
+        mask = _as_mask(mask, f"The {side} mask of region '{region.name}'")
+        if mask.shape != tuple(shape):
+            raise MaskError(
+                f"The {side} mask of region '{region.name}' is {mask.shape[1]}×{mask.shape[0]} "
+                f"but the {side} image is {shape[1]}×{shape[0]}; masks must match their image's size."
+            )
+        masks.append(mask)
+    return masks[0], masks[1]
 
 
 def everywhere(shape: tuple[int, int]) -> np.ndarray:
@@ -127,24 +184,14 @@ def pair_regions(
     """
     if not regions:
         return [RegionPair("all", everywhere(content_shape), everywhere(style_shape))], []
+    check_region_names([region.name for region in regions])
     notes: list[str] = []
     used: list[RegionPair] = []
     paired = 0
     style_covered: list[np.ndarray] = []  # every style mask given, paired or not
     for region in regions:
-        content_mask = _as_mask(region.content_mask, f"The content mask of region '{region.name}'")
-        style_mask = _as_mask(region.style_mask, f"The style mask of region '{region.name}'")
+        content_mask, style_mask = _region_masks(region, content_shape, style_shape)
         style_covered.append(style_mask)
-        if content_mask.shape != tuple(content_shape):
-            raise MaskError(
-                f"The content mask of region '{region.name}' is {content_mask.shape[1]}×{content_mask.shape[0]} "
-                f"but the content image is {content_shape[1]}×{content_shape[0]}; masks must match their image's size."
-            )
-        if style_mask.shape != tuple(style_shape):
-            raise MaskError(
-                f"The style mask of region '{region.name}' is {style_mask.shape[1]}×{style_mask.shape[0]} "
-                f"but the style image is {style_shape[1]}×{style_shape[0]}; masks must match their image's size."
-            )
         content_fraction = float(content_mask.mean())
         style_fraction = float(style_mask.mean())
         if content_fraction < MIN_REGION_FRACTION:

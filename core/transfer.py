@@ -74,18 +74,49 @@ def resolve_device(name: str) -> torch.device:
 
 
 REGION_MODES = ("given", "auto")
+#: Whole-number options stay within what the daemon's wire carries (int32 sizes and counts, int64
+#: seeds; torch takes such seeds too), so that a job the CLI accepts is one `--server` can send.
+MAX_OPTION = 2**31 - 1
+MAX_SEED = 2**63 - 1
+MAX_PREVIEW_SIZE = 1024
 
 
-def _resolve(options: TransferOptions) -> Preset:
-    """The preset with the options' working size and iteration counts applied."""
+def check_options(options: TransferOptions, max_working_size: int | None = None,
+                  max_iterations: int | None = None) -> Preset:
+    """The preset with the options' working size and iteration counts applied, every value checked.
+
+    The one check of transfer options, run by `transfer` and by every shell before it reads
+    pixels or loads the model (the CLI, `--server`, the daemon with its own limits), so they
+    cannot disagree. The limits apply to the values the job would run with: a working size left
+    unset is the preset's, and must fit `max_working_size` too. None = no limit.
+    """
     if options.regions not in REGION_MODES:
         raise OptionsError(f"Unknown region mode '{options.regions}'; use 'given' (the masks passed, or the whole "
                            "image) or 'auto' (found automatically).")
     preset = get_preset(options.preset)
+    largest = max_working_size or MAX_OPTION
+    sizes = (f"{MIN_WORKING_SIDE} to {largest} px" if max_working_size
+             else f"at least {MIN_WORKING_SIDE} px (at most {MAX_OPTION})")
     if options.size is not None:
-        if options.size < MIN_WORKING_SIDE:
-            raise OptionsError(f"Working size {options.size} px is too small; use at least {MIN_WORKING_SIDE}.")
+        if not MIN_WORKING_SIDE <= options.size <= largest:
+            raise OptionsError(f"Working size {options.size} px is out of range; use {sizes}.")
         preset = replace(preset, size=options.size)
+    elif max_working_size and preset.size > max_working_size:
+        raise OptionsError(f"Preset '{preset.name}' works at {preset.size} px, above the largest working size "
+                           f"allowed here ({max_working_size} px); ask for a working size of {sizes}.")
+    most = MAX_OPTION if max_iterations is None else max_iterations
+    counts = f"0 to {max_iterations}" if max_iterations is not None else f"zero or more (at most {MAX_OPTION})"
+    for label, count in (("Style iterations", options.style_iterations),
+                         ("Photorealism iterations", options.photoreal_iterations)):
+        if count is not None and not 0 <= count <= most:
+            raise OptionsError(f"{label} {count} is out of range; use {counts}.")
+    if not 0 <= options.seed <= MAX_SEED:
+        raise OptionsError(f"The seed {options.seed} is out of range; use 0 to {MAX_SEED}.")
+    if not 0 <= options.preview_every <= MAX_OPTION:
+        raise OptionsError(f"preview_every {options.preview_every} is out of range; use 0 (no previews) to "
+                           f"{MAX_OPTION}.")
+    if not 1 <= options.preview_size <= MAX_PREVIEW_SIZE:
+        raise OptionsError(f"preview_size {options.preview_size} px is out of range; use 1 to {MAX_PREVIEW_SIZE} px.")
     method = preset.method.with_iterations(options.style_iterations, options.photoreal_iterations)
     return replace(preset, method=method)
 
@@ -154,7 +185,7 @@ def transfer(
     """
     started = time.perf_counter()
     options = options or TransferOptions()
-    preset = _resolve(options)
+    preset = check_options(options)
     device = resolve_device(options.device)
     content_px: Pixels = split_pixels(content, "content image")
     style_px: Pixels = split_pixels(style, "style image")

@@ -1,7 +1,9 @@
 """`photostyle`: the command line, a thin shell over `photostyle.core.transfer`.
 
 It parses arguments, reads and writes files, shows progress, and turns engine errors into one
-readable line (no traceback) with exit status 2. Ctrl-C cancels the job cleanly. `serve` runs the
+readable line (no traceback) with exit status 2. Everything the arguments alone decide (options,
+output paths) is checked before any image is read or the model loaded. Ctrl-C cancels cleanly
+(entry.py covers the seconds of start-up before this module is imported). `serve` runs the
 daemon (daemon_cli.py), `transfer --server` runs the job on one, and `plugins` installs the GIMP
 and Krita plug-ins (install_gimp.py, install_krita.py).
 """
@@ -22,6 +24,9 @@ from photostyle.core import (
     PhotoStyleError,
     RegionPair,
     TransferOptions,
+    check_options,
+    check_output_folder,
+    check_output_path,
     load_image,
     regions_from_segmentations,
     save_image,
@@ -31,6 +36,7 @@ from photostyle.core.transfer import REGION_MODES
 
 from . import install_gimp, install_krita
 from .daemon_cli import STOP_SIGNALS, RemoteTransfer, add_serve_command, add_server_options, serve
+from .entry import INTERRUPTED, cancelled
 from .progress_bar import ProgressBar
 
 #: The bundled demo pair: scikit-image sample photos (coffee: CC0, Rachel Michetti;
@@ -40,7 +46,6 @@ DEMO_STYLE = "rocket.jpg"
 DEMO_OUTPUT = "photostyle-demo.png"
 
 EXIT_USER_ERROR = 2
-EXIT_CANCELLED = 130
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -118,24 +123,24 @@ def _options(args: argparse.Namespace) -> TransferOptions:
                            photoreal_iterations=photoreal_iterations, regions=args.regions)
 
 
-def _run(content_path: str | Path, style_path: str | Path, output: str, regions: list[RegionPair],
-         args: argparse.Namespace) -> None:
+def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namespace) -> None:
+    """Check what the arguments decide, then read the images, run the transfer and write the result."""
+    options = _options(args)
+    check_options(options)
+    output_path = Path(args.output)
+    check_output_path(output_path)
+    regions_dir = getattr(args, "save_regions", None)
+    if regions_dir:
+        if args.regions != "auto" or args.content_mask or args.region:
+            raise PhotoStyleError("--save-regions writes the regions the engine finds, which it does with --regions "
+                                  "auto and no masks given.")
+        check_output_folder(regions_dir)
+    regions = _regions(args) if args.command == "transfer" else []
     content = load_image(content_path)
     style = load_image(style_path)
-    output_path = Path(output)
-    if not output_path.parent.is_dir():
-        raise PhotoStyleError(f"The output folder {output_path.parent} does not exist; create it or choose another path.")
-    regions_dir = getattr(args, "save_regions", None)
-    if regions_dir and (args.regions != "auto" or regions):
-        raise PhotoStyleError("--save-regions writes the regions the engine finds, which it does with --regions auto "
-                              "and no masks given.")
     engine = RemoteTransfer(args) if getattr(args, "server", None) else transfer
-    try:
-        result = engine(content, style, regions, _options(args), progress=ProgressBar())
-    except KeyboardInterrupt:
-        raise Cancelled("Interrupted; nothing was written.") from None
-    save_image(output_path, result.image)
-    for note in result.notes:
+    result = engine(content, style, regions, options, progress=ProgressBar())
+    for note in result.notes + save_image(output_path, result.image):
         print(f"note: {note}", file=sys.stderr)
     print(f"Wrote {output_path} ({result.image.shape[1]}×{result.image.shape[0]}, optimised at "
           f"{result.working_size[0]}×{result.working_size[1]}, {result.seconds:.0f} s on {result.device}).")
@@ -172,12 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             examples = resources.files("photostyle.server.examples")
             with resources.as_file(examples / DEMO_CONTENT) as content, resources.as_file(examples / DEMO_STYLE) as style:
-                _run(content, style, args.output, [], args)
+                _run(content, style, args)
         else:
-            _run(args.content, args.style, args.output, _regions(args), args)
+            _run(args.content, args.style, args)
     except Cancelled as exc:
-        print(f"\ncancelled: {exc}", file=sys.stderr)
-        return EXIT_CANCELLED
+        return cancelled(str(exc))
+    except KeyboardInterrupt:
+        return cancelled(INTERRUPTED)
     except PhotoStyleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image as PILImage
 
 from photostyle.core import load_image, save_image
@@ -52,14 +53,18 @@ class TestTransfer:
         assert not np.array_equal(image, load_image(pair[0]))
         assert "100%" in result.stderr and "coarse" in result.stderr and "fine" in result.stderr
         assert f"Wrote {out}" in result.stdout
+        # No --device: the GPU when there is one.
+        assert f" s on {'cuda' if torch.cuda.is_available() else 'cpu'})." in result.stdout, result.stdout
 
     @pytest.mark.parametrize("suffix", [".png", ".tif"])
-    def test_sixteen_bit_rgba_stays_sixteen_bit_with_alpha(self, tmp_path, pair, suffix):
+    def test_sixteen_bit_rgba_stays_sixteen_bit_with_alpha(self, tmp_path, pair, suffix, device):
         photo = np.concatenate([gradient_photo(72, 90, np.uint16), np.full((72, 90, 1), 40000, np.uint16)], axis=2)
         save_image(tmp_path / f"deep{suffix}", photo)
         out = tmp_path / f"deep_out{suffix}"
-        result = run_cli("transfer", str(tmp_path / f"deep{suffix}"), str(pair[1]), "-o", str(out), *FAST)
+        result = run_cli("transfer", str(tmp_path / f"deep{suffix}"), str(pair[1]), "-o", str(out),
+                         "--device", device, *FAST)
         assert result.returncode == 0, result.stderr
+        assert f" s on {torch.device(device)})." in result.stdout, result.stdout  # on each device, as asked
         image = load_image(out)
         assert image.dtype == np.uint16 and image.shape == (72, 90, 4)
         assert np.array_equal(image[:, :, 3], photo[:, :, 3])
@@ -169,3 +174,109 @@ class TestErrors:
     def test_output_folder_missing(self, pair, tmp_path):
         result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "no" / "o.png"), *FAST)
         assert_user_error(result, "does not exist")
+
+
+class TestChecksBeforeAnyWork:
+    """What the arguments alone decide is refused at once: the photo path given does not even exist,
+    so an error about anything else shows the check came before reading images or loading the model."""
+
+    def refused(self, tmp_path, *args: str, output: str = "o.png") -> subprocess.CompletedProcess:
+        result = run_cli("transfer", str(tmp_path / "nope.png"), str(tmp_path / "nope2.png"),
+                         "-o", str(tmp_path / output), *args)
+        assert_user_error(result)
+        assert "not found" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        return result
+
+    @pytest.mark.parametrize("seed", [str(2**64), str(2**63), "-1"])
+    def test_seed_out_of_range(self, tmp_path, seed):
+        result = self.refused(tmp_path, "--seed", seed)
+        assert f"error: The seed {seed} is out of range; use 0 to 9223372036854775807." in result.stderr
+
+    @pytest.mark.parametrize("args, words", [
+        (["--size", "8"], "Working size 8 px is out of range; use at least 32 px"),
+        (["--iterations", "-1", "5"], "Style iterations -1 is out of range; use zero or more"),
+        (["--iterations", "0", "-3"], "Photorealism iterations -3 is out of range"),
+        (["--size", str(10**10)], "Working size 10000000000 px is out of range; use at least 32 px (at most 2147483647)"),
+        (["--iterations", "0", str(2**31)], "Photorealism iterations 2147483648 is out of range"),
+        (["--preset", "preview", "--iterations", "0", "5"], "no stage with the photorealism term"),
+    ], ids=["size", "style iterations", "photoreal iterations", "huge size", "huge iterations",
+            "iterations the preset lacks"])
+    def test_numbers_out_of_range(self, tmp_path, args, words):
+        assert words in self.refused(tmp_path, *args).stderr
+
+    def test_output_is_a_folder(self, tmp_path):
+        (tmp_path / "out.png").mkdir()
+        assert "is a folder" in self.refused(tmp_path, output="out.png").stderr
+
+    def test_output_extension_unknown(self, tmp_path):
+        result = self.refused(tmp_path, output="out.psd")
+        assert "unknown image extension '.psd'" in result.stderr and ".png, .tif" in result.stderr
+
+    def test_regions_folder_under_a_file(self, tmp_path):
+        (tmp_path / "taken").write_text("a file")
+        result = self.refused(tmp_path, "--preset", "preview", "--regions", "auto", "--save-regions",
+                              str(tmp_path / "taken" / "masks"))
+        assert "is a file, not a folder" in result.stderr
+
+    def test_duplicate_region_names(self, pair, tmp_path):
+        save_image(tmp_path / "top.png", np.repeat(np.arange(80) < 40, 101).reshape(80, 101).astype(np.uint8) * 255)
+        save_image(tmp_path / "top-ref.png", np.repeat(np.arange(90) < 45, 70).reshape(90, 70).astype(np.uint8) * 255)
+        masks = [str(tmp_path / "top.png"), str(tmp_path / "top-ref.png")]
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "o.png"), "--preset", "preview",
+                         "--region", "sky", *masks, "--region", "sky", *masks)
+        assert_user_error(result, "Two regions are named 'sky'; region names must be unique")
+        assert not (tmp_path / "o.png").exists()
+
+
+class TestOutputs:
+    def test_rgba_to_jpeg_notes_the_dropped_transparency(self, pair, tmp_path):
+        photo = np.concatenate([gradient_photo(80, 101), np.full((80, 101, 1), 128, np.uint8)], axis=2)
+        save_image(tmp_path / "rgba.png", photo)
+        result = run_cli("transfer", str(tmp_path / "rgba.png"), str(pair[1]), "-o", str(tmp_path / "out.jpg"),
+                         "--preset", "preview")
+        assert result.returncode == 0, result.stderr
+        assert ("note: out.jpg: JPEG has no alpha; the transparency was dropped (write .png or .tif to keep it)."
+                in result.stderr)
+        assert load_image(tmp_path / "out.jpg").shape == (80, 101, 3)
+
+    def test_result_replaces_an_existing_file_and_leaves_no_temporary(self, pair, tmp_path):
+        out = tmp_path / "out.png"
+        out.write_bytes(b"the previous result")
+        result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(out), "--preset", "preview")
+        assert result.returncode == 0, result.stderr
+        assert load_image(out).shape == (80, 101, 3)
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png", "photo.png", "reference.png"]
+
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("photostyle")
+
+
+@pytest.fixture(scope="module")
+def interpreter_start_seconds() -> float:
+    """How long this Python takes to reach the console script's own code (before that, Ctrl-C is
+    Python's to handle, not ours)."""
+    import time
+
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import photostyle.server.entry"], check=True, timeout=60)
+    return time.monotonic() - started
+
+
+@pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="the photostyle console script is not installed")
+@pytest.mark.parametrize("delay", [0.0, 0.2, 0.5, 1.0, 2.0, 4.0])
+def test_ctrl_c_at_any_moment_is_one_line_without_traceback(pair, tmp_path, interpreter_start_seconds, delay):
+    """Ctrl-C while torch is still being imported, while images are read, or while the engine runs."""
+    import signal
+    import time
+
+    out = tmp_path / "out.png"
+    process = subprocess.Popen([str(CONSOLE_SCRIPT), "transfer", str(pair[0]), str(pair[1]), "-o", str(out),
+                                "--preset", "classic", "--size", "64"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(interpreter_start_seconds + delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "cancelled: interrupted; nothing was written."
+    assert not out.exists()

@@ -9,25 +9,23 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 import numpy as np
 import torch
 
-from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError, Progress, RegionPair,
-                             TransferOptions, WeightsError, resolve_device, transfer)
+from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError, Progress, RegionPair, WeightsError,
+                             resolve_device, transfer)
 from photostyle.core.vgg import load_vgg19
 from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import REGION_MODE_NAMES, ErrorKind
+from photostyle.server.client.wire import ErrorKind
 
 from .pixels import to_wire
 from .scheduler import Failure, Job, Outcome
 from .validation import describe
 
 log = logging.getLogger("photostyle.daemon")
-
-DEFAULT_PREVIEW_SIZE = 256
 
 
 @dataclass
@@ -61,15 +59,7 @@ class Engine:
     def run(self, job: Job) -> Outcome:
         """Run `job` (its inputs are set); never raises."""
         assert job.inputs is not None
-        wire = job.plan.options
-        options = TransferOptions(
-            preset=wire.preset or "default", size=wire.size if wire.HasField("size") else None,
-            device=str(self.device), weights=self.weights, seed=wire.seed,
-            smooth=wire.smooth if wire.HasField("smooth") else True,
-            style_iterations=wire.style_iterations if wire.HasField("style_iterations") else None,
-            photoreal_iterations=wire.photoreal_iterations if wire.HasField("photoreal_iterations") else None,
-            preview_every=wire.preview_every, preview_size=wire.preview_size or DEFAULT_PREVIEW_SIZE,
-            regions=REGION_MODE_NAMES[wire.regions])
+        options = replace(job.plan.options, device=str(self.device), weights=self.weights)
         inputs = job.inputs
         try:
             return transfer(inputs.content, inputs.style, inputs.regions, options,

@@ -10,20 +10,20 @@ from io import BytesIO
 from typing import Iterator
 
 import numpy as np
-from PIL import Image as PILImage, UnidentifiedImageError
 
-from photostyle.core import InputImageError, load_image
+from photostyle.core import ImageTooLargeError, InputImageError, load_image
 from photostyle.server.client import Image
 from photostyle.server.client import photostyle_pb2 as pb
 from photostyle.server.client.wire import SAMPLE_TYPES, ErrorKind
 
-from .validation import Blob, Limits, invalid, too_large
+from .validation import Blob, Limits, image_too_large, invalid
 
 _DTYPES = {pb.SAMPLE_TYPE_UINT8: np.dtype("u1"), pb.SAMPLE_TYPE_UINT16: np.dtype("<u2"),
            pb.SAMPLE_TYPE_FLOAT32: np.dtype("<f4")}
 _SAMPLE_TYPES = {np.dtype("u1"): pb.SAMPLE_TYPE_UINT8, np.dtype("<u2"): pb.SAMPLE_TYPE_UINT16,
                  np.dtype("<f4"): pb.SAMPLE_TYPE_FLOAT32}
-_FORMATS = {pb.ENCODING_PNG: "PNG", pb.ENCODING_JPEG: "JPEG"}
+#: Encoded files by the encoding that declares them: name and signature.
+_FORMATS = {pb.ENCODING_PNG: ("PNG", b"\x89PNG\r\n\x1a\n"), pb.ENCODING_JPEG: ("JPEG", b"\xff\xd8\xff")}
 
 
 def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[bytearray]:
@@ -63,23 +63,19 @@ def to_array(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:
 
 
 def _decode(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:
-    """Decode a PNG/JPEG with the engine's reader (16-bit PNGs keep 16 bits), size-checked first."""
+    """Decode a PNG/JPEG with the engine's reader (16-bit PNGs keep 16 bits), which checks the
+    declared size against the daemon's --max-pixels before decoding anything."""
+    name, signature = _FORMATS[blob.info.encoding]
+    if not data.startswith(signature):
+        raise invalid(ErrorKind.INPUT, f"{blob.what} is not a {name} file, as its encoding says; send PNG as "
+                                       "ENCODING_PNG, JPEG as ENCODING_JPEG.")
     try:
-        with PILImage.open(BytesIO(data)) as probe:
-            width, height = probe.size
-            format_ok = probe.format == _FORMATS[blob.info.encoding]
-    except (UnidentifiedImageError, OSError) as exc:
-        raise invalid(ErrorKind.INPUT, f"{blob.what} is not a readable PNG or JPEG file ({exc}); re-export it.") from None
-    if not format_ok:
-        raise invalid(ErrorKind.INPUT, f"{blob.what} is not the file type its encoding says; send PNG as ENCODING_PNG, JPEG as ENCODING_JPEG.")
-    if width * height > limits.max_pixels:
-        raise too_large(f"{blob.what} is {width}×{height} px; this daemon accepts at most {limits.max_pixels / 1e6:.1f} MP "
-                        "per image. Scale it down, or start the daemon with a higher --max-pixels.")
-    try:
-        return load_image(BytesIO(data))
-    except InputImageError:
-        raise invalid(ErrorKind.INPUT, f"{blob.what} is a damaged or unsupported {_FORMATS[blob.info.encoding]} file; "
-                               "re-export it.") from None
+        return load_image(BytesIO(data), max_pixels=limits.max_pixels, name=blob.what)
+    except ImageTooLargeError as exc:
+        raise image_too_large(exc) from None
+    except InputImageError as exc:
+        raise invalid(ErrorKind.INPUT, f"{blob.what} is not a readable {name} file ({exc.__cause__ or exc}); "
+                                       "re-export it.") from None
 
 
 def to_wire(array: np.ndarray) -> tuple[pb.ImageInfo, memoryview]:

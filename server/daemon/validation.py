@@ -2,7 +2,9 @@
 
 Everything knowable from the headers is checked here (sizes, byte counts, types, limits,
 masks, options), so a bad request costs the daemon nothing. What needs the pixels (NaN/inf,
-truncation, undecodable files) is checked as they arrive, in `pixels`.
+truncation, undecodable files) is checked as they arrive, in `pixels`. Options, region names and
+pixel counts go through the engine's own checks (photostyle.core), with this daemon's limits, so
+that a job the daemon accepts is one the engine runs and the CLI would run too.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from dataclasses import dataclass
 
 import grpc
 
-from photostyle.core import OptionsError, get_preset
-from photostyle.core.images import MIN_SIDE, MIN_WORKING_SIDE
+from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, TransferOptions, check_options,
+                             check_region_names)
+from photostyle.core.images import MIN_SIDE, check_pixel_count
 from photostyle.server.client import photostyle_pb2 as pb
 from photostyle.server.client.wire import (CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, SAMPLE_TYPE_NAMES,
                                           SAMPLE_TYPES, ErrorKind)
@@ -40,9 +43,19 @@ def too_large(message: str) -> RequestError:
     return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.TOO_LARGE, message)
 
 
+def image_too_large(error: ImageTooLargeError) -> RequestError:
+    """The engine's refusal of an image above the pixel limit, plus the daemon's way to raise it."""
+    return too_large(f"{error} Or start the daemon with a higher --max-pixels.")
+
+
+#: Transfer calls a daemon takes beyond its --max-jobs unless told otherwise (see Limits.max_calls).
+EXTRA_CALLS = 8
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What one request may hold; reported in the capabilities reply."""
+    """What one request may hold, and what the daemon takes at once; reported in the capabilities
+    reply, but for the two that guard against silent or too many callers (max_calls, setup_timeout_s)."""
 
     max_pixels: int = 64_000_000  # per image: a 61 MP full-frame raw fits
     max_regions: int = 16
@@ -52,6 +65,14 @@ class Limits:
     upload_idle_s: float = 60.0  # a job whose upload goes this long without a message is dropped
     chunk_bytes: int = CHUNK_BYTES
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    #: Transfer calls open at once, each holding a server thread; None: max_jobs + EXTRA_CALLS, so
+    #: that calls still sending their setup, and refusals when the line is full, find a slot.
+    max_calls: int | None = None
+    setup_timeout_s: float = 10.0  # a Transfer call whose setup message has not come by then is ended
+
+    def __post_init__(self) -> None:
+        if self.max_calls is None:
+            object.__setattr__(self, "max_calls", self.max_jobs + EXTRA_CALLS)
 
     def max_encoded_bytes(self) -> int:
         """A PNG/JPEG is never larger than the biggest raw image we accept (RGBA float32)."""
@@ -68,11 +89,12 @@ class Blob:
 
 @dataclass(frozen=True)
 class Plan:
-    """A validated setup: the blobs to receive, the region names, the options."""
+    """A validated setup: the blobs to receive, the region names, the options (checked, as the
+    engine takes them; the daemon sets device and weights)."""
 
     blobs: list[Blob]
     region_names: list[str]
-    options: pb.TransferOptions
+    options: TransferOptions
 
     @property
     def total_bytes(self) -> int:
@@ -102,10 +124,10 @@ def check_image(info: pb.ImageInfo, what: str, limits: Limits, min_side: int = M
         return
     if info.width <= 0 or info.height <= 0:
         raise invalid(ErrorKind.INPUT, f"{what} is declared as {info.width}×{info.height} px; width and height must be positive.")
-    if info.width * info.height > limits.max_pixels:
-        raise too_large(f"{what} is {info.width}×{info.height} px ({info.width * info.height / 1e6:.1f} MP); this "
-                        f"daemon accepts at most {limits.max_pixels / 1e6:.1f} MP per image. Scale the layer down, "
-                        "or start the daemon with a higher --max-pixels.")
+    try:
+        check_pixel_count(info.width, info.height, limits.max_pixels, what)
+    except ImageTooLargeError as error:
+        raise image_too_large(error) from None
     if min(info.width, info.height) < min_side:
         raise invalid(ErrorKind.INPUT, f"{what} is {info.width}×{info.height} px; both sides must be at least {min_side} px. "
                                "Use a larger image.")
@@ -128,23 +150,27 @@ def _check_mask(info: pb.ImageInfo, what: str, image: pb.ImageInfo, limits: Limi
     check_image(info, what, limits, min_side=1)
 
 
-def _check_options(options: pb.TransferOptions, limits: Limits) -> None:
-    if options.preset:
-        try:
-            get_preset(options.preset)
-        except OptionsError as exc:
-            raise invalid(ErrorKind.OPTIONS, str(exc)) from None
-    if options.HasField("size") and not MIN_WORKING_SIDE <= options.size <= limits.max_working_size:
-        raise invalid(ErrorKind.OPTIONS, f"Working size {options.size} px is out of range; use {MIN_WORKING_SIDE} to "
-                                 f"{limits.max_working_size} px (or leave it unset for the preset's).")
-    for name in ("style_iterations", "photoreal_iterations"):
-        if options.HasField(name) and not 0 <= getattr(options, name) <= limits.max_iterations:
-            raise invalid(ErrorKind.OPTIONS, f"{name} = {getattr(options, name)} is out of range; use 0 to {limits.max_iterations}.")
-    if options.preview_every < 0 or not 0 <= options.preview_size <= 1024:
-        raise invalid(ErrorKind.OPTIONS, "preview_every must be 0 or more and preview_size 0 to 1024 px.")
-    if options.regions not in REGION_MODE_NAMES:
-        raise invalid(ErrorKind.OPTIONS, f"Unknown region mode {options.regions}; use REGION_MODE_GIVEN (the setup's regions, "
-                                 "none = the whole image) or REGION_MODE_AUTO (found by the engine).")
+def _engine_options(wire: pb.TransferOptions) -> TransferOptions:
+    """The engine's options from the wire's: unset fields take the engine's defaults."""
+    if wire.regions not in REGION_MODE_NAMES:
+        raise invalid(ErrorKind.OPTIONS, f"Unknown region mode {wire.regions}; use REGION_MODE_GIVEN (the setup's "
+                                         "regions, none = the whole image) or REGION_MODE_AUTO (found by the engine).")
+    optional = {name: getattr(wire, name) for name in ("size", "smooth", "style_iterations", "photoreal_iterations")
+                if wire.HasField(name)}
+    return TransferOptions(preset=wire.preset or TransferOptions.preset, seed=wire.seed,
+                           preview_every=wire.preview_every,
+                           preview_size=wire.preview_size or TransferOptions.preview_size,
+                           regions=REGION_MODE_NAMES[wire.regions], **optional)
+
+
+def _check_options(wire: pb.TransferOptions, limits: Limits) -> TransferOptions:
+    """The wire's options, checked by the engine against this daemon's limits."""
+    options = _engine_options(wire)
+    try:
+        check_options(options, max_working_size=limits.max_working_size, max_iterations=limits.max_iterations)
+    except OptionsError as exc:
+        raise invalid(ErrorKind.OPTIONS, str(exc)) from None
+    return options
 
 
 def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:
@@ -157,17 +183,17 @@ def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:
     if len(setup.regions) > limits.max_regions:
         raise invalid(ErrorKind.MASK, f"{len(setup.regions)} regions were sent; this daemon takes at most {limits.max_regions}. "
                               "Merge some regions.")
-    names: list[str] = []
-    for index, region in enumerate(setup.regions, start=1):
-        name = region.name or f"#{index}"
-        if region.name in names or not region.name:
-            raise invalid(ErrorKind.MASK, f"Region {name} needs a unique, non-empty name.")
-        names.append(region.name)
+    names = [region.name for region in setup.regions]
+    try:
+        check_region_names(names)
+    except MaskError as exc:
+        raise invalid(ErrorKind.MASK, str(exc)) from None
+    for region in setup.regions:
         for side, image in (("content", setup.content), ("style", setup.style)):
             if not region.HasField(f"{side}_mask"):
-                raise invalid(ErrorKind.MASK, f"Region '{name}' has no {side} mask; every region needs a mask in both images.")
-            blob = Blob(f"The {side} mask of region '{name}'", getattr(region, f"{side}_mask"))
+                raise invalid(ErrorKind.MASK, f"Region '{region.name}' has no {side} mask; every region needs a "
+                                              "mask in both images.")
+            blob = Blob(f"The {side} mask of region '{region.name}'", getattr(region, f"{side}_mask"))
             _check_mask(blob.info, blob.what, image, limits)
             blobs.append(blob)
-    _check_options(setup.options, limits)
-    return Plan(blobs, names, setup.options)
+    return Plan(blobs, names, _check_options(setup.options, limits))

@@ -9,11 +9,13 @@ import tifffile
 import torch
 from PIL import Image
 
-from photostyle.core.errors import InputImageError
+from photostyle.core.errors import ImageTooLargeError, InputImageError
 from photostyle.core import images
 from photostyle.core.images import (
     MIN_SIDE,
     Pixels,
+    check_output_folder,
+    check_output_path,
     downscale,
     load_image,
     rebuild,
@@ -381,3 +383,214 @@ class TestFileErrors:
     def test_save_unknown_extension(self, tmp_path):
         with pytest.raises(InputImageError, match="Cannot write"):
             save_image(tmp_path / "out.unknownext", np.zeros((H, W, 3), np.uint8))
+
+
+class TestDeclaredSizeLimit:
+    """Every reader checks the header's dimensions against `max_pixels` before decoding (the
+    bombs themselves: tests/test_shared_checks.py)."""
+
+    @pytest.mark.parametrize("suffix, dtype", [(".png", np.uint8), (".png", np.uint16), (".tif", np.uint8),
+                                               (".tif", np.uint16), (".tif", np.float32), (".jpg", np.uint8),
+                                               (".bmp", np.uint8), (".webp", np.uint8)])
+    def test_refused_above_the_limit_and_read_at_it(self, tmp_path, suffix, dtype):
+        path = tmp_path / f"image{suffix}"
+        save_image(path, random_pixels(dtype, 3))
+        with pytest.raises(ImageTooLargeError) as info:
+            load_image(path, max_pixels=H * W - 1)
+        assert f"is {W}×{H} px" in str(info.value) and "at most" in str(info.value) and str(path) in str(info.value)
+        assert load_image(path, max_pixels=H * W).shape[:2] == (H, W)
+
+    def test_name_used_in_messages(self, tmp_path):
+        save_image(tmp_path / "a.png", random_pixels(np.uint8, 3))
+        with pytest.raises(ImageTooLargeError, match="^The style image is 70×64 px"):
+            load_image((tmp_path / "a.png").open("rb"), max_pixels=100, name="The style image")
+
+    def test_jpeg_size_found_past_other_segments(self, tmp_path):
+        """EXIF, ICC and comment segments before the frame header are walked over."""
+        path = tmp_path / "exif.jpg"
+        exif = Image.Exif()
+        exif[0x010E] = "a description"
+        Image.fromarray(random_pixels(np.uint8, 3)).save(path, exif=exif, icc_profile=b"\0" * 3000,
+                                                         comment=b"hello", progressive=True)
+        assert images._jpeg_size(path.open("rb")) == (W, H)
+
+    @pytest.mark.parametrize("data", [b"\xff\xd8\xff\xe0\x00", b"\xff\xd8\xff\xda\x00\x02", b"\xff\xd8\x00\x00"],
+                             ids=["cut short", "scan before frame", "not a marker"])
+    def test_jpeg_without_frame_header_is_corrupt(self, tmp_path, data):
+        path = tmp_path / "bad.jpg"
+        path.write_bytes(data)
+        with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    def test_tiff_with_a_damaged_size_tag_is_corrupt(self, tmp_path):
+        """Its ImageWidth tag (256) turned into a second ImageLength (257): tifffile reads a tuple."""
+        path = tmp_path / "damaged.tif"
+        save_image(path, random_pixels(np.uint16, 3))
+        data = bytearray(path.read_bytes())
+        assert data[10:12] == (256).to_bytes(2, "little")  # the first tag: ImageWidth
+        data[10] ^= 1
+        path.write_bytes(bytes(data))
+        with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    def test_png_without_ihdr_is_corrupt(self, tmp_path):
+        path = tmp_path / "bad.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4) + b"IEND" + bytes(30))
+        with pytest.raises(InputImageError, match="corrupt"):
+            load_image(path)
+
+    def test_pillows_own_bomb_error_becomes_too_large(self, tmp_path, monkeypatch):
+        """Formats we do not parse ourselves rely on Pillow's hard limit, reported the same way."""
+        path = tmp_path / "image.bmp"
+        save_image(path, random_pixels(np.uint8, 3))
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+        with pytest.raises(ImageTooLargeError, match="more than 0.0 MP.*at most 0.0 MP"):
+            load_image(path)
+
+    def test_default_limit_is_pillows_bomb_threshold(self):
+        assert images.MAX_PIXELS == 2 * Image.MAX_IMAGE_PIXELS
+
+
+def _files_in(folder):
+    return sorted(path.name for path in folder.iterdir())
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 64 KiB RAM disk (root only); skipped where it cannot be mounted."""
+    import subprocess
+
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+class TestAtomicSave:
+    def test_full_disk_leaves_the_previous_file_and_no_temporary(self, small_tmpfs):
+        out = small_tmpfs / "result.png"
+        save_image(out, random_pixels(np.uint8, 3))
+        before = out.read_bytes()
+        noise = random_pixels(np.uint16, 4, seed=3, height=200, width=200)  # 320 KB of incompressible samples
+        with pytest.raises(InputImageError, match="No space left on device") as info:
+            save_image(out, noise)
+        assert str(out) in str(info.value) and "nothing was changed" in str(info.value)
+        assert out.read_bytes() == before
+        assert _files_in(small_tmpfs) == ["result.png"]
+
+    @pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                             ids=["write error", "ctrl-c"])
+    def test_failure_midway_leaves_the_previous_file_and_no_temporary(self, tmp_path, monkeypatch, error):
+        out = tmp_path / "result.png"
+        save_image(out, random_pixels(np.uint16, 3))
+        before = out.read_bytes()
+
+        def write_half_then_fail(self, handle, rows):
+            handle.write(b"\x89PNG partial")
+            raise error
+
+        monkeypatch.setattr(png.Writer, "write", write_half_then_fail)
+        with pytest.raises(InputImageError if isinstance(error, OSError) else KeyboardInterrupt):
+            save_image(out, random_pixels(np.uint16, 3, seed=5))
+        assert out.read_bytes() == before
+        assert _files_in(tmp_path) == ["result.png"]
+
+    def test_replaces_an_existing_file_keeping_its_permissions(self, tmp_path):
+        out = tmp_path / "result.tif"
+        save_image(out, random_pixels(np.uint8, 3))
+        out.chmod(0o600)
+        image = random_pixels(np.float32, 3, seed=6)
+        assert save_image(out, image) == []
+        np.testing.assert_array_equal(load_image(out), image)
+        assert out.stat().st_mode & 0o777 == 0o600 and _files_in(tmp_path) == ["result.tif"]
+
+    def test_new_file_gets_ordinary_permissions(self, tmp_path):
+        import os
+
+        umask = os.umask(0o022)
+        try:
+            save_image(tmp_path / "new.png", random_pixels(np.uint8, 3))
+        finally:
+            os.umask(umask)
+        assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o644
+
+    def test_writes_through_a_symbolic_link(self, tmp_path):
+        target = tmp_path / "real.png"
+        save_image(target, random_pixels(np.uint8, 3))
+        (tmp_path / "link.png").symlink_to(target)
+        image = random_pixels(np.uint8, 3, seed=7)
+        save_image(tmp_path / "link.png", image)
+        assert (tmp_path / "link.png").is_symlink()
+        np.testing.assert_array_equal(load_image(target), image)
+
+    @pytest.mark.parametrize("suffix", [".webp", ".bmp"])
+    def test_other_lossless_formats_round_trip(self, tmp_path, suffix):
+        image = random_pixels(np.uint8, 3, seed=8)
+        save_image(tmp_path / f"out{suffix}", image)
+        np.testing.assert_array_equal(load_image(tmp_path / f"out{suffix}"), image)
+
+
+class TestWhatAFormatDrops:
+    def test_rgba_to_jpeg_notes_the_dropped_alpha(self, tmp_path):
+        notes = save_image(tmp_path / "out.jpg", random_pixels(np.uint8, 4))
+        assert notes == ["out.jpg: JPEG has no alpha; the transparency was dropped (write .png or .tif to keep it)."]
+        assert load_image(tmp_path / "out.jpg").shape == (H, W, 3)
+
+    def test_grey_alpha_to_bmp_keeps_the_grey(self, tmp_path):
+        notes = save_image(tmp_path / "out.bmp", random_pixels(np.uint8, 2))
+        assert len(notes) == 1 and "BMP has no alpha" in notes[0]
+        assert load_image(tmp_path / "out.bmp").shape == (H, W, 1)
+
+    @pytest.mark.parametrize("dtype, keep", [(np.uint16, "write .png or .tif to keep 16 bits"),
+                                             (np.float32, "write .tif to keep floats")])
+    def test_deep_samples_to_jpeg_note_the_8_bits(self, tmp_path, dtype, keep):
+        notes = save_image(tmp_path / "out.jpg", random_pixels(dtype, 3))
+        assert len(notes) == 1 and "JPEG holds 8 bits per sample" in notes[0] and keep in notes[0]
+
+    @pytest.mark.parametrize("suffix, dtype", [(".png", np.uint16), (".tif", np.float32), (".png", np.uint8),
+                                               (".webp", np.uint8)])
+    def test_formats_that_keep_everything_say_nothing(self, tmp_path, suffix, dtype):
+        assert save_image(tmp_path / f"out{suffix}", random_pixels(dtype, 4)) == []
+
+
+class TestCheckOutputPath:
+    def test_a_good_path_passes_and_leaves_nothing_behind(self, tmp_path):
+        check_output_path(tmp_path / "out.png")
+        assert _files_in(tmp_path) == []
+
+    def test_a_folder(self, tmp_path):
+        with pytest.raises(InputImageError, match="is a folder"):
+            check_output_path(tmp_path)
+
+    @pytest.mark.parametrize("name", ["out.xyz", "out"])
+    def test_unknown_extension_names_the_known_ones(self, tmp_path, name):
+        with pytest.raises(InputImageError, match="unknown image extension") as info:
+            check_output_path(tmp_path / name)
+        for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
+            assert suffix in str(info.value)
+
+    def test_missing_folder(self, tmp_path):
+        with pytest.raises(InputImageError, match="does not exist"):
+            check_output_path(tmp_path / "no" / "out.png")
+
+    def test_read_only_folder(self, small_tmpfs):
+        import subprocess
+
+        subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+        with pytest.raises(InputImageError, match="cannot write into") as info:
+            check_output_path(small_tmpfs / "out.png")
+        assert "Read-only file system" in str(info.value)
+        with pytest.raises(InputImageError, match="cannot write into"):
+            check_output_folder(small_tmpfs / "regions" / "auto")
+
+    def test_regions_folder_that_does_not_exist_yet_is_not_created(self, tmp_path):
+        check_output_folder(tmp_path / "regions" / "auto")
+        assert _files_in(tmp_path) == []
+
+    def test_regions_folder_under_a_file(self, tmp_path):
+        (tmp_path / "file.png").write_bytes(b"x")
+        with pytest.raises(InputImageError, match="is a file, not a folder"):
+            check_output_folder(tmp_path / "file.png" / "regions")

@@ -13,6 +13,8 @@ from photostyle.core.masks import (
     MIN_REGION_FRACTION,
     SEGMENTATION_COLOURS,
     RegionPair,
+    check_region_names,
+    check_regions,
     pair_regions,
     propagate_masks,
     regions_from_segmentations,
@@ -322,3 +324,88 @@ class TestPairRegions:
         soft = np.linspace(0, 1, 40 * 60, dtype=np.float32).reshape(self.content_shape)
         used, _ = pair_regions([region("r", soft, self.half(self.style_shape))], self.content_shape, self.style_shape)
         np.testing.assert_array_equal(used[0].content_mask, soft)
+
+
+class TestRegionChecks:
+    """`check_regions` is `pair_regions`' own checking, for callers that send masks on (transfer --server)."""
+
+    content_shape = (40, 60)
+    style_shape = (30, 50)
+
+    def masks(self, top: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        content, style = np.zeros(self.content_shape, np.float32), np.zeros(self.style_shape, np.float32)
+        rows = slice(None, 15) if top else slice(15, None)
+        content[rows], style[rows] = 1, 1
+        return content, style
+
+    def check_both(self, regions, match: str) -> None:
+        """The same refusal from both entry points."""
+        with pytest.raises(MaskError, match=match) as checked:
+            check_regions(regions, self.content_shape, self.style_shape)
+        with pytest.raises(MaskError) as paired:
+            pair_regions(regions, self.content_shape, self.style_shape)
+        assert str(checked.value) == str(paired.value)
+
+    def test_duplicate_names(self):
+        self.check_both([region("sky", *self.masks()), region("sky", *self.masks(False))],
+                        "Two regions are named 'sky'; region names must be unique")
+
+    def test_empty_name(self):
+        self.check_both([region("sky", *self.masks()), region("", *self.masks(False))],
+                        "Region 2 has no name; give every region a unique, non-empty name")
+
+    @pytest.mark.parametrize("bad", [np.nan, -np.inf])
+    def test_nan_names_the_region(self, bad):
+        content, style = self.masks()
+        style[2, 2] = bad
+        self.check_both([region("sky", *self.masks(False)), region("water", content, style)],
+                        "The style mask of region 'water' contains NaN")
+
+    def test_wrong_size(self):
+        content, _ = self.masks()
+        self.check_both([region("sky", content, content)], "style mask of region 'sky' is 60×40")
+
+    def test_valid_regions_pass_untouched(self):
+        content, style = self.masks()
+        content_u8 = (content * 255).astype(np.uint8)
+        check_regions([region("sky", content_u8, style), region("ground", *self.masks(False))],
+                      self.content_shape, self.style_shape)
+        assert content_u8.dtype == np.uint8 and content_u8.max() == 255
+
+    def test_region_names_alone(self):
+        check_region_names(["sky", "ground"])
+        with pytest.raises(MaskError, match="'a'.*unique"):
+            check_region_names(["a", "b", "a"])
+
+
+class TestUnknownSegmentationColours:
+    def test_lists_the_colours_found_and_the_palette(self):
+        seg = np.zeros((10, 10, 3), np.uint8)
+        seg[:] = (0x12, 0xAB, 0x34)
+        seg[:3] = (0x80, 0x40, 0xC0)
+        with pytest.raises(MaskError) as info:
+            regions_from_segmentations(seg, colour_image(np.zeros((4, 4), int)))
+        message = str(info.value)
+        assert "The content segmentation uses none of the region colours" in message
+        assert "#12ab34 (70.0%), #8040c0 (30.0%)" in message
+        assert "blue #0000ff" in message and "lightblue #00ffff" in message
+
+    def test_most_frequent_five_only(self):
+        seg = np.stack([*np.meshgrid(np.arange(40, 50), np.arange(60, 70), indexing="ij"), np.full((10, 10), 90)],
+                       axis=2).astype(np.uint8)  # 100 colours, none near the palette
+        with pytest.raises(MaskError, match="style segmentation") as info:
+            regions_from_segmentations(colour_image(np.zeros((4, 4), int)), seg)
+        assert str(info.value).count("(1.0%)") == 5
+
+    def test_noisy_region_colours_are_known(self):
+        """JPEG-like noise around the palette colours is not "unknown"."""
+        labels = np.zeros((8, 8), int)
+        labels[4:] = NAMES.index("red")
+        noise = np.random.default_rng(0).integers(-20, 21, (8, 8, 3))
+        seg = np.clip(colour_image(labels).astype(int) + noise, 0, 255).astype(np.uint8)
+        assert [p.name for p in regions_from_segmentations(seg, seg)] == ["blue", "red"]
+
+    def test_a_few_known_pixels_are_enough(self):
+        seg = np.full((10, 10, 3), (0x12, 0xAB, 0x34), np.uint8)
+        seg[0, 0] = (0, 0, 255)
+        assert "blue" in [p.name for p in regions_from_segmentations(seg, seg)]
