@@ -17,7 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from photostyle.core import Cancelled, PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult
+from photostyle.core import (Cancelled, PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult,
+                             check_options, check_regions)
 from photostyle.core.progress import ProgressCallback
 
 from .client import CancelledError, Client, Options, PhotoStyleClientError, Queued, Region
@@ -25,6 +26,7 @@ from .client import Progress as RemoteProgress
 from .client.wire import DEFAULT_PORT
 from .daemon import ConfigError, Daemon, DaemonConfig, Limits, return_large_buffers_to_os
 from .daemon.pixels import array_from_image, image_from_array
+from .daemon.validation import EXTRA_CALLS
 
 TOKEN_ENV = "PHOTOSTYLE_TOKEN"
 #: What stops the daemon gracefully: a service manager's SIGTERM, a terminal's Ctrl-C.
@@ -46,16 +48,25 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
                               help=f"largest image accepted, in pixels (default {defaults.max_pixels})")
     serve_parser.add_argument("--max-working-size", type=int, default=defaults.max_working_size,
                               help=f"largest working size a client may ask for, px (default {defaults.max_working_size})")
+    serve_parser.add_argument("--max-regions", type=int, default=defaults.max_regions,
+                              help=f"most region pairs one job may send (default {defaults.max_regions})")
+    serve_parser.add_argument("--max-calls", type=int, metavar="N",
+                              help="transfer calls open at once; more are refused as busy, so silent clients "
+                                   f"cannot starve the daemon (default --max-jobs + {EXTRA_CALLS})")
     serve_parser.add_argument("--upload-idle", type=float, default=defaults.upload_idle_s, metavar="SECONDS",
                               help="drop a job whose pixels stop arriving for this long, so the line moves on "
                                    f"(default {defaults.upload_idle_s:.0f})")
+    serve_parser.add_argument("--setup-timeout", type=float, default=defaults.setup_timeout_s, metavar="SECONDS",
+                              help="end a transfer call whose setup message has not arrived by then "
+                                   f"(default {defaults.setup_timeout_s:.0f})")
     serve_parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                               help=f"shared token clients must send (default: ${TOKEN_ENV}); required off loopback")
     serve_parser.add_argument("--token-file", help="read the shared token from this file instead")
     serve_parser.add_argument("--tls-cert", help="PEM certificate (chain) to serve TLS with")
     serve_parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
-    serve_parser.add_argument("--shutdown-grace", type=float, default=10.0,
-                              help="seconds a running job may take to finish on SIGTERM/Ctrl-C (default 10)")
+    serve_parser.add_argument("--shutdown-grace", type=float, default=DaemonConfig.shutdown_grace, metavar="SECONDS",
+                              help="seconds a running job may take to finish on SIGTERM/Ctrl-C "
+                                   f"(default {DaemonConfig.shutdown_grace:.0f})")
     return serve_parser
 
 
@@ -64,25 +75,32 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     return_large_buffers_to_os()
     try:
-        token = Path(args.token_file).read_text().strip() if args.token_file else args.token
+        token = _read_file("--token-file", args.token_file).decode().strip() if args.token_file else args.token
         config = DaemonConfig(
             host=args.host, port=args.port, device=args.device, weights=args.weights, token=token or None,
-            tls_cert=Path(args.tls_cert).read_bytes() if args.tls_cert else None,
-            tls_key=Path(args.tls_key).read_bytes() if args.tls_key else None,
+            tls_cert=_read_file("--tls-cert", args.tls_cert) if args.tls_cert else None,
+            tls_key=_read_file("--tls-key", args.tls_key) if args.tls_key else None,
             limits=Limits(max_pixels=args.max_pixels, max_jobs=args.max_jobs, max_working_size=args.max_working_size,
-                          upload_idle_s=args.upload_idle),
+                          max_regions=args.max_regions, upload_idle_s=args.upload_idle, max_calls=args.max_calls,
+                          setup_timeout_s=args.setup_timeout),
             shutdown_grace=args.shutdown_grace)
         daemon = Daemon(config)
         daemon.start()
-    except OSError as exc:
-        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger("photostyle.daemon").info("%s received.", signal.Signals(wait_for_stop_signal()).name)
     daemon.stop()
     return 0
+
+
+def _read_file(option: str, path: str) -> bytes:
+    """The file an option names; ConfigError naming the option if it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot read it ({exc.strerror}); give the path of an existing, "
+                          "readable file.") from None
 
 
 def wait_for_stop_signal() -> int:
@@ -121,6 +139,10 @@ class RemoteTransfer:
         if options.device != "auto" or options.weights:
             raise PhotoStyleError("With --server the daemon chooses the device and weights; start it with "
                                   "`photostyle serve --device ... --weights ...` instead.")
+        # The engine's own checks, before connecting: and before the masks become 8 bits, which
+        # would turn a NaN into 0 (the daemon checks again, with its limits).
+        check_options(options)
+        check_regions(regions or [], np.shape(content)[:2], np.shape(style)[:2])
         remote_options = Options(preset=options.preset, size=options.size, seed=options.seed, smooth=options.smooth,
                                  style_iterations=options.style_iterations,
                                  photoreal_iterations=options.photoreal_iterations, regions=options.regions)

@@ -69,8 +69,10 @@ def running_daemon(**settings: object) -> Iterator[Daemon]:
 
 
 @pytest.fixture(scope="module")
-def daemon() -> Iterator[Daemon]:
-    with running_daemon(limits=Limits(max_jobs=4)) as started:
+def daemon(device: str) -> Iterator[Daemon]:
+    """A daemon on each device present (`device`, tests/conftest.py: the CPU always, CUDA when
+    present), one per module and device; its tests' ids end in [cpu] / [cuda]."""
+    with running_daemon(device=device, limits=Limits(max_jobs=4)) as started:
         yield started
 
 
@@ -152,3 +154,26 @@ def wait_until(condition, timeout: float, step: float = 0.05) -> bool:
             return True
         time.sleep(step)
     return condition()
+
+
+@contextmanager
+def silent_calls(address: str, count: int, timeout: float = 60.0, settle: float = 0.0) -> Iterator[list[grpc.Future]]:
+    """`count` Transfer calls that are opened and then send nothing (hung or hostile clients);
+    `settle` seconds are left for the daemon to take them all before the caller goes on."""
+    never = threading.Event()
+
+    def nothing() -> Iterator[pb.TransferRequest]:
+        never.wait(timeout)
+        yield from ()
+
+    with grpc.insecure_channel(address) as channel:
+        transfer = channel.stream_stream(TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
+                                          response_deserializer=pb.TransferEvent.FromString)
+        calls = [transfer(nothing(), timeout=timeout) for _ in range(count)]
+        time.sleep(settle)
+        try:
+            yield calls
+        finally:
+            never.set()
+            for call in calls:
+                call.cancel()

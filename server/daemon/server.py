@@ -9,15 +9,20 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import logging
+import math
 import socket
+import ssl
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from photostyle.core import OptionsError, WeightsError
+from photostyle.core.images import MAX_PIXELS, MIN_SIDE, MIN_WORKING_SIDE
 from photostyle.server.client.wire import DEFAULT_PORT, SERVICE
 
 from .auth import TokenInterceptor
@@ -30,8 +35,10 @@ log = logging.getLogger("photostyle.daemon")
 
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
-#: Server threads beyond one per job: capabilities, reflection, refusals when the line is full.
+#: Server threads beyond one per Transfer call (Limits.max_calls): health checks, capabilities,
+#: reflection and refusals when the call slots are full always find one.
 _SPARE_THREADS = 8
+_INT32_MAX = 2**31 - 1  # the wire's int32 fields (capabilities' limits)
 
 
 class ConfigError(Exception):
@@ -49,6 +56,69 @@ class DaemonConfig:
     tls_key: bytes | None = None  # PEM
     limits: Limits = field(default_factory=Limits)
     shutdown_grace: float = 10.0  # seconds a running job may take to finish on shutdown
+
+    def check(self) -> None:
+        """ConfigError naming the `serve` option to change, for any setting that cannot work.
+
+        Cheap (no model, no socket), so `serve` refuses bad settings at once rather than after
+        loading the model, or starting and then refusing every job.
+        """
+        if not is_loopback(self.host) and not self.token:
+            raise ConfigError(f"Listening on {self.host} makes the daemon reachable from the network; give it a "
+                              "shared token (--token-file, --token or PHOTOSTYLE_TOKEN), and TLS (--tls-cert and "
+                              "--tls-key) so the token does not travel in clear text.")
+        limits = self.limits
+        _check_whole("--port", self.port, 0, 65535, "; 0 picks any free port")
+        _check_whole("--max-pixels", limits.max_pixels, MIN_SIDE * MIN_SIDE, MAX_PIXELS,
+                     f"; the engine takes images from {MIN_SIDE}×{MIN_SIDE} px up to the largest its image readers "
+                     "decode safely")
+        _check_whole("--max-jobs", limits.max_jobs, 1, _INT32_MAX)
+        _check_whole("--max-regions", limits.max_regions, 1, _INT32_MAX)
+        _check_whole("--max-calls", limits.max_calls, limits.max_jobs, _INT32_MAX,
+                     "; every job in line (--max-jobs) holds a call")
+        _check_whole("--max-working-size", limits.max_working_size, MIN_WORKING_SIDE, _INT32_MAX,
+                     f"; the engine's smallest working size is {MIN_WORKING_SIDE} px")
+        _check_seconds("--upload-idle", limits.upload_idle_s)
+        _check_seconds("--setup-timeout", limits.setup_timeout_s)
+        _check_seconds("--shutdown-grace", self.shutdown_grace, zero_ok=True)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key).")
+        if self.tls_cert is not None:
+            _check_tls(self.tls_cert, self.tls_key)
+
+
+def _check_whole(option: str, value: int, low: int, high: int, why: str = "") -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{option} must be {low} to {high} (got {value}){why}.")
+
+
+def _check_seconds(option: str, value: float, zero_ok: bool = False) -> None:
+    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+        raise ConfigError(f"{option} must be {'0 or more' if zero_ok else 'a positive number of'} seconds "
+                          f"(got {value}).")
+
+
+def _check_tls(cert: bytes, key: bytes) -> None:
+    """ConfigError unless `cert` is a PEM certificate (chain) and `key` its unencrypted PEM private key.
+
+    gRPC finds out only when binding, and then fails as it does for a port in use. Python's ssl
+    loads the pair as gRPC does, but from files: a private folder, removed at once.
+    """
+    fix = "Give the certificate (chain) and the private key it was made for, both PEM (-----BEGIN ...)."
+    try:
+        ssl.create_default_context(cadata=cert.decode("ascii"))
+    except (UnicodeDecodeError, ssl.SSLError):
+        raise ConfigError(f"--tls-cert is not a valid PEM certificate. {fix}") from None
+    with tempfile.TemporaryDirectory(prefix="photostyle-tls-") as folder:
+        cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_file.write_bytes(cert)
+        key_file.write_bytes(key)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_file, key_file, password=lambda: b"")
+        except ssl.SSLError as exc:
+            problem = ("is not the key of --tls-cert's certificate" if exc.reason == "KEY_VALUES_MISMATCH"
+                       else "is not a valid unencrypted PEM private key")
+            raise ConfigError(f"--tls-key {problem}. {fix}") from None
 
 
 def return_large_buffers_to_os() -> None:
@@ -81,16 +151,7 @@ class Daemon:
     def __init__(self, config: DaemonConfig, engine: Engine | None = None) -> None:
         """`engine` defaults to photostyle.core on `config.device`; the transport benchmark passes
         a stand-in that returns the content untouched, to time everything but the engine."""
-        if not is_loopback(config.host) and not config.token:
-            raise ConfigError(f"Listening on {config.host} makes the daemon reachable from the network; give it a "
-                              "shared token (--token-file, --token or PHOTOSTYLE_TOKEN), and TLS (--tls-cert and "
-                              "--tls-key) so the token does not travel in clear text.")
-        if config.limits.max_jobs < 1:
-            raise ConfigError("--max-jobs must be at least 1.")
-        if not config.limits.upload_idle_s > 0:
-            raise ConfigError("--upload-idle must be a positive number of seconds.")
-        if (config.tls_cert is None) != (config.tls_key is None):
-            raise ConfigError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key).")
+        config.check()
         self.config = config
         try:
             self._engine = engine or Engine(config.device, config.weights)
@@ -114,7 +175,7 @@ class Daemon:
         except WeightsError as exc:
             raise ConfigError(str(exc)) from None
         server = grpc.server(
-            ThreadPoolExecutor(max_workers=limits.max_jobs + _SPARE_THREADS, thread_name_prefix="photostyle-rpc"),
+            ThreadPoolExecutor(max_workers=limits.max_calls + _SPARE_THREADS, thread_name_prefix="photostyle-rpc"),
             interceptors=[TokenInterceptor(config.token)] if config.token else [],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
@@ -136,9 +197,9 @@ class Daemon:
         self._health.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
         if not is_loopback(config.host) and config.tls_cert is None:
             log.warning("Listening on %s without TLS: the token and the images travel in clear text.", config.host)
-        log.info("PhotoStyle daemon ready on %s (device %s, model warmed in %.1f s, %s, up to %d jobs)",
+        log.info("PhotoStyle daemon ready on %s (device %s, model warmed in %.1f s, %s, up to %d jobs and %d calls)",
                  self.address, self._engine.device_name, warm_seconds, "TLS" if config.tls_cert else "no TLS",
-                 limits.max_jobs)
+                 limits.max_jobs, limits.max_calls)
 
     def _bind(self, server: grpc.Server) -> int:
         address = self.address

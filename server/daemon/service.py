@@ -1,10 +1,14 @@
 """The PhotoStyle gRPC methods: check a transfer, put it in line, stream its events and result.
 
-Each Transfer call holds one server thread for its life, plus a short-lived one while its pixels
-arrive, so that the call's thread can drop a job whose upload stalls: the job at the head of the
-line would otherwise hold up everyone behind it. The job itself lives in the DeviceLine; a call
-that ends early (client cancel, disconnect, server stop) ends its job through the context
-callback, whether or not this generator is ever resumed.
+Each Transfer call holds one server thread for its life, plus a short-lived one while its setup
+and then its pixels arrive, so that the call's thread can end a call whose setup never comes and
+drop a job whose upload stalls: silent clients would otherwise hold server threads (and the job at
+the head of the line everyone behind it). Transfer calls beyond Limits.max_calls are refused at
+once, so health checks and capabilities always find a free server thread. The request bytes are
+parsed here rather than by gRPC, so a malformed message is INVALID_ARGUMENT, not INTERNAL.
+
+The job itself lives in the DeviceLine; a call that ends early (client cancel, disconnect, server
+stop) ends its job through the context callback, whether or not this generator is ever resumed.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from importlib.metadata import version
-from typing import Callable, Iterator, NoReturn
+from typing import Callable, Iterator, NoReturn, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 
 from photostyle.core import PRESETS, RegionPair, TransferResult
 from photostyle.core.images import MIN_SIDE
@@ -30,6 +37,8 @@ from .scheduler import CANCELLED, DeviceLine, Failure, Job
 from .validation import Limits, RequestError, check_setup, invalid
 
 log = logging.getLogger("photostyle.daemon")
+
+M = TypeVar("M", bound=Message)
 
 #: How often a waiting handler checks that its call is still alive (it is also woken by events).
 _POLL_SECONDS = 1.0
@@ -44,18 +53,22 @@ class PhotoStyleService:
         self._limits = limits
         self._instance = instance
         self._numbers = itertools.count(1)
+        self._calls = threading.BoundedSemaphore(limits.max_calls)
 
     def handler(self) -> grpc.GenericRpcHandler:
+        """The two methods, taking their requests as bytes (see `_parse`)."""
         return grpc.method_handlers_generic_handler(SERVICE, {
             "GetCapabilities": grpc.unary_unary_rpc_method_handler(
-                self.GetCapabilities, request_deserializer=pb.GetCapabilitiesRequest.FromString,
-                response_serializer=pb.Capabilities.SerializeToString),
+                self.GetCapabilities, response_serializer=pb.Capabilities.SerializeToString),
             "Transfer": grpc.stream_stream_rpc_method_handler(
-                self.Transfer, request_deserializer=pb.TransferRequest.FromString,
-                response_serializer=pb.TransferEvent.SerializeToString),
+                self.Transfer, response_serializer=pb.TransferEvent.SerializeToString),
         })
 
-    def GetCapabilities(self, request: pb.GetCapabilitiesRequest, context: grpc.ServicerContext) -> pb.Capabilities:
+    def GetCapabilities(self, request: bytes, context: grpc.ServicerContext) -> pb.Capabilities:
+        try:
+            _parse(pb.GetCapabilitiesRequest, request)
+        except RequestError as error:
+            _abort(context, Failure(error.code, error.kind, error.message))
         limits = self._limits
         return pb.Capabilities(
             engine_version=version("photostyle"), api_version=API_VERSION, device=self._engine.device_name,
@@ -69,11 +82,20 @@ class PhotoStyleService:
             encodings=[pb.ENCODING_RAW, pb.ENCODING_PNG, pb.ENCODING_JPEG],
             jobs_in_line=len(self._line), instance=self._instance)
 
-    def Transfer(self, requests: Iterator[pb.TransferRequest], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
+    def Transfer(self, request_bytes: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
         number = next(self._numbers)
-        requests = iter(requests)
+        if not self._calls.acquire(blocking=False):
+            log.info("job %d refused: all %d transfer calls taken (from %s)", number, self._limits.max_calls,
+                     context.peer())
+            _abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY,
+                                    f"The daemon already has {self._limits.max_calls} transfers open, its limit "
+                                    "(--max-calls); retry in a while or use another daemon."))
+        if not context.add_callback(self._calls.release):  # the slot is free again when the call ends
+            self._calls.release()
+            return
+        requests = _parsed(request_bytes)
         try:
-            first = next(requests, None)
+            first = _first_request(requests, self._limits.setup_timeout_s, number)
             if first is None or first.WhichOneof("part") != "setup":
                 raise invalid(ErrorKind.INPUT, "A transfer must start with its setup message (options and image headers).")
             plan = check_setup(first.setup, self._limits)
@@ -175,6 +197,44 @@ class _Upload:
 
     def stalled(self, idle_seconds: float) -> bool:
         return not self._finished.is_set() and time.monotonic() - self.last_heard > idle_seconds
+
+
+def _first_request(requests: Iterator[pb.TransferRequest], timeout: float, number: int) -> pb.TransferRequest | None:
+    """The call's first message (None if the client ended its stream without one), read on a helper
+    thread so that a client that never sends it cannot hold the call's server thread for longer than
+    `timeout` seconds: then RequestError (STALLED), and ending the call ends the helper's wait."""
+    first: Future[pb.TransferRequest | None] = Future()
+
+    def read() -> None:
+        try:
+            first.set_result(next(requests, None))
+        except Exception as exc:  # a malformed message, or the client left: raised on the call's thread
+            first.set_exception(exc)
+
+    threading.Thread(target=read, name=f"photostyle-setup-{number}", daemon=True).start()
+    try:
+        return first.result(timeout)
+    except FutureTimeout:
+        raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, ErrorKind.STALLED,
+                           f"The daemon waited {timeout:g} s for this transfer's setup message and heard nothing, so "
+                           "it ended the call to keep its slots for other clients; nothing was changed. Check the "
+                           "connection to the daemon and retry.") from None
+
+
+def _parsed(request_bytes: Iterator[bytes]) -> Iterator[pb.TransferRequest]:
+    for data in request_bytes:
+        yield _parse(pb.TransferRequest, data)
+
+
+def _parse(message_type: type[M], data: bytes) -> M:
+    """`data` as a `message_type`; RequestError (INPUT) if it is not one. gRPC's own parsing would
+    answer INTERNAL, blaming the daemon for a client's bytes."""
+    try:
+        return message_type.FromString(data)
+    except DecodeError:
+        raise invalid(ErrorKind.INPUT, f"The request is malformed: its bytes are not a valid "
+                                       f"{message_type.DESCRIPTOR.full_name} message. Use a client built from "
+                                       f"photostyle.proto ({API_VERSION}).") from None
 
 
 def _stalled(idle_seconds: float) -> Failure:
