@@ -11,6 +11,7 @@ and Krita plug-ins (install_gimp.py, install_krita.py).
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import signal
 import sys
@@ -169,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A parent (a CI runner, a host application) may have left these blocked: then Ctrl-C would not
     # cancel a transfer, nor SIGTERM stop the daemon. Threads started from here on inherit the mask.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    # tifffile logs its repairs of odd files ("incorrect StripByteCounts count") as errors, which
+    # would reach the terminal beside our own one-line answer about the same file.
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     if args.command == "serve":
         return serve(args)
     if args.command == "plugins":
