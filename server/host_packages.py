@@ -10,11 +10,18 @@ them into the plug-in's `vendor` folder (`vendor`), which the plug-ins put first
 
 `wheel_tags` is the pure part: which wheels load in a given Python (its version, ABI, and the
 platform tags pip should accept, newest first).
+
+Some hosts' Pythons cannot be run: Krita on Windows and macOS (and the AppImage) embeds Python in
+the application with no interpreter to call. For those, `assumed_host_python` stands in for
+`probe`: the Python a known release embeds (`KNOWN_HOST_PYTHONS`), or the version and platform
+the user gives (--host-python-version, --host-platform); wheels are then vendored for it the same
+way, but nothing can check that the host imports them.
 """
 
 from __future__ import annotations
 
 import json
+import platform as platform_module
 import re
 import shlex
 import shutil
@@ -37,6 +44,18 @@ _OLDEST_GLIBC_MINOR = 17
 _OLDEST_MACOS_10_MINOR = 9
 #: Wheel binary formats that run on each Mac CPU, most specific first.
 _MAC_FORMATS = {"arm64": ("arm64", "universal2"), "x86_64": ("x86_64", "universal2")}
+
+#: Host Pythons that cannot be run to ask what they are, by (host, sys.platform): the release they
+#: were checked for and the Python version it embeds. Used when no host Python is found or given.
+#: Windows builds are win_amd64; on macOS the CPU and OS version are this machine's (the installer
+#: runs on the Mac the host runs on).
+KNOWN_HOST_PYTHONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("Krita", "win32"): ("Krita 5.2", "3.10"),
+    ("Krita", "darwin"): ("Krita 5.2", "3.10"),
+    ("GIMP", "win32"): ("GIMP 3.0", "3.12"),
+    ("GIMP", "darwin"): ("GIMP 3.0", "3.12"),
+}
+_SYSTEM_NAMES = {"win32": "Windows", "darwin": "macOS", "linux": "Linux"}
 
 _PROBE_SCRIPT = r"""
 import json, platform, sys, sysconfig
@@ -182,6 +201,91 @@ def _macos_tags(deployment_target: str, machine: str, os_version: str) -> list[s
     return tags
 
 
+@dataclass(frozen=True)
+class AssumedHostPython:
+    """A host Python that is not run: what `assumed_host_python` takes it to be, and on what grounds."""
+
+    python: HostPython  #: its grpcio/protobuf are None: not known
+    origin: str  #: "the Python Krita 5.2 embeds on Windows", "given by --host-python-version"
+
+    @property
+    def label(self) -> str:
+        """How messages name it, with the newest wheel platform tag it takes: "Python 3.10 win_amd64"."""
+        return f"Python {self.python.python_version} {self.python.wheel_tags().platforms[0]}"
+
+
+def assumed_host_python(host: str, python_version: str | None = None, platform_tag: str | None = None,
+                        platform: str = sys.platform, machine: str | None = None,
+                        os_version: str | None = None) -> AssumedHostPython | None:
+    """The Python `host` runs plug-ins with on `platform` (sys.platform), when it cannot be run to ask.
+
+    python_version ("3.11") and platform_tag (a wheel platform tag: "win_amd64",
+    "macosx_11_0_arm64", "manylinux_2_17_x86_64", the newest the host takes) override
+    `KNOWN_HOST_PYTHONS`; what neither gives is this machine's (machine: platform.machine(),
+    os_version: macOS's or glibc's version, both looked up here when None; Windows: win_amd64).
+    None when nothing is known and nothing given. Raises HostPackagesError for what no wheels
+    can be chosen for.
+    """
+    known = KNOWN_HOST_PYTHONS.get((host, platform))
+    if known is None and python_version is None and platform_tag is None:
+        return None
+    version = python_version or (known[1] if known else None)
+    if version is None:
+        raise HostPackagesError(f"the Python {host} embeds on {_SYSTEM_NAMES.get(platform, platform)} is not known: "
+                                "pass --host-python-version X.Y too")
+    if not re.fullmatch(r"3\.\d+", version):
+        raise HostPackagesError(f"--host-python-version {version!r} is not a Python version such as 3.10")
+    if platform_tag:
+        sysconfig_platform, machine, os_version = _from_platform_tag(platform_tag)
+    else:
+        sysconfig_platform, machine, os_version = _this_machine(platform, machine, os_version)
+    python = HostPython(version, "cpython", "", sysconfig_platform, machine, os_version, None, None)
+    python.wheel_tags()  # refuse now what no wheels are chosen for
+    given = [option for option, value in (("--host-python-version", python_version),
+                                          ("--host-platform", platform_tag)) if value]
+    origin = (f"given by {' and '.join(given)}" if given
+              else f"the Python {known[0]} embeds on {_SYSTEM_NAMES.get(platform, platform)}")
+    return AssumedHostPython(python, origin)
+
+
+def _from_platform_tag(tag: str) -> tuple[str, str, str]:
+    """(sysconfig platform, machine, OS version) that `wheel_tags` takes, from a wheel platform tag."""
+    if tag in ("win32", "win_amd64", "win_arm64"):
+        return tag.replace("_", "-"), "", ""
+    mac = re.fullmatch(r"macosx_(\d+)_(\d+)_(arm64|x86_64)", tag)
+    if mac:
+        return f"macosx-{mac[1]}.{mac[2]}-{mac[3]}", mac[3], f"{mac[1]}.{mac[2]}"
+    linux = re.fullmatch(r"manylinux_2_(\d+)_(\w+)|manylinux2014_(\w+)", tag)
+    if linux:
+        arch = linux[2] or linux[3]
+        return f"linux-{arch}", arch, f"2.{linux[1] or _OLDEST_GLIBC_MINOR}"
+    raise HostPackagesError(f"--host-platform {tag!r} is not a wheel platform tag this installer knows: give one "
+                            "of win_amd64, win32, win_arm64, macosx_X_Y_arm64, macosx_X_Y_x86_64, "
+                            "manylinux_2_N_ARCH (e.g. manylinux_2_17_x86_64)")
+
+
+def _this_machine(platform: str, machine: str | None, os_version: str | None) -> tuple[str, str, str]:
+    """(sysconfig platform, machine, OS version) of an application running on this machine (`platform`)."""
+    if platform == "win32":
+        return "win-amd64", "AMD64", ""  # the 64-bit builds GIMP and Krita ship
+    machine = machine or platform_module.machine()
+    if platform == "darwin":
+        os_version = os_version if os_version is not None else platform_module.mac_ver()[0]
+        return f"macosx-{'11.0' if machine == 'arm64' else '10.13'}-{machine}", machine, os_version
+    if platform.startswith("linux"):
+        if os_version is None:
+            libc, libc_version = platform_module.libc_ver()
+            os_version = libc_version if libc == "glibc" else ""
+        return f"linux-{machine}", machine, os_version
+    raise HostPackagesError(f"no grpcio/protobuf wheels are chosen for {platform!r}: pass --host-platform TAG")
+
+
+def wheel_versions(wheels: Sequence[str]) -> dict[str, str]:
+    """{"grpcio": "1.85.3", ...} from wheel file names ("grpcio-1.85.3-cp312-cp312-win_amd64.whl")."""
+    return {name.lower().replace("_", "-"): version
+            for name, version, *_rest in (wheel.split("-") for wheel in wheels)}
+
+
 def probe(python: Sequence[str], timeout_s: float = 60) -> HostPython:
     """Ask a host's Python (an argv prefix, e.g. ["chroot", ROOT, "/usr/bin/python3"]) what it is, in one run."""
     command = " ".join(python)
@@ -206,12 +310,15 @@ def download_command(tags: WheelTags, dest: Path | str, offline: Path | str | No
             "--dest", str(dest), *REQUIREMENTS]
 
 
-def vendor(host: HostPython, target: Path, offline: Path | None = None, timeout_s: float = 900) -> list[str]:
+def vendor(host: HostPython | AssumedHostPython, target: Path, offline: Path | None = None,
+           timeout_s: float = 900) -> list[str]:
     """Fetch grpcio, protobuf and their dependencies for `host` and unpack them as folder `target` (replaced).
 
     Wheels are zip files of importable folders plus their *.dist-info, kept so that
     importlib.metadata in the host sees what was vendored. Returns the wheels' file names.
     """
+    if isinstance(host, AssumedHostPython):
+        host = host.python
     tags = host.wheel_tags()
     with tempfile.TemporaryDirectory(prefix="photostyle-wheels-") as download:
         command = download_command(tags, download, offline)

@@ -4,7 +4,10 @@ GIMP 3 loads `<config>/plug-ins/NAME/NAME.py` (executable, folder named after th
 its own Python: on Linux the `python3` of the system (the plug-in's `#!/usr/bin/env python3`),
 on Windows the Python 3.12 bundled with GIMP (named in its `pygimp.interp`). That Python must
 import grpc and protobuf, so the installer vendors them into the plug-in's folder when it lacks
-them (the CLI's default), checks it, and says how to get them by hand when that fails.
+them (the CLI's default), checks it, and says how to get them by hand when that fails. When that
+Python is not found (nor given), it vendors them for the Python GIMP 3.0 bundles on Windows and
+macOS (3.12), or the one --host-python-version/--host-platform name, and says that the import went
+unchecked.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ _GET_DEPENDENCIES = {
     "linux": "install Debian's/Ubuntu's packages: `sudo apt install python3-grpcio python3-protobuf` "
              "(Fedora: `sudo dnf install python3-grpcio python3-protobuf`). Flatpak GIMP has its own Python: "
              "see the README.",
-    "win32": "GIMP for Windows bundles Python 3.12 without them: install them into the plug-in's vendor folder "
-             "(which the plug-in puts on its path) with any Python 3.12: `py -3.12 -m pip install --target "
-             "\"{vendor_dir}\" grpcio protobuf`.",
-    "darwin": "GIMP.app bundles its own Python: install them into the plug-in's vendor folder with a Python of the "
-              "same version: `python3.X -m pip install --target \"{vendor_dir}\" grpcio protobuf`.",
+    "win32": "let this installer fetch them into the plug-in's vendor folder ({vendor_dir}) for the Python GIMP for "
+             "Windows bundles (3.12 in GIMP 3.0): without network, pass --offline DIR holding the wheels (see the "
+             "README); for a GIMP with another Python, pass --host-python-version X.Y.",
+    "darwin": "let this installer fetch them into the plug-in's vendor folder ({vendor_dir}) for the Python GIMP.app "
+              "bundles (3.12 in GIMP 3.0): without network, pass --offline DIR holding the wheels (see the README); "
+              "for a GIMP with another Python, pass --host-python-version X.Y (and --host-platform TAG, e.g. "
+              "macosx_11_0_arm64).",
 }
 
 
@@ -51,9 +56,9 @@ def default_gimp_dir() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "GIMP" / "3.0"
 
 
-def default_gimp_python() -> list[str] | None:
-    """The Python GIMP runs plug-ins with, as an argv prefix; None when it cannot be told."""
-    if sys.platform == "win32":
+def default_gimp_python(platform: str = sys.platform) -> list[str] | None:
+    """The Python GIMP runs plug-ins with on `platform` (sys.platform), as an argv prefix; None if it cannot be told."""
+    if platform == "win32":
         for root in (os.environ.get("ProgramFiles", r"C:\Program Files"), os.environ.get("LOCALAPPDATA", "")):
             interp = Path(root) / "GIMP 3" / "lib" / "gimp" / "3.0" / "interpreters" / "pygimp.interp"
             if interp.is_file():
@@ -61,7 +66,7 @@ def default_gimp_python() -> list[str] | None:
                     if line.startswith("python="):
                         return [line.split("=", 1)[1].strip()]
         return None
-    if sys.platform == "darwin":
+    if platform == "darwin":
         bundled = Path("/Applications/GIMP.app/Contents/MacOS/python3")
         return [str(bundled)] if bundled.is_file() else None
     return ["/usr/bin/python3"]
@@ -70,7 +75,8 @@ def default_gimp_python() -> list[str] | None:
 def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
             start_command: Sequence[str] | None = None, gimp_python: Sequence[str] | None = None,
             token: str | None = None, check: bool = True, gimp_root: Path | None = None, vendor: bool = False,
-            offline: Path | None = None) -> InstallReport:
+            offline: Path | None = None, host_python_version: str | None = None, host_platform: str | None = None,
+            platform: str = sys.platform) -> InstallReport:
     """Install (or reinstall over) the plug-in into `gimp_dir`/plug-ins/photostyle.
 
     start_command: how the plug-in starts a daemon when none answers at `address` (default:
@@ -79,7 +85,10 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
     gimp_root: the root folder of the chroot or container GIMP runs in (its Python sees paths
     below it from /). vendor: fetch grpcio/protobuf into the plug-in's folder when that Python
     lacks them (the CLI's default; off here so that a library call never reaches the network
-    unasked), from the folder of wheels `offline` if given.
+    unasked), from the folder of wheels `offline` if given. When no GIMP Python is given or found
+    (on `platform`, sys.platform), or host_python_version/host_platform are given, the wheels are
+    for the Python GIMP 3.0 bundles on Windows and macOS or for the one given; with no Python to
+    run, the import goes unchecked and the report, still ok, says so (see `report_host_python`).
     """
     plugin_dir = Path(gimp_dir or default_gimp_dir()) / "plug-ins" / PLUGIN_NAME
     report = InstallReport()
@@ -90,10 +99,11 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
     report.done.append("Restart GIMP, then use Filters ▸ Artistic ▸ Photo Style Transfer…")
     if check:
         seen_as = f"/{plugin_dir.resolve().relative_to(gimp_root.resolve()).as_posix()}" if gimp_root else None
-        advice = _GET_DEPENDENCIES.get(sys.platform, _GET_DEPENDENCIES["linux"]).format(
+        advice = _GET_DEPENDENCIES.get(platform, _GET_DEPENDENCIES["linux"]).format(
             vendor_dir=plugin_dir / VENDOR_DIR)
-        report_host_python(report, "GIMP", list(gimp_python) if gimp_python else default_gimp_python(), plugin_dir,
-                           advice, "--gimp-python", seen_as, vendor, offline)
+        report_host_python(report, "GIMP", list(gimp_python) if gimp_python else default_gimp_python(platform),
+                           plugin_dir, advice, "--gimp-python", seen_as, vendor, offline,
+                           host_python_version=host_python_version, host_platform=host_platform, platform=platform)
     return report
 
 
@@ -111,12 +121,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gimp-python", type=shlex.split,
                         help="command of the Python GIMP runs plug-ins with, to give it grpc/protobuf and check it "
                              "(default: /usr/bin/python3 on Linux, the one named in GIMP's pygimp.interp on Windows)")
-    add_vendor_arguments(parser, "GIMP")
+    add_vendor_arguments(parser, "GIMP", "--gimp-python")
 
 
 def run(args: argparse.Namespace) -> int:
     """`photostyle plugins install|uninstall gimp`."""
     return run_action(args, lambda: install(args.gimp_dir, args.address, [] if args.no_start else None,
                                             args.gimp_python, args.token, vendor=not args.no_vendor,
-                                            offline=args.offline),
+                                            offline=args.offline, host_python_version=args.host_python_version,
+                                            host_platform=args.host_platform),
                       lambda: uninstall(args.gimp_dir))

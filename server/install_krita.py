@@ -2,10 +2,11 @@
 
 Krita loads Python plug-ins from `<resources>/pykrita/`: a package folder plus a `.desktop`
 file, enabled by `enable_<name>=true` in the `[python]` group of `kritarc`. It runs them in its
-own Python: Debian's system Python (3.11 on bookworm) on Linux, a bundled Python 3.10 on
-Windows. That Python must import grpc and protobuf, so the installer vendors them into the
-plug-in's folder when it lacks them (the CLI's default), checks it where it can, and says how to
-get them by hand where it cannot.
+own Python: Debian's system Python (3.11 on bookworm) on Linux, a Python 3.10 embedded in Krita
+5.2 on Windows and macOS. That Python must import grpc and protobuf, so the installer vendors them
+into the plug-in's folder when it lacks them (the CLI's default) and checks it where it can run it;
+where it cannot (Windows, macOS, the AppImage), it vendors them for the Python Krita 5.2 embeds (or
+the one --host-python-version/--host-platform name) and says that the import went unchecked.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ _PYKRITA_SO = "/usr/lib/*/kritaplugins/kritapykrita.so"
 _GET_DEPENDENCIES = {
     "linux": "install your distribution's packages: `sudo apt install python3-grpcio python3-protobuf` "
              "(Fedora: `sudo dnf install python3-grpcio python3-protobuf`). The Krita AppImage and Flatpak "
-             "have their own Python: see the README.",
-    "win32": "Krita for Windows bundles Python 3.10 without pip: install them with a Python 3.10 into the pykrita "
-             "folder, e.g. `py -3.10 -m pip install --target \"%APPDATA%\\krita\\pykrita\" grpcio protobuf`.",
-    "darwin": "install them with a Python of the same version as Krita's into the pykrita folder: "
-              "`python3.10 -m pip install --target ~/Library/Application\\ Support/krita/pykrita grpcio protobuf`.",
+             "have their own Python: pass --host-python-version X.Y (its version) to vendor for it; see the README.",
+    "win32": "let this installer fetch them into the plug-in's vendor folder for the Python Krita for Windows "
+             "embeds (3.10 in Krita 5.2): without network, pass --offline DIR holding the wheels (see the README); "
+             "for a Krita with another Python, pass --host-python-version X.Y.",
+    "darwin": "let this installer fetch them into the plug-in's vendor folder for the Python Krita for macOS embeds "
+              "(3.10 in Krita 5.2): without network, pass --offline DIR holding the wheels (see the README); for a "
+              "Krita with another Python, pass --host-python-version X.Y (and --host-platform TAG, e.g. "
+              "macosx_11_0_arm64).",
 }
 
 
@@ -60,12 +64,12 @@ def default_kritarc() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kritarc"
 
 
-def default_krita_python() -> list[str] | None:
+def default_krita_python(platform: str = sys.platform) -> list[str] | None:
     """The system Python matching the libpython Krita's Python plug-in is linked with (Linux distributions).
 
     None where Krita bundles its own Python (Windows, macOS, AppImage) or no Krita is installed.
     """
-    if sys.platform != "linux":
+    if platform != "linux":
         return None
     for library in glob(_PYKRITA_SO):
         found = re.search(rb"libpython(3\.\d+)", Path(library).read_bytes())
@@ -92,7 +96,8 @@ def set_kritarc_value(kritarc: Path, group: str, key: str, value: str | None) ->
 def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = None, address: str = DEFAULT_ADDRESS,
             start_command: Sequence[str] | None = None, krita_python: Sequence[str] | None = None,
             token: str | None = None, check: bool = True, vendor: bool = False,
-            offline: Path | None = None) -> InstallReport:
+            offline: Path | None = None, host_python_version: str | None = None, host_platform: str | None = None,
+            platform: str = sys.platform) -> InstallReport:
     """Install (or reinstall over) the docker into `krita_dir`/pykrita and enable it in `kritarc`.
 
     start_command: how the docker starts a daemon when none answers at `address` (default: this
@@ -100,7 +105,10 @@ def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = No
     prefix (default: `default_krita_python()`); check=False skips the check (and vendoring).
     vendor: fetch grpcio/protobuf into the plug-in's folder when that Python lacks them (the
     CLI's default; off here so that a library call never reaches the network unasked), from the
-    folder of wheels `offline` if given.
+    folder of wheels `offline` if given. When no Krita Python is given or found (Windows, macOS,
+    AppImage), or host_python_version/host_platform are given, the wheels are for the Python Krita
+    5.2 embeds on `platform` (sys.platform) or for the one given; with no Python to run, the import
+    goes unchecked and the report, still ok, says so (see `report_host_python`).
     """
     pykrita = Path(krita_dir or default_krita_dir()) / "pykrita"
     plugin_dir = pykrita / PLUGIN_NAME
@@ -116,9 +124,10 @@ def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = No
                        "when it quits; otherwise enable it in Settings ▸ Configure Krita ▸ Python Plugin Manager).")
     report.done.append("Restart Krita, then open Settings ▸ Dockers ▸ Photo Style.")
     if check:
-        advice = _GET_DEPENDENCIES.get(sys.platform, _GET_DEPENDENCIES["linux"])
-        report_host_python(report, "Krita", list(krita_python) if krita_python else default_krita_python(),
-                           plugin_dir, advice, "--krita-python", provide=vendor, offline=offline)
+        advice = _GET_DEPENDENCIES.get(platform, _GET_DEPENDENCIES["linux"])
+        report_host_python(report, "Krita", list(krita_python) if krita_python else default_krita_python(platform),
+                           plugin_dir, advice, "--krita-python", provide=vendor, offline=offline,
+                           host_python_version=host_python_version, host_platform=host_platform, platform=platform)
     return report
 
 
@@ -146,12 +155,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--krita-python", type=shlex.split,
                         help="command of the Python Krita embeds, to give it grpc/protobuf and check it (default on "
                              "Linux: the system python3.X that Krita's libpython matches)")
-    add_vendor_arguments(parser, "Krita")
+    add_vendor_arguments(parser, "Krita", "--krita-python")
 
 
 def run(args: argparse.Namespace) -> int:
     """`photostyle plugins install|uninstall krita`."""
     return run_action(args, lambda: install(args.krita_dir, args.kritarc, args.address, [] if args.no_start else None,
                                             args.krita_python, args.token, vendor=not args.no_vendor,
-                                            offline=args.offline),
+                                            offline=args.offline, host_python_version=args.host_python_version,
+                                            host_platform=args.host_platform),
                       lambda: uninstall(args.krita_dir, args.kritarc))

@@ -10,6 +10,8 @@ installer puts these host-neutral things into that folder, all written here once
   adds its folder to `sys.path` and imports it; it needs only grpcio and protobuf;
 - grpcio and protobuf themselves, in `vendor/`, when the host's Python lacks them
   (`provide_host_packages`, see host_packages.py): that is the step that fails on users' machines;
+  where that Python cannot be run (Krita on Windows and macOS), for the Python the host is known
+  or said to embed (`provide_assumed_host_packages`), unchecked;
 - a small JSON file recording the daemon's address and how to start it (`write_daemon_config`),
   so that the plug-in can start the daemon it was installed with when none answers;
 - a check that the host's Python really imports grpc, protobuf and the vendored client
@@ -33,7 +35,8 @@ from photostyle import plugins
 from photostyle.server.client.launch import CONFIG_NAME, DaemonConfig
 from photostyle.server.client.wire import DEFAULT_ADDRESS
 
-from .host_packages import VENDOR_DIR, HostPackagesError, probe, vendor
+from .host_packages import (VENDOR_DIR, AssumedHostPython, HostPackagesError, assumed_host_python, probe, vendor,
+                            wheel_versions)
 
 #: The vendored client package's name inside a plug-in folder.
 CLIENT_PACKAGE = "photostyle_client"
@@ -186,23 +189,57 @@ def provide_host_packages(host: str, python: Sequence[str], plugin_dir: Path, of
             f"{'from ' + str(offline) + ' ' if offline else ''}into {target}")
 
 
+def provide_assumed_host_packages(assumed: AssumedHostPython, plugin_dir: Path, offline: Path | None = None) -> str:
+    """Vendor grpcio/protobuf into `plugin_dir/vendor` for a host Python that is not run; say what was done.
+
+    Raises HostPackagesError with the reason and the way out.
+    """
+    target = plugin_dir / VENDOR_DIR
+    versions = wheel_versions(vendor(assumed, target, offline))
+    return (f"Vendored grpcio {versions.get('grpcio', '?')} and protobuf {versions.get('protobuf', '?')} for "
+            f"{assumed.label} ({assumed.origin}) {'from ' + str(offline) + ' ' if offline else ''}into {target}")
+
+
 def report_host_python(report: InstallReport, host: str, python: Sequence[str] | None, plugin_dir: Path,
                        advice: str, option: str, seen_as: str | None = None, provide: bool = False,
-                       offline: Path | None = None) -> None:
+                       offline: Path | None = None, host_python_version: str | None = None,
+                       host_platform: str | None = None, platform: str = sys.platform) -> None:
     """Give `host`'s Python grpcio/protobuf when `provide`, check that it imports the client, and report.
 
     python: that Python as an argv prefix, None when it cannot be told (then `option` is the
     flag that names it); advice: how to get grpc/protobuf there by hand on this platform;
     offline: a folder of wheels to vendor from instead of the package index.
+
+    When `python` is None, or host_python_version/host_platform are given (they say which
+    Python, so it is not probed), the wheels are chosen by `assumed_host_python` (the Python a
+    known release embeds on `platform`, or the one given) and vendored unchecked when no Python
+    can be run: a line in `done`, saying that the import went unchecked and what to pass if the
+    host cannot load the plug-in (not a problem: nothing more can be done from here).
     """
     needs = "needs grpcio >= 1.51 and protobuf >= 4.21 there"
     if not provide:
         advice = f"run this command without --no-vendor to have them fetched into the plug-in's folder, or {advice}"
+    given = bool(host_python_version or host_platform)
+    if provide and (python is None or given):
+        try:
+            assumed = assumed_host_python(host, host_python_version, host_platform, platform)
+            vendored = provide_assumed_host_packages(assumed, plugin_dir, offline) if assumed else None
+        except HostPackagesError as error:
+            report.problems.append(f"{host}'s Python was not given grpcio/protobuf: {error}. The plug-in {needs}; "
+                                   f"{advice}")
+            return
+        if vendored and python is None:
+            report.done.append(f"{vendored}; {host}'s Python could not be run to check the import — if {host} says "
+                               f"it cannot load the plug-in, pass {option} or --host-python-version/--host-platform")
+            return
+        if vendored:
+            report.done.append(vendored)
     if python is None:
         report.problems.append(f"Could not tell which Python {host} uses, so it was not given grpc/protobuf nor "
-                               f"checked (pass {option} PATH). The plug-in {needs}; {advice}")
+                               f"checked (pass {option} PATH, or --host-python-version X.Y and --host-platform TAG "
+                               f"to vendor for it unchecked). The plug-in {needs}; {advice}")
         return
-    if provide:
+    if provide and not given:
         try:
             report.done.append(provide_host_packages(host, python, plugin_dir, offline))
         except HostPackagesError as error:
@@ -225,8 +262,11 @@ def add_daemon_arguments(parser: argparse.ArgumentParser, plug_in: str) -> None:
     parser.add_argument("--token", help="the daemon's shared token, when it has one (a daemon off this machine)")
 
 
-def add_vendor_arguments(parser: argparse.ArgumentParser, host: str) -> None:
-    """--offline DIR and --no-vendor: where grpcio/protobuf for `host`'s Python come from, if anywhere."""
+def add_vendor_arguments(parser: argparse.ArgumentParser, host: str, option: str) -> None:
+    """--offline DIR, --no-vendor, --host-python-version and --host-platform: grpcio/protobuf for `host`'s Python.
+
+    option: the installer's flag naming `host`'s Python (e.g. --krita-python).
+    """
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--offline", type=Path, metavar="DIR",
                         help=f"take the grpcio/protobuf wheels for {host}'s Python from DIR instead of the package "
@@ -235,6 +275,13 @@ def add_vendor_arguments(parser: argparse.ArgumentParser, host: str) -> None:
     source.add_argument("--no-vendor", action="store_true",
                         help=f"do not put grpcio/protobuf into the plug-in's folder even when {host}'s Python lacks "
                              "them; only check it")
+    parser.add_argument("--host-python-version", metavar="X.Y",
+                        help=f"vendor wheels for this Python version, without running {host}'s Python (default when "
+                             f"{option} is neither given nor found: the version the known {host} release embeds, "
+                             f"e.g. 3.10 for Krita 5.2 and 3.12 for GIMP 3.0 on Windows and macOS)")
+    parser.add_argument("--host-platform", metavar="TAG",
+                        help=f"with --host-python-version: the wheel platform tag {host}'s Python takes, e.g. "
+                             "win_amd64, macosx_11_0_arm64, manylinux_2_17_x86_64 (default: this machine's)")
 
 
 def run_action(args: argparse.Namespace, install: Callable[[], InstallReport],
@@ -242,7 +289,9 @@ def run_action(args: argparse.Namespace, install: Callable[[], InstallReport],
     """Carry out `args.action` ("install" or "uninstall") and print what was done.
 
     Exit status: 0 done, 1 done but the user must act (e.g. get grpc into the host's Python),
-    2 a file error.
+    2 a file error. Wheels vendored for a host Python that could not be run to check the import
+    (Krita on Windows and macOS) count as done, 0: the report says the import went unchecked and
+    what to pass if the host cannot load the plug-in; nothing more can be done from here.
     """
     try:
         report = uninstall() if args.action == "uninstall" else install()

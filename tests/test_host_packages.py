@@ -1,7 +1,8 @@
 """Giving a host's Python grpcio/protobuf (server/host_packages.py) and the installers' --offline / --no-vendor.
 
 The tag choice is checked without network against the hosts we target and against the file
-names of wheels that grpcio and protobuf really publish. Vendoring is checked offline with
+names of wheels that grpcio and protobuf really publish, also for hosts whose Python cannot be run
+(the known-host table, --host-python-version / --host-platform; platforms passed as parameters). Vendoring is checked offline with
 home-made wheels (the selection by tags, the unpacking) and, where a package index answers,
 with the real wheels for this machine's Python run without its site-packages (`python -S`,
 a stand-in for a host Python without grpc), through both installers' command lines.
@@ -24,8 +25,9 @@ import pytest
 from google import protobuf
 
 from photostyle.server import install_gimp, install_krita
-from photostyle.server.host_packages import (REQUIREMENTS, VENDOR_DIR, HostPackagesError, HostPython, WheelTags,
-                                             download_command, probe, vendor, wheel_tags)
+from photostyle.server.host_packages import (KNOWN_HOST_PYTHONS, REQUIREMENTS, VENDOR_DIR, HostPackagesError,
+                                             HostPython, WheelTags, assumed_host_python, download_command, probe,
+                                             vendor, wheel_tags)
 
 #: A Python without site-packages, so without grpc/protobuf: what a bare host Python looks like.
 BARE_PYTHON = [sys.executable, "-S"]
@@ -340,3 +342,119 @@ def _assert_imports_the_client_from_vendor(plugin: Path) -> None:
     assert Path(grpc_file).is_relative_to(plugin / VENDOR_DIR)
     assert Path(protobuf_file).is_relative_to(plugin / VENDOR_DIR)
     assert package == "photostyle.v1"
+
+
+# --- hosts whose Python cannot be run: the known-host table and --host-python-version / --host-platform ------
+
+
+def test_the_known_host_table_gives_the_tags_of_the_python_each_release_embeds() -> None:
+    krita = assumed_host_python("Krita", platform="win32")
+    assert krita.label == "Python 3.10 win_amd64" and krita.origin == "the Python Krita 5.2 embeds on Windows"
+    assert krita.python.wheel_tags() == wheel_tags("3.10", "win-amd64", "AMD64")
+    assert krita.python.wheel_tags().abis[0] == "cp310"
+    assert (krita.python.grpcio, krita.python.protobuf) == (None, None)  # not known: never asked
+    gimp = assumed_host_python("GIMP", platform="win32")
+    assert gimp.label == "Python 3.12 win_amd64" and gimp.python.wheel_tags().abis[0] == "cp312"
+    for host, python in (("Krita 5.2, Windows", krita), ("GIMP 3.0, Windows", gimp)):
+        for wheel in HOSTS[host][-1]:
+            assert accepts(python.python.wheel_tags(), wheel), wheel
+    # macOS: this Mac's CPU and version (passed here; the installer reads its own machine's).
+    for host, machine, os_version in (("GIMP 3.0, macOS arm64", "arm64", "14.5"),
+                                      ("GIMP 3.0, macOS x86_64", "x86_64", "13.6")):
+        mac = assumed_host_python("GIMP", platform="darwin", machine=machine, os_version=os_version)
+        assert mac.origin == "the Python GIMP 3.0 embeds on macOS"
+        assert mac.label == f"Python 3.12 macosx_{os_version.split('.')[0]}_0_{machine}"
+        for wheel in HOSTS[host][-1]:
+            assert accepts(mac.python.wheel_tags(), wheel), wheel
+    assert assumed_host_python("Krita", platform="darwin", machine="arm64", os_version="14.5").python.wheel_tags() \
+        == wheel_tags("3.10", "macosx-11.0-arm64", "arm64", "14.5")
+    assert set(KNOWN_HOST_PYTHONS) == {("Krita", "win32"), ("Krita", "darwin"), ("GIMP", "win32"), ("GIMP", "darwin")}
+    assert assumed_host_python("Krita", platform="linux") is None  # the system Python is found and run there
+
+
+def test_the_host_options_override_the_known_python() -> None:
+    newer = assumed_host_python("Krita", "3.11", platform="win32")
+    assert newer.label == "Python 3.11 win_amd64" and newer.origin == "given by --host-python-version"
+    assert newer.python.wheel_tags().abis == ["cp311", "abi3", "none"]
+    mac = assumed_host_python("Krita", platform_tag="macosx_11_0_arm64", platform="darwin")
+    assert mac.origin == "given by --host-platform" and mac.python.python_version == "3.10"
+    assert mac.python.wheel_tags().platforms[:3] == ["macosx_11_0_arm64", "macosx_11_0_universal2",
+                                                     "macosx_10_16_universal2"]
+    appimage = assumed_host_python("Krita", "3.10", "manylinux_2_17_x86_64", platform="linux")
+    assert appimage.origin == "given by --host-python-version and --host-platform"
+    assert appimage.python.wheel_tags() == wheel_tags("3.10", "linux-x86_64", "x86_64", "2.17")
+    assert assumed_host_python("GIMP", "3.12", "manylinux2014_aarch64", platform="linux").python.wheel_tags() \
+        .platforms == ["manylinux_2_17_aarch64", "manylinux2014_aarch64"]
+    assert assumed_host_python("GIMP", "3.12", "win_arm64", platform="win32").label == "Python 3.12 win_arm64"
+    with pytest.raises(HostPackagesError, match="pass --host-python-version X.Y too"):
+        assumed_host_python("Krita", platform_tag="manylinux_2_17_x86_64", platform="linux")
+    with pytest.raises(HostPackagesError, match="is not a wheel platform tag"):
+        assumed_host_python("Krita", "3.10", "linux_x86_64", platform="linux")
+    with pytest.raises(HostPackagesError, match="is not a Python version"):
+        assumed_host_python("Krita", "310", platform="win32")
+
+
+def _windows_wheels(folder: Path) -> Path:
+    """Home-made wheels for Windows Pythons 3.10 and 3.12, and a decoy for Linux."""
+    folder.mkdir()
+    make_wheel(folder, "grpcio", "1.99.0", "cp310-cp310-win_amd64", "grpc")
+    make_wheel(folder, "grpcio", "1.99.1", "cp312-cp312-win_amd64", "grpc")
+    make_wheel(folder, "grpcio", "2.0.0", "cp310-cp310-manylinux_2_17_x86_64", "grpc")  # newer, another platform
+    make_wheel(folder, "protobuf", "9.0.0", "cp310-abi3-win_amd64", "google.protobuf")
+    return folder
+
+
+def test_krita_on_windows_without_its_python_vendors_for_310_and_says_the_import_is_unchecked(
+        tmp_path: Path) -> None:
+    wheels = _windows_wheels(tmp_path / "wheels")
+    report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc", vendor=True, offline=wheels,
+                                   platform="win32")
+    text = str(report)
+    assert report.ok, text  # done what can be done: exit status 0
+    vendor_dir = tmp_path / "krita" / "pykrita" / "photostyle_krita" / VENDOR_DIR
+    assert (f"Vendored grpcio 1.99.0 and protobuf 9.0.0 for Python 3.10 win_amd64 (the Python Krita 5.2 embeds on "
+            f"Windows) from {wheels} into {vendor_dir}; Krita's Python could not be run to check the import — if "
+            "Krita says it cannot load the plug-in, pass --krita-python or --host-python-version/--host-platform"
+            ) in text
+    assert (vendor_dir / "grpc" / "__init__.py").read_text() == "__version__ = '1.99.0'\n"
+    assert (vendor_dir / "protobuf-9.0.0.dist-info" / "METADATA").is_file()
+    assert "pip install --target" not in text
+
+
+def test_gimp_on_windows_without_its_python_vendors_for_312(tmp_path: Path) -> None:
+    wheels = _windows_wheels(tmp_path / "wheels")
+    report = install_gimp.install(tmp_path, vendor=True, offline=wheels, platform="win32")
+    assert report.ok and "Vendored grpcio 1.99.1 and protobuf 9.0.0 for Python 3.12 win_amd64 (the Python GIMP 3.0 " \
+        "embeds on Windows)" in str(report) and "GIMP's Python could not be run" in str(report)
+
+
+def test_the_host_options_choose_the_wheels_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(install_krita, "default_krita_python", lambda platform: None)  # e.g. the AppImage
+    wheels = _windows_wheels(tmp_path / "wheels")
+    args = _parse(install_krita, ["install", "--krita-dir", str(tmp_path / "krita"), "--kritarc",
+                                  str(tmp_path / "kritarc"), "--offline", str(wheels), "--host-python-version",
+                                  "3.12", "--host-platform", "win_amd64"])
+    assert install_krita.run(args) == 0
+    out = capsys.readouterr().out
+    assert ("Vendored grpcio 1.99.1 and protobuf 9.0.0 for Python 3.12 win_amd64 (given by --host-python-version "
+            "and --host-platform)") in out and "could not be run to check the import" in out
+
+
+def test_wheels_missing_for_the_known_python_are_a_problem_with_the_way_out(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "grpcio", "1.99.1", "cp312-cp312-win_amd64", "grpc")  # not for Krita's 3.10
+    report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc", vendor=True, offline=wheels,
+                                   platform="win32")
+    text = str(report)
+    assert not report.ok and "Krita's Python was not given grpcio/protobuf" in text
+    assert f"{wheels} holds no grpcio/protobuf wheels for Python 3.10" in text
+    assert "--python-version 3.10" in text and "--platform win_amd64" in text
+    assert "--host-python-version X.Y" in text and "pip install --target" not in text
+
+
+def test_an_unknown_host_python_is_reported_with_the_options(tmp_path: Path) -> None:
+    report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc", vendor=True, platform="freebsd14")
+    assert not report.ok
+    assert "Could not tell which Python Krita uses" in str(report) and "--host-python-version X.Y" in str(report)
