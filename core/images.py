@@ -35,17 +35,22 @@ MIN_WORKING_SIDE = 32
 
 _SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
 #: JPEG frame headers (SOF0-SOF15, less DHT, JPG and DAC, which share the range).
 _JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 #: JPEG markers without a length: SOI, RST0-7, TEM.
 _JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
 
+# Pillow warns from half its hard limit; `check_pixel_count` applies the caller's limit instead.
+# (Set once here: `warnings.catch_warnings` around each open is not thread-safe, and the daemon
+# decodes uploads on several threads.)
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 #: The most pixels `load_image` decodes unless told otherwise: Pillow's own decompression-bomb
 #: threshold (2 × PIL.Image.MAX_IMAGE_PIXELS), so large legitimate photos still open. Pillow refuses
 #: files above it whatever the caller's limit; raw pixels (the daemon's uploads) are not files.
-MAX_PIXELS = 178_956_970
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS  # 178_956_970 in Pillow 10 and later
 
 
 #: Rows of about this many pixels are converted at a time, so that a full-resolution pass never
@@ -254,36 +259,45 @@ def check_pixel_count(width: int, height: int, max_pixels: int, what: str) -> No
 
 
 def _read_image(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
+    """The decoded H×W×C array, or InputImageError for anything that is not a readable image."""
     try:
-        header = stream.read(26)
-        stream.seek(0)
-        if header.startswith(_TIFF_MAGICS):
-            deep = _load_deep_tiff(stream, name, max_pixels)
-            if deep is not None:
-                return deep
-            stream.seek(0)
-        elif header.startswith(_PNG_MAGIC):
-            check_pixel_count(*_png_size(header), max_pixels, name)
-            if header[24] == 16:
-                return _load_png16(stream)
-        elif header.startswith(_JPEG_MAGIC):
-            check_pixel_count(*_jpeg_size(stream), max_pixels, name)
-            stream.seek(0)
-        return _load_with_pillow(stream, name, max_pixels)
+        array = _decode(stream, name, max_pixels)
     # The parsers fail on damaged headers in many ways (tifffile with TypeError or KeyError, too).
     except (UnidentifiedImageError, OSError, ValueError, png.Error, IndexError, KeyError, TypeError, struct.error,
             tifffile.TiffFileError) as exc:
         raise InputImageError(f"Cannot read {name} as an image ({exc}). The file may be corrupt or not an image; "
                               "re-export it as PNG or JPEG.") from exc
+    if array.ndim != 3 or 0 in array.shape:  # a damaged header can declare a side of 0
+        raise InputImageError(f"{name} holds no pixels (its header declares an empty image, {array.shape}). The file "
+                              "is corrupt; re-export it as PNG or JPEG.")
+    return array
+
+
+def _decode(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
+    """Dispatch on the file's signature, checking the declared size before decoding."""
+    header = stream.read(26)
+    stream.seek(0)
+    if header.startswith(_TIFF_MAGICS):
+        deep = _load_deep_tiff(stream, name, max_pixels)
+        if deep is not None:
+            return deep
+        stream.seek(0)
+    elif header.startswith(PNG_MAGIC):
+        check_pixel_count(*_png_size(header), max_pixels, name)
+        if header[24] == 16:
+            return _load_png16(stream)
+    elif header.startswith(JPEG_MAGIC):
+        size = _jpeg_size(stream)  # Pillow's bomb check names no size: say which, where we can
+        if size is not None:
+            check_pixel_count(*size, max_pixels, name)
+        stream.seek(0)
+    return _load_with_pillow(stream, name, max_pixels)
 
 
 def _load_with_pillow(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
     """Any format Pillow reads, as 8-bit grey/RGB(A); its size checked after the lazy open, before decoding."""
     try:
-        with warnings.catch_warnings():
-            # Pillow warns from half its hard limit; `check_pixel_count` applies the caller's limit instead.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(stream)
+        image = Image.open(stream)
     except Image.DecompressionBombError:
         ceiling = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         raise ImageTooLargeError(f"{name} declares more than {ceiling / 1e6:.1f} MP, the most that can be decoded "
@@ -305,24 +319,27 @@ def _png_size(header: bytes) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
-def _jpeg_size(stream: BinaryIO) -> tuple[int, int]:
-    """(width, height) from a JPEG's frame header, found by walking its marker segments."""
+def _jpeg_size(stream: BinaryIO) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header, found by walking its marker segments; None when
+    the walk meets anything unusual (Pillow, more forgiving, then reads and checks the file)."""
     stream.seek(2)
     while True:
         if stream.read(1) != b"\xff":
-            raise ValueError("a JPEG marker was expected")
+            return None
         marker = stream.read(1)
         while marker == b"\xff":  # fill bytes
             marker = stream.read(1)
         if not marker or marker[0] in (0xD9, 0xDA):  # end of file, end of image, start of scan
-            raise ValueError("no JPEG frame header before the image data")
+            return None
         if marker[0] in _JPEG_STANDALONE_MARKERS:
             continue
-        (length,) = struct.unpack(">H", stream.read(2))
+        length = stream.read(2)
+        if len(length) < 2:
+            return None
         if marker[0] in _JPEG_FRAME_MARKERS:
-            height, width = struct.unpack(">xHH", stream.read(5))
-            return width, height
-        stream.seek(length - 2, os.SEEK_CUR)
+            frame = stream.read(5)
+            return struct.unpack(">xHH", frame)[::-1] if len(frame) == 5 else None
+        stream.seek(struct.unpack(">H", length)[0] - 2, os.SEEK_CUR)
 
 
 def _load_deep_tiff(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray | None:
@@ -338,7 +355,9 @@ def _load_deep_tiff(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray 
         kinds = (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB)
         if page.photometric not in kinds or page.dtype not in (np.uint16, np.float16, np.float32, np.float64):
             return None
-        if page.axes not in ("YX", "YXS", "SYX"):
+        # More than 4 samples a pixel (checked before decoding: the count multiplies the pixels'
+        # memory) is nothing we read at full depth; Pillow reads the few such layouts it knows.
+        if page.axes not in ("YX", "YXS", "SYX") or page.samplesperpixel > 4:
             return None
         try:
             array = page.asarray()
@@ -348,8 +367,6 @@ def _load_deep_tiff(stream: BinaryIO, name: str, max_pixels: int) -> np.ndarray 
     if page.axes == "SYX":  # planar: one plane per channel
         array = np.moveaxis(array, 0, -1)
     array = array[:, :, None] if array.ndim == 2 else array
-    if array.shape[2] > 4:
-        return None
     return array if array.dtype == np.uint16 else array.astype(np.float32)
 
 
@@ -413,22 +430,28 @@ def check_output_folder(folder: str | os.PathLike[str]) -> None:
 def _check_writable(folder: Path, target: Path) -> None:
     """Create and remove a file in `folder` (permissions alone say nothing for root or read-only mounts)."""
     try:
-        probe, handle = _new_file_beside(folder / "probe")
-        handle.close()
+        probe = _temporary_beside(folder / "probe")
+        probe.open("xb").close()
         probe.unlink()
     except OSError as exc:
         raise InputImageError(f"Cannot write {target}: this process cannot write into {folder} "
                               f"({exc.strerror or exc}); choose a folder you can write to.") from None
 
 
-def _new_file_beside(path: Path) -> tuple[Path, BinaryIO]:
-    """A new, empty hidden file in `path`'s folder, open for writing. Created as an ordinary file
-    (the umask applies, unlike mkstemp's 0600), with an existing `path`'s permissions."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    handle = open(temporary, "xb")
-    if path.exists():
-        os.chmod(handle.fileno(), stat.S_IMODE(path.stat().st_mode))
-    return temporary, handle
+def _temporary_beside(path: Path) -> Path:
+    """A new hidden file name in `path`'s folder, for writing `path` under and renaming it over."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _keep_mode(existing: Path, written: Path) -> None:
+    """Give `written` the permissions of the file it will replace, where the file system has them
+    (a FAT stick refuses chmod: the result is still worth writing). A new file is created as an
+    ordinary one, with the umask applied."""
+    try:
+        if existing.exists():
+            os.chmod(written, stat.S_IMODE(existing.stat().st_mode))
+    except OSError:
+        pass
 
 
 def save_image(path: str | os.PathLike[str], image: np.ndarray) -> list[str]:
@@ -458,13 +481,14 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> list[str]:
                      "(write .png or .tif to keep it).")
         image = image[:, :, :-1]
     destination = Path(os.path.realpath(path))  # through a symbolic link, not over it
+    temporary = _temporary_beside(destination)
     try:
-        temporary, handle = _new_file_beside(destination)
         try:
-            with handle:
+            with open(temporary, "xb") as handle:
                 _write(handle, image, file_format)
                 handle.flush()
                 os.fsync(handle.fileno())
+            _keep_mode(destination, temporary)
             os.replace(temporary, destination)
         finally:
             temporary.unlink(missing_ok=True)  # gone already once renamed

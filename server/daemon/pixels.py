@@ -12,6 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from photostyle.core import ImageTooLargeError, InputImageError, load_image
+from photostyle.core.images import JPEG_MAGIC, PNG_MAGIC
 from photostyle.server.client import Image
 from photostyle.server.client import photostyle_pb2 as pb
 from photostyle.server.client.wire import SAMPLE_TYPES, ErrorKind
@@ -23,7 +24,7 @@ _DTYPES = {pb.SAMPLE_TYPE_UINT8: np.dtype("u1"), pb.SAMPLE_TYPE_UINT16: np.dtype
 _SAMPLE_TYPES = {np.dtype("u1"): pb.SAMPLE_TYPE_UINT8, np.dtype("<u2"): pb.SAMPLE_TYPE_UINT16,
                  np.dtype("<f4"): pb.SAMPLE_TYPE_FLOAT32}
 #: Encoded files by the encoding that declares them: name and signature.
-_FORMATS = {pb.ENCODING_PNG: ("PNG", b"\x89PNG\r\n\x1a\n"), pb.ENCODING_JPEG: ("JPEG", b"\xff\xd8\xff")}
+_FORMATS = {pb.ENCODING_PNG: ("PNG", PNG_MAGIC), pb.ENCODING_JPEG: ("JPEG", JPEG_MAGIC)}
 
 
 def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[bytearray]:
@@ -72,7 +73,7 @@ def _decode(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:
     try:
         return load_image(BytesIO(data), max_pixels=limits.max_pixels, name=blob.what)
     except ImageTooLargeError as exc:
-        raise image_too_large(exc) from None
+        raise image_too_large(exc, limits) from None
     except InputImageError as exc:
         raise invalid(ErrorKind.INPUT, f"{blob.what} is not a readable {name} file ({exc.__cause__ or exc}); "
                                        "re-export it.") from None

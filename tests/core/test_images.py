@@ -406,13 +406,19 @@ class TestDeclaredSizeLimit:
             load_image((tmp_path / "a.png").open("rb"), max_pixels=100, name="The style image")
 
     def test_jpeg_size_found_past_other_segments(self, tmp_path):
-        """EXIF, ICC and comment segments before the frame header are walked over."""
+        """EXIF, ICC and comment segments, and fill bytes, before the frame header: the size is
+        still read from it (and the file still reads)."""
         path = tmp_path / "exif.jpg"
         exif = Image.Exif()
         exif[0x010E] = "a description"
         Image.fromarray(random_pixels(np.uint8, 3)).save(path, exif=exif, icc_profile=b"\0" * 3000,
                                                          comment=b"hello", progressive=True)
-        assert images._jpeg_size(path.open("rb")) == (W, H)
+        data = path.read_bytes()
+        frame = data.index(b"\xff\xc2")  # progressive frame header
+        path.write_bytes(data[:frame] + b"\xff" * 3 + data[frame:])  # fill bytes before a marker are allowed
+        with pytest.raises(ImageTooLargeError, match=f"is {W}×{H} px"):
+            load_image(path, max_pixels=H * W - 1)
+        assert load_image(path).shape == (H, W, 3)
 
     @pytest.mark.parametrize("data", [b"\xff\xd8\xff\xe0\x00", b"\xff\xd8\xff\xda\x00\x02", b"\xff\xd8\x00\x00"],
                              ids=["cut short", "scan before frame", "not a marker"])
@@ -423,7 +429,8 @@ class TestDeclaredSizeLimit:
             load_image(path)
 
     def test_tiff_with_a_damaged_size_tag_is_corrupt(self, tmp_path):
-        """Its ImageWidth tag (256) turned into a second ImageLength (257): tifffile reads a tuple."""
+        """Its ImageWidth tag (256) turned into a second ImageLength (257): tifffile reads a width
+        of 0 or a tuple, depending on the tags' order."""
         path = tmp_path / "damaged.tif"
         save_image(path, random_pixels(np.uint16, 3))
         data = bytearray(path.read_bytes())
@@ -594,3 +601,20 @@ class TestCheckOutputPath:
         (tmp_path / "file.png").write_bytes(b"x")
         with pytest.raises(InputImageError, match="is a file, not a folder"):
             check_output_folder(tmp_path / "file.png" / "regions")
+
+
+def test_tiff_with_thousands_of_samples_a_pixel_is_refused_before_decoding(tmp_path):
+    """A 4000×4000 float TIFF declaring 60000 samples a pixel passes the pixel-count check but would
+    take 3.8 TB to decode: refused from its header."""
+    path = tmp_path / "wide.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), np.float32), photometric="minisblack")
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tiff:
+        tags = tiff.pages[0].tags
+        for name, value in (("ImageWidth", 4000), ("ImageLength", 4000), ("SamplesPerPixel", 60000)):
+            tag = tags[name]
+            data[tag.valueoffset:tag.valueoffset + (2 if tag.dtype == 3 else 4)] = value.to_bytes(
+                2 if tag.dtype == 3 else 4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputImageError, match="Cannot read"):
+        load_image(path)
