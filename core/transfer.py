@@ -87,8 +87,9 @@ def check_options(options: TransferOptions, max_working_size: int | None = None,
 
     The one check of transfer options, run by `transfer` and by every shell before it reads
     pixels or loads the model (the CLI, `--server`, the daemon with its own limits), so they
-    cannot disagree. The limits apply to the values the job would run with: a working size left
-    unset is the preset's, and must fit `max_working_size` too. None = no limit.
+    cannot disagree. The working-size limit applies to the size the job would run at: one left
+    unset is the preset's, and must fit `max_working_size` too. Iteration counts are checked as
+    given (a preset's own counts are far below any daemon's limit). None = no limit.
     """
     if options.regions not in REGION_MODES:
         raise OptionsError(f"Unknown region mode '{options.regions}'; use 'given' (the masks passed, or the whole "

@@ -75,7 +75,7 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     return_large_buffers_to_os()
     try:
-        token = _read_file("--token-file", args.token_file).decode().strip() if args.token_file else args.token
+        token = _read_token_file(args.token_file) if args.token_file else args.token
         config = DaemonConfig(
             host=args.host, port=args.port, device=args.device, weights=args.weights, token=token or None,
             tls_cert=_read_file("--tls-cert", args.tls_cert) if args.tls_cert else None,
@@ -101,6 +101,18 @@ def _read_file(option: str, path: str) -> bytes:
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot read it ({exc.strerror}); give the path of an existing, "
                           "readable file.") from None
+
+
+def _read_token_file(path: str) -> str:
+    """The shared token in `path`: ConfigError when it is empty or not text, rather than a daemon
+    that quietly runs without the token its owner meant it to have."""
+    try:
+        token = _read_file("--token-file", path).decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"--token-file {path} is not a text file (UTF-8); put the token in it as one line.") from None
+    if not token:
+        raise ConfigError(f"--token-file {path} is empty; put the token in it as one line.")
+    return token
 
 
 def wait_for_stop_signal() -> int:

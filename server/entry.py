@@ -21,10 +21,12 @@ def cancelled(message: str) -> int:
 def main() -> int:
     try:
         from photostyle.server.cli import main as run_command_line
-
-        return run_command_line()
     except KeyboardInterrupt:
         return cancelled(INTERRUPTED)
+    try:
+        return run_command_line()
+    except KeyboardInterrupt:  # outside a transfer (e.g. installing a plug-in): what was done stays done
+        return cancelled("interrupted.")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,8 @@ def test_the_token_is_still_checked_before_the_bytes_are_parsed():
 def garbage_pem(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tls") / "garbage.pem"
     path.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    (path.parent / "empty").write_bytes(b"")  # beside it, as {folder}/empty and {folder}/binary
+    (path.parent / "binary").write_bytes(b"\xff\xfe\x00token")
     return path
 
 
@@ -183,6 +185,10 @@ BAD_SETTINGS = {
     "negative setup timeout": (["--setup-timeout", "-2"], "--setup-timeout must be a positive number of seconds"),
     "setup timeout not a number": (["--setup-timeout", "nan"], "--setup-timeout must be a positive number of seconds"),
     "negative shutdown grace": (["--shutdown-grace", "-1"], "--shutdown-grace must be 0 or more seconds (got -1.0)"),
+    "empty certificate": (["--tls-cert", "{folder}/empty", "--tls-key", "{garbage}"],
+                          "--tls-cert is not a valid PEM certificate"),
+    "token file not text": (["--token-file", "{folder}/binary"], "--token-file {folder}/binary is not a text file"),
+    "empty token file": (["--token-file", "{folder}/empty"], "--token-file {folder}/empty is empty"),
     "garbage certificate": (["--tls-cert", "{garbage}", "--tls-key", "{garbage}"],
                             "--tls-cert is not a valid PEM certificate"),
     "missing certificate file": (["--tls-cert", "{garbage}.missing", "--tls-key", "{garbage}"],
@@ -195,7 +201,8 @@ def serve_runs(garbage_pem) -> dict[str, subprocess.CompletedProcess]:
     """`photostyle serve` with each case's arguments, a few at a time (each start takes seconds)."""
 
     def serve(case: str) -> subprocess.CompletedProcess:
-        arguments = [argument.format(garbage=garbage_pem) for argument in BAD_SETTINGS[case][0]]
+        arguments = [argument.format(garbage=garbage_pem, folder=garbage_pem.parent)
+                     for argument in BAD_SETTINGS[case][0]]
         # Weights that do not exist: had the model been loaded first, the error would be about them.
         return subprocess.run([sys.executable, "-m", "photostyle.server.cli", "serve", "--weights",
                                "/no/such/weights.pth", *arguments],
@@ -211,7 +218,7 @@ def test_serve_refuses_settings_that_cannot_work_before_loading_the_model(case, 
     run = serve_runs[case]
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
-    assert words.format(garbage=garbage_pem) in run.stderr
+    assert words.format(garbage=garbage_pem, folder=garbage_pem.parent) in run.stderr
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make test keys")

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from photostyle.core import OptionsError, WeightsError
 from photostyle.core.images import MAX_PIXELS, MIN_SIDE, MIN_WORKING_SIDE
+from photostyle.core.transfer import MAX_OPTION
 from photostyle.server.client.wire import DEFAULT_PORT, SERVICE
 
 from .auth import TokenInterceptor
@@ -38,7 +39,6 @@ _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 #: Server threads beyond one per Transfer call (Limits.max_calls): health checks, capabilities,
 #: reflection and refusals when the call slots are full always find one.
 _SPARE_THREADS = 8
-_INT32_MAX = 2**31 - 1  # the wire's int32 fields (capabilities' limits)
 
 
 class ConfigError(Exception):
@@ -72,11 +72,11 @@ class DaemonConfig:
         _check_whole("--max-pixels", limits.max_pixels, MIN_SIDE * MIN_SIDE, MAX_PIXELS,
                      f"; the engine takes images from {MIN_SIDE}×{MIN_SIDE} px up to the largest its image readers "
                      "decode safely")
-        _check_whole("--max-jobs", limits.max_jobs, 1, _INT32_MAX)
-        _check_whole("--max-regions", limits.max_regions, 1, _INT32_MAX)
-        _check_whole("--max-calls", limits.max_calls, limits.max_jobs, _INT32_MAX,
+        _check_whole("--max-jobs", limits.max_jobs, 1, MAX_OPTION)
+        _check_whole("--max-regions", limits.max_regions, 1, MAX_OPTION)
+        _check_whole("--max-calls", limits.max_calls, limits.max_jobs, MAX_OPTION,
                      "; every job in line (--max-jobs) holds a call")
-        _check_whole("--max-working-size", limits.max_working_size, MIN_WORKING_SIDE, _INT32_MAX,
+        _check_whole("--max-working-size", limits.max_working_size, MIN_WORKING_SIDE, MAX_OPTION,
                      f"; the engine's smallest working size is {MIN_WORKING_SIDE} px")
         _check_seconds("--upload-idle", limits.upload_idle_s)
         _check_seconds("--setup-timeout", limits.setup_timeout_s)
@@ -106,7 +106,9 @@ def _check_tls(cert: bytes, key: bytes) -> None:
     """
     fix = "Give the certificate (chain) and the private key it was made for, both PEM (-----BEGIN ...)."
     try:
-        ssl.create_default_context(cadata=cert.decode("ascii"))
+        if b"-----BEGIN CERTIFICATE-----" not in cert:  # an empty cadata would pass the load below
+            raise ssl.SSLError("no certificate")
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=cert.decode("ascii"))
     except (UnicodeDecodeError, ssl.SSLError):
         raise ConfigError(f"--tls-cert is not a valid PEM certificate. {fix}") from None
     with tempfile.TemporaryDirectory(prefix="photostyle-tls-") as folder:

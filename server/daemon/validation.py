@@ -15,7 +15,7 @@ import grpc
 
 from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, TransferOptions, check_options,
                              check_region_names)
-from photostyle.core.images import MIN_SIDE, check_pixel_count
+from photostyle.core.images import MAX_PIXELS, MIN_SIDE, check_pixel_count
 from photostyle.server.client import photostyle_pb2 as pb
 from photostyle.server.client.wire import (CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, SAMPLE_TYPE_NAMES,
                                           SAMPLE_TYPES, ErrorKind)
@@ -43,9 +43,12 @@ def too_large(message: str) -> RequestError:
     return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.TOO_LARGE, message)
 
 
-def image_too_large(error: ImageTooLargeError) -> RequestError:
-    """The engine's refusal of an image above the pixel limit, plus the daemon's way to raise it."""
-    return too_large(f"{error} Or start the daemon with a higher --max-pixels.")
+def image_too_large(error: ImageTooLargeError, limits: Limits) -> RequestError:
+    """The engine's refusal of an image above the pixel limit, plus the daemon's way to raise it
+    where there is one (the readers' own ceiling, MAX_PIXELS, cannot be raised)."""
+    if limits.max_pixels >= MAX_PIXELS:
+        return too_large(str(error))
+    return too_large(f"{error} Or start the daemon with a higher --max-pixels (at most {MAX_PIXELS}).")
 
 
 #: Transfer calls a daemon takes beyond its --max-jobs unless told otherwise (see Limits.max_calls).
@@ -127,7 +130,7 @@ def check_image(info: pb.ImageInfo, what: str, limits: Limits, min_side: int = M
     try:
         check_pixel_count(info.width, info.height, limits.max_pixels, what)
     except ImageTooLargeError as error:
-        raise image_too_large(error) from None
+        raise image_too_large(error, limits) from None
     if min(info.width, info.height) < min_side:
         raise invalid(ErrorKind.INPUT, f"{what} is {info.width}×{info.height} px; both sides must be at least {min_side} px. "
                                "Use a larger image.")
