@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import platform as platform_module
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -286,6 +287,10 @@ def wheel_versions(wheels: Sequence[str]) -> dict[str, str]:
             for name, version, *_rest in (wheel.split("-") for wheel in wheels)}
 
 
+#: How much of what a host Python printed instead of the probe's answer a message quotes.
+_SAID_LIMIT = 200
+
+
 def probe(python: Sequence[str], timeout_s: float = 60) -> HostPython:
     """Ask a host's Python (an argv prefix, e.g. ["chroot", ROOT, "/usr/bin/python3"]) what it is, in one run."""
     command = " ".join(python)
@@ -300,7 +305,12 @@ def probe(python: Sequence[str], timeout_s: float = 60) -> HostPython:
         said = (done.stderr or done.stdout).strip().splitlines()
         raise HostPackagesError(f"{command} could not be asked what it is: "
                                 f"{said[-1] if said else f'exit status {done.returncode}'}")
-    return HostPython(**json.loads(lines[-1]))
+    try:
+        return HostPython(**json.loads(lines[-1]))
+    except (ValueError, TypeError):  # not JSON (JSONDecodeError is a ValueError), or not the probe's fields
+        said = lines[-1] if len(lines[-1]) <= _SAID_LIMIT else lines[-1][:_SAID_LIMIT] + "…"
+        raise HostPackagesError(f"{command} could not be asked what it is: it printed {said!r} instead of the "
+                                "probe's answer (does it, or its site/startup files, print to stdout?)") from None
 
 
 def download_command(tags: WheelTags, dest: Path | str, offline: Path | str | None = None) -> list[str]:
@@ -315,7 +325,9 @@ def vendor(host: HostPython | AssumedHostPython, target: Path, offline: Path | N
     """Fetch grpcio, protobuf and their dependencies for `host` and unpack them as folder `target` (replaced).
 
     Wheels are zip files of importable folders plus their *.dist-info, kept so that
-    importlib.metadata in the host sees what was vendored. Returns the wheels' file names.
+    importlib.metadata in the host sees what was vendored. They are unpacked beside `target` and
+    swapped in only when all are, so a failure leaves an old `target` as it was. Returns the
+    wheels' file names.
     """
     if isinstance(host, AssumedHostPython):
         host = host.python
@@ -330,16 +342,39 @@ def vendor(host: HostPython | AssumedHostPython, target: Path, offline: Path | N
         if done.returncode != 0:
             raise HostPackagesError(_fetch_failure(host, tags, offline, done.stderr or done.stdout))
         wheels = sorted(Path(download).glob("*.whl"))
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
+        _unpack_in_place_of(wheels, target)
+    return [wheel.name for wheel in wheels]
+
+
+def _unpack_in_place_of(wheels: Sequence[Path], target: Path) -> None:
+    """Unpack `wheels` into a new folder beside `target`, then swap it in for `target` (an old one is removed).
+
+    On any failure the new folder is removed and an old `target` stays as it was: never a
+    half-filled one. A wheel that is no zip file raises HostPackagesError naming it.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}-new-{secrets.token_hex(4)}")
+    staging.mkdir()  # not tempfile.mkdtemp: its 0700 would follow the folder into place
+    try:
         for wheel in wheels:
             try:
                 with zipfile.ZipFile(wheel) as archive:
-                    archive.extractall(target)
+                    archive.extractall(staging)
             except zipfile.BadZipFile as error:
                 raise HostPackagesError(f"{wheel.name} is not a wheel ({error}); replace it and run again") from None
-    return [wheel.name for wheel in wheels]
+        old = staging.with_name(staging.name.replace("-new-", "-old-"))
+        if target.exists():
+            target.rename(old)
+        try:
+            staging.rename(target)
+        except BaseException:
+            if old.exists():
+                old.rename(target)
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _fetch_failure(host: HostPython, tags: WheelTags, offline: Path | None, pip_output: str) -> str:

@@ -23,8 +23,8 @@ from photostyle.server.client.wire import DEFAULT_ADDRESS
 
 from .host_packages import VENDOR_DIR
 from .plugin_install_common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
-                                    copy_files, daemon_start_command, remove_plugin_dir, report_host_python,
-                                    run_action, write_daemon_config)
+                                    copy_files, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
+                                    report_host_python, run_action, write_daemon_config)
 
 PLUGIN_NAME = "photostyle"
 PLUGIN_SOURCE = PLUGINS / "gimp"
@@ -81,7 +81,8 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
 
     start_command: how the plug-in starts a daemon when none answers at `address` (default:
     this installation's daemon; [] = never start one). gimp_python: the Python to check, as an
-    argv prefix (default: `default_gimp_python()`); check=False skips the check (and vendoring).
+    argv prefix (default: `default_gimp_python()`); check=False skips the check (and vendoring;
+    a vendor/ an earlier install left is removed).
     gimp_root: the root folder of the chroot or container GIMP runs in (its Python sees paths
     below it from /). vendor: fetch grpcio/protobuf into the plug-in's folder when that Python
     lacks them (the CLI's default; off here so that a library call never reaches the network
@@ -104,6 +105,8 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
         report_host_python(report, "GIMP", list(gimp_python) if gimp_python else default_gimp_python(platform),
                            plugin_dir, advice, "--gimp-python", seen_as, vendor, offline,
                            host_python_version=host_python_version, host_platform=host_platform, platform=platform)
+    else:  # nothing vendored: an earlier install's vendor/ would shadow the host's own packages
+        note_stale_vendor_removed(report, plugin_dir, "GIMP")
     return report
 
 

@@ -23,8 +23,8 @@ from typing import Sequence
 from photostyle.server.client.wire import DEFAULT_ADDRESS
 
 from .plugin_install_common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
-                                    copy_files, daemon_start_command, remove_plugin_dir, report_host_python,
-                                    run_action, write_daemon_config)
+                                    copy_files, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
+                                    report_host_python, run_action, write_daemon_config)
 
 PLUGIN_NAME = "photostyle_krita"
 _DESKTOP = PLUGINS / "krita" / f"{PLUGIN_NAME}.desktop"
@@ -102,7 +102,8 @@ def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = No
 
     start_command: how the docker starts a daemon when none answers at `address` (default: this
     installation's daemon; [] = never start one). krita_python: the Python to check, as an argv
-    prefix (default: `default_krita_python()`); check=False skips the check (and vendoring).
+    prefix (default: `default_krita_python()`); check=False skips the check (and vendoring;
+    a vendor/ an earlier install left is removed).
     vendor: fetch grpcio/protobuf into the plug-in's folder when that Python lacks them (the
     CLI's default; off here so that a library call never reaches the network unasked), from the
     folder of wheels `offline` if given. When no Krita Python is given or found (Windows, macOS,
@@ -128,6 +129,8 @@ def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = No
         report_host_python(report, "Krita", list(krita_python) if krita_python else default_krita_python(platform),
                            plugin_dir, advice, "--krita-python", provide=vendor, offline=offline,
                            host_python_version=host_python_version, host_platform=host_platform, platform=platform)
+    else:  # nothing vendored: an earlier install's vendor/ would shadow the host's own packages
+        note_stale_vendor_removed(report, plugin_dir, "Krita")
     return report
 
 

@@ -11,7 +11,8 @@ installer puts these host-neutral things into that folder, all written here once
 - grpcio and protobuf themselves, in `vendor/`, when the host's Python lacks them
   (`provide_host_packages`, see host_packages.py): that is the step that fails on users' machines;
   where that Python cannot be run (Krita on Windows and macOS), for the Python the host is known
-  or said to embed (`provide_assumed_host_packages`), unchecked;
+  or said to embed (`provide_assumed_host_packages`), unchecked; an install that vendors nothing
+  removes the `vendor/` an earlier one left (`remove_stale_vendor`), which would shadow the host's own;
 - a small JSON file recording the daemon's address and how to start it (`write_daemon_config`),
   so that the plug-in can start the daemon it was installed with when none answers;
 - a check that the host's Python really imports grpc, protobuf and the vendored client
@@ -45,6 +46,9 @@ DAEMON_CONFIG = CONFIG_NAME
 #: The plug-ins' source files: plugins/ in the source tree, photostyle/plugins/ installed from the wheel.
 PLUGINS = Path(plugins.__file__).resolve().parent
 
+#: Why --host-python-version/--host-platform are refused with --no-vendor (by the CLI, and in an install's report).
+NO_VENDOR_CONFLICT = ("--host-python-version/--host-platform choose the wheels to vendor, so they cannot go with "
+                      "--no-vendor: drop --no-vendor to vendor for that Python, or drop them to only check it")
 _CLIENT_SOURCE = Path(__file__).resolve().parent / "client"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
@@ -168,6 +172,28 @@ def remove_plugin_dir(plugin_dir: Path) -> str:
     return f"Removed {plugin_dir}"
 
 
+def remove_stale_vendor(plugin_dir: Path, host: str) -> str | None:
+    """Delete `plugin_dir/vendor` left by an earlier install, for an install that vendors nothing; say so.
+
+    Every install that does not vendor calls this (--no-vendor, check=False, no Python known,
+    a host Python with packages of its own): the plug-ins put `vendor/` first on sys.path, so
+    wheels vendored for another Python (say cp312 after the host moved to 3.13) would shadow
+    the host's own grpc/protobuf. None when there was none.
+    """
+    target = plugin_dir / VENDOR_DIR
+    if not target.exists():
+        return None
+    shutil.rmtree(target)
+    return (f"Removed {target}, left by an earlier install: this one vendors nothing, and packages there would "
+            f"shadow {host}'s own")
+
+
+def _kept_vendor(plugin_dir: Path) -> str:
+    """A note for a failed vendoring: the earlier install's `vendor/`, if any, was kept as it was."""
+    target = plugin_dir / VENDOR_DIR
+    return f" ({target}, from an earlier install, was left as it was)" if target.exists() else ""
+
+
 def provide_host_packages(host: str, python: Sequence[str], plugin_dir: Path, offline: Path | None = None) -> str:
     """Make grpcio/protobuf importable by `host`'s Python for the plug-in in `plugin_dir`; say what was done.
 
@@ -180,10 +206,9 @@ def provide_host_packages(host: str, python: Sequence[str], plugin_dir: Path, of
     target = plugin_dir / VENDOR_DIR
     lacking = found.lacking()
     if not lacking:
-        if target.exists():
-            shutil.rmtree(target)
+        removed = remove_stale_vendor(plugin_dir, host)
         return (f"{host}'s {found.label} has grpcio {found.grpcio} and protobuf {found.protobuf} of its own: "
-                "nothing to vendor")
+                f"nothing to vendor{'; ' + removed if removed else ''}")
     wheels = vendor(found, target, offline)
     return (f"{host}'s {found.label} lacks {', '.join(lacking)}: unpacked {', '.join(wheels)} "
             f"{'from ' + str(offline) + ' ' if offline else ''}into {target}")
@@ -217,16 +242,19 @@ def report_host_python(report: InstallReport, host: str, python: Sequence[str] |
     host cannot load the plug-in (not a problem: nothing more can be done from here).
     """
     needs = "needs grpcio >= 1.51 and protobuf >= 4.21 there"
+    given = bool(host_python_version or host_platform)
     if not provide:
         advice = f"run this command without --no-vendor to have them fetched into the plug-in's folder, or {advice}"
-    given = bool(host_python_version or host_platform)
+        if given:
+            report.problems.append(f"{NO_VENDOR_CONFLICT}: nothing was vendored for {host}'s Python")
+        note_stale_vendor_removed(report, plugin_dir, host)
     if provide and (python is None or given):
         try:
             assumed = assumed_host_python(host, host_python_version, host_platform, platform)
             vendored = provide_assumed_host_packages(assumed, plugin_dir, offline) if assumed else None
         except HostPackagesError as error:
-            report.problems.append(f"{host}'s Python was not given grpcio/protobuf: {error}. The plug-in {needs}; "
-                                   f"{advice}")
+            report.problems.append(f"{host}'s Python was not given grpcio/protobuf: {error}"
+                                   f"{_kept_vendor(plugin_dir)}. The plug-in {needs}; {advice}")
             return
         if vendored and python is None:
             report.done.append(f"{vendored}; {host}'s Python could not be run to check the import — if {host} says "
@@ -235,6 +263,8 @@ def report_host_python(report: InstallReport, host: str, python: Sequence[str] |
         if vendored:
             report.done.append(vendored)
     if python is None:
+        if provide:  # else removed above
+            note_stale_vendor_removed(report, plugin_dir, host)
         report.problems.append(f"Could not tell which Python {host} uses, so it was not given grpc/protobuf nor "
                                f"checked (pass {option} PATH, or --host-python-version X.Y and --host-platform TAG "
                                f"to vendor for it unchecked). The plug-in {needs}; {advice}")
@@ -243,7 +273,8 @@ def report_host_python(report: InstallReport, host: str, python: Sequence[str] |
         try:
             report.done.append(provide_host_packages(host, python, plugin_dir, offline))
         except HostPackagesError as error:
-            report.problems.append(f"{host}'s Python ({' '.join(python)}) was not given grpcio/protobuf: {error}")
+            report.problems.append(f"{host}'s Python ({' '.join(python)}) was not given grpcio/protobuf: {error}"
+                                   f"{_kept_vendor(plugin_dir)}")
     result = check_host_python(python, plugin_dir, seen_as)
     if result.ok:
         report.done.append(f"{host}'s Python ({' '.join(python)}) imports the client: {result.message}. "
@@ -251,6 +282,13 @@ def report_host_python(report: InstallReport, host: str, python: Sequence[str] |
     else:
         report.problems.append(f"{host}'s Python ({' '.join(python)}) cannot load the client: {result.message}. "
                                f"The plug-in will not work: it {needs}; {advice} Then run this command again.")
+
+
+def note_stale_vendor_removed(report: InstallReport, plugin_dir: Path, host: str) -> None:
+    """`remove_stale_vendor`, its line (if any) added to `report.done`."""
+    removed = remove_stale_vendor(plugin_dir, host)
+    if removed:
+        report.done.append(removed)
 
 
 def add_daemon_arguments(parser: argparse.ArgumentParser, plug_in: str) -> None:
@@ -289,10 +327,15 @@ def run_action(args: argparse.Namespace, install: Callable[[], InstallReport],
     """Carry out `args.action` ("install" or "uninstall") and print what was done.
 
     Exit status: 0 done, 1 done but the user must act (e.g. get grpc into the host's Python),
-    2 a file error. Wheels vendored for a host Python that could not be run to check the import
-    (Krita on Windows and macOS) count as done, 0: the report says the import went unchecked and
+    2 a file error, or --host-python-version/--host-platform with --no-vendor (refused before
+    installing anything). Wheels vendored for a host Python that could not be run to check the
+    import (Krita on Windows and macOS) count as done, 0: the report says the import went unchecked and
     what to pass if the host cannot load the plug-in; nothing more can be done from here.
     """
+    if args.action == "install" and getattr(args, "no_vendor", False) and (
+            getattr(args, "host_python_version", None) or getattr(args, "host_platform", None)):
+        print(f"error: {NO_VENDOR_CONFLICT}", file=sys.stderr)  # as argparse refuses conflicting options: status 2
+        return 2
     try:
         report = uninstall() if args.action == "uninstall" else install()
     except OSError as exc:

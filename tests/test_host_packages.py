@@ -458,3 +458,120 @@ def test_an_unknown_host_python_is_reported_with_the_options(tmp_path: Path) -> 
     report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc", vendor=True, platform="freebsd14")
     assert not report.ok
     assert "Could not tell which Python Krita uses" in str(report) and "--host-python-version X.Y" in str(report)
+
+
+# --- a stale vendor/, a Python that prints something else, a failed unpacking --------------------------
+
+
+def _stale_vendor(plugin: Path) -> Path:
+    """A vendor/ as an earlier install for another Python left it."""
+    stale = plugin / VENDOR_DIR / "grpc"
+    stale.mkdir(parents=True)
+    (stale / "__init__.py").write_text("__version__ = '0.0.1'  # cp312, the host moved on\n")
+    return plugin / VENDOR_DIR
+
+
+def test_an_install_that_vendors_nothing_removes_an_earlier_vendor_folder(tmp_path: Path) -> None:
+    gimp_plugin = tmp_path / "gimp" / "plug-ins" / "photostyle"
+    stale = _stale_vendor(gimp_plugin)  # --no-vendor: only checked
+    report = install_gimp.install(tmp_path / "gimp", gimp_python=BARE_PYTHON, vendor=False)
+    assert not stale.exists() and f"Removed {stale}, left by an earlier install" in str(report)
+    assert "No module named 'grpc'" in str(report)  # then checked without it
+    stale = _stale_vendor(gimp_plugin)  # check=False
+    report = install_gimp.install(tmp_path / "gimp", check=False)
+    assert report.ok and not stale.exists() and f"Removed {stale}" in str(report)
+    krita_plugin = tmp_path / "krita" / "pykrita" / "photostyle_krita"
+    stale = _stale_vendor(krita_plugin)  # check=False
+    assert f"Removed {stale}" in str(install_krita.install(tmp_path / "krita", tmp_path / "kritarc", check=False))
+    assert not stale.exists()
+    stale = _stale_vendor(krita_plugin)  # no Python known nor given
+    report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc", vendor=True, platform="freebsd14")
+    assert not stale.exists() and f"Removed {stale}" in str(report)
+    assert "Could not tell which Python Krita uses" in str(report)
+    # Nothing there: nothing said.
+    assert "Removed" not in str(install_krita.install(tmp_path / "krita", tmp_path / "kritarc", check=False))
+
+
+def test_a_failed_vendoring_keeps_the_earlier_vendor_folder_and_says_so(tmp_path: Path) -> None:
+    plugin = tmp_path / "krita" / "pykrita" / "photostyle_krita"
+    stale = _stale_vendor(plugin)
+    (tmp_path / "empty").mkdir()
+    report = install_krita.install(tmp_path / "krita", tmp_path / "kritarc", vendor=True,
+                                   offline=tmp_path / "empty", platform="win32")
+    assert not report.ok and f"({stale}, from an earlier install, was left as it was)" in str(report)
+    assert (stale / "grpc" / "__init__.py").is_file()
+
+
+def test_the_host_options_are_refused_with_no_vendor(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = _parse(install_krita, ["install", "--krita-dir", str(tmp_path / "krita"), "--kritarc",
+                                  str(tmp_path / "kritarc"), "--no-vendor", "--host-python-version", "3.12"])
+    assert install_krita.run(args) == 2
+    captured = capsys.readouterr()
+    assert "error: --host-python-version/--host-platform choose the wheels to vendor, so they cannot go with " \
+           "--no-vendor" in captured.err
+    assert not (tmp_path / "krita").exists()  # refused before installing anything
+    args = _parse(install_gimp, ["install", "--gimp-dir", str(tmp_path / "gimp"), "--no-vendor",
+                                 "--host-platform", "win_amd64"])
+    assert install_gimp.run(args) == 2 and "cannot go with --no-vendor" in capsys.readouterr().err
+    # The library says it in the report.
+    report = install_gimp.install(tmp_path / "gimp", gimp_python=BARE_PYTHON, vendor=False,
+                                  host_python_version="3.12")
+    assert not report.ok and "cannot go with --no-vendor: drop --no-vendor" in str(report)
+    assert not (tmp_path / "gimp" / "plug-ins" / "photostyle" / VENDOR_DIR).exists()
+
+
+@pytest.mark.parametrize("printed, shown", [
+    ("print('Welcome to the host Python!')", "'Welcome to the host Python!'"),  # not JSON
+    ("print('[1, 2]')", "'[1, 2]'"),  # JSON, but no object
+    ("print('{\"python_version\": \"3.12\"}')", "'{\"python_version\": \"3.12\"}'"),  # an object, not the probe's
+    ("print('x' * 5000)", "'" + "x" * 200 + "…'"),  # long: truncated
+])
+def test_probe_of_a_python_that_prints_something_else_says_what_it_printed(printed: str, shown: str) -> None:
+    python = [sys.executable, "-c", printed]  # runs this instead of the probe script (which becomes its argv)
+    with pytest.raises(HostPackagesError) as refused:
+        probe(python)
+    message = str(refused.value)
+    assert message.startswith(f"{' '.join(python)} could not be asked what it is: it printed {shown} instead of")
+
+
+def test_probe_errors_reach_the_installer_report_not_a_traceback(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    args = _parse(install_gimp, ["install", "--gimp-dir", str(tmp_path), "--gimp-python",
+                                 f"{sys.executable} -c \"print('hello')\""])
+    assert install_gimp.run(args) == 1
+    assert "was not given grpcio/protobuf: " in capsys.readouterr().out
+
+
+def _fake_pip_download(wheels: list[Path]):
+    """A stand-in for `pip download` that 'fetches' `wheels` (copies them into --dest)."""
+    def run(command: list[str], **_kwargs):
+        dest = Path(command[command.index("--dest") + 1])
+        for wheel in wheels:
+            (dest / wheel.name).write_bytes(wheel.read_bytes())
+        return subprocess.CompletedProcess(command, 0, "", "")
+    return run
+
+
+def test_a_broken_wheel_keeps_the_old_vendor_folder_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photostyle.server import host_packages
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    good = make_wheel(wheels, "grpcio", "1.99.0", "py3-none-any", "grpc")
+    broken = wheels / "protobuf-9.0.0-py3-none-any.whl"
+    broken.write_bytes(b"not a zip file")
+    plugin = tmp_path / "plugin"
+    stale = _stale_vendor(plugin)
+    monkeypatch.setattr(host_packages.subprocess, "run", _fake_pip_download([good, broken]))
+    with pytest.raises(HostPackagesError, match=r"protobuf-9\.0\.0-py3-none-any\.whl is not a wheel"):
+        vendor(_host(), stale)
+    assert sorted(path.name for path in plugin.iterdir()) == [VENDOR_DIR]  # no temporary folder left
+    assert sorted(path.name for path in stale.iterdir()) == ["grpc"]  # the old one, whole: nothing half-unpacked
+    assert "0.0.1" in (stale / "grpc" / "__init__.py").read_text()
+    # With good wheels it is swapped in whole, and nothing else is left beside it.
+    protobuf = make_wheel(wheels, "protobuf", "9.0.1", "py3-none-any", "google.protobuf")
+    monkeypatch.setattr(host_packages.subprocess, "run", _fake_pip_download([good, protobuf]))
+    assert vendor(_host(), stale) == [good.name, protobuf.name]
+    assert sorted(path.name for path in plugin.iterdir()) == [VENDOR_DIR]
+    assert (stale / "grpc" / "__init__.py").read_text() == "__version__ = '1.99.0'\n"
+    assert (stale / "google" / "protobuf" / "__init__.py").is_file()
+    assert (stale.stat().st_mode & 0o777) == (plugin.stat().st_mode & 0o777)  # a folder's usual mode, not 0700
