@@ -26,7 +26,7 @@ import numpy as np
 from photostyle.core import TransferOptions, TransferResult, transfer
 from photostyle.server.client import Client, Options, Result
 from photostyle.server.daemon import Daemon, DaemonConfig, return_large_buffers_to_os
-from photostyle.server.daemon.pixels import image_from_array
+from photostyle.server.wire.arrays import image_from_array
 from photostyle.server.daemon.scheduler import Job
 
 SIZES_MP = {1: (816, 1224), 12: (2828, 4243), 24: (4000, 6000), 50: (5773, 8660)}  # 3:2, height × width

@@ -1,15 +1,15 @@
 """Regenerate the checked-in Python stubs of proto/photostyle/v1/photostyle.proto.
 
-    .venv/bin/python proto/generate.py          # rewrite server/client/photostyle_pb2.py(i)
+    .venv/bin/python proto/generate.py          # rewrite server/wire/photostyle_pb2.py(i)
     .venv/bin/python proto/generate.py --check  # exit 1 if the checked-in stubs are stale
 
-The stubs live in the client package because the plug-ins vendor that folder into GIMP's and
+The stubs live in the wire package because the plug-ins vendor it (with the client) into GIMP's and
 Krita's own Python, which has Debian's protobuf 4.21. Current protoc output opens with a runtime
 version check (`google.protobuf.runtime_version`, protobuf >= 5.26) that refuses to load there,
 although the descriptor-building code it guards works on 4.21 (the tests run it under Debian's
 python3-protobuf). So we drop that check and nothing else. No `_pb2_grpc.py` is generated: its
 code refuses grpcio older than grpcio-tools and passes arguments grpcio 1.51 lacks; client and
-daemon bind the service from the descriptor instead (server/client/wire.py).
+daemon bind the service from the descriptor instead (server/wire/contract.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 SOURCE = Path("photostyle/v1/photostyle.proto")
-TARGET = ROOT / "server" / "client"
+TARGET = ROOT / "server" / "wire"
 STUBS = ("photostyle_pb2.py", "photostyle_pb2.pyi")
 
 _RUNTIME_CHECK = re.compile(

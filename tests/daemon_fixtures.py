@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from photostyle.server.client import Client, Image, Options
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import TRANSFER_PATH
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import TRANSFER_PATH
 from photostyle.server.daemon import Daemon, DaemonConfig, Limits
-from photostyle.server.daemon.pixels import image_from_array
+from photostyle.server.wire.arrays import image_from_array
 
 ROOT = Path(__file__).resolve().parent.parent
 

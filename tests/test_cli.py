@@ -258,7 +258,7 @@ def interpreter_start_seconds() -> float:
     import time
 
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import photostyle.server.entry"], check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", "import photostyle.server.cli.entry"], check=True, timeout=60)
     return time.monotonic() - started
 
 

@@ -22,11 +22,11 @@ from photostyle.core import PRESETS
 from photostyle.core.transfer import REGION_MODES
 from photostyle.server.client import (Client, DaemonUnavailableError, EncodedImage, Image, Options, Preview,
                                       Progress, Queued, Region, Result)
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import REGION_MODES as WIRE_REGION_MODES
-from photostyle.server.client.wire import SERVICE
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import REGION_MODES as WIRE_REGION_MODES
+from photostyle.server.wire.contract import SERVICE
 from photostyle.server.daemon import Limits
-from photostyle.server.daemon.pixels import array_from_image
+from photostyle.server.wire.arrays import array_from_image
 
 
 def test_capabilities_state_engine_device_presets_and_limits(client, device):

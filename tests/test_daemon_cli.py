@@ -13,7 +13,7 @@ import torch
 
 from daemon_fixtures import daemon, photo, running_daemon  # noqa: F401  (fixtures)
 from photostyle.core import PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult
-from photostyle.server.daemon_cli import RemoteTransfer
+from photostyle.server.cli.serve import RemoteTransfer
 
 FAST = TransferOptions(size=64, photoreal_iterations=5)
 

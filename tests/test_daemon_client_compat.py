@@ -5,7 +5,6 @@ stubs match the .proto."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon_fixtures import ROOT, daemon  # noqa: F401  (fixtures)
+from photostyle.server.install.common import copy_client
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -22,7 +22,7 @@ VENDORED_CLIENT = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, sys.argv[1])
     import google.protobuf, grpc
-    from photostyle_client import Client, DaemonUnavailableError, Image, InvalidRequestError, Options
+    from photostyle.server.client import Client, DaemonUnavailableError, Image, InvalidRequestError, Options
     w, h = 96, 80
     content = bytes(v for y in range(h) for x in range(w) for v in (x * 255 // w, y * 255 // h, 128))
     style = bytes(v for y in range(90) for x in range(70) for v in (255 - x * 255 // 70, y * 255 // 90, 60))
@@ -49,15 +49,15 @@ VENDORED_CLIENT = textwrap.dedent("""
         except DaemonUnavailableError as exc:
             out["unavailable"] = str(exc)
     out["heavy_modules"] = sorted({"numpy", "torch"} & set(sys.modules))
+    out["client_from"] = sys.modules["photostyle.server.client"].__file__
     print(json.dumps(out))
 """)
 
 
 @pytest.fixture
 def vendored(tmp_path: Path) -> Path:
-    """The client folder copied the way the plug-in installer does, under another name."""
-    shutil.copytree(ROOT / "server" / "client", tmp_path / "photostyle_client",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    """The client library and the wire package, vendored by the plug-in installer's own function."""
+    copy_client(tmp_path)
     return tmp_path
 
 
@@ -92,6 +92,7 @@ def test_vendored_client_works_against_a_real_daemon(python, vendored, daemon):
     assert "declares 5 bytes" in out["invalid"]
     assert "photostyle serve" in out["unavailable"]
     assert out["heavy_modules"] == []
+    assert Path(out["client_from"]).is_relative_to(vendored)  # the vendored copy, not this checkout's
 
 
 def test_checked_in_stubs_match_the_proto():

@@ -21,8 +21,8 @@ from daemon_fixtures import (CONTENT, FAST, ROOT, SLOW, STYLE, client, daemon, d
 from photostyle.server.client import (AuthenticationError, CancelledError, Client, DaemonBusyError, DaemonDiedError,
                                       DaemonUnavailableError, DeviceOutOfMemoryError, EncodedImage, Image, InvalidMasksError,
                                       InvalidRequestError, Options, Progress, Queued, Region, Result, TooLargeError)
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH
 from photostyle.server.daemon import ConfigError, Daemon, DaemonConfig, Limits
 
 

@@ -23,8 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from daemon_fixtures import CONTENT, FAST, STYLE, running_daemon, silent_calls, wait_until
 from photostyle.server.client import AuthenticationError, Client, DaemonBusyError, Result
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import CAPABILITIES_PATH, ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import CAPABILITIES_PATH, ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH
 from photostyle.server.daemon import ConfigError, Daemon, DaemonConfig, Limits
 from photostyle.server.daemon.validation import EXTRA_CALLS
 

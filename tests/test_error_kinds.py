@@ -19,8 +19,8 @@ from photostyle.server.client import (AuthenticationError, CancelledError, Clien
                                       InvalidMasksError, InvalidRequestError, Options, PhotoStyleClientError,
                                       StalledError, TooLargeError)
 from photostyle.server.client import errors
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import SERVICE, ErrorKind
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import SERVICE, ErrorKind
 from photostyle.server.daemon.scheduler import Failure
 from photostyle.server.daemon.service import _abort
 

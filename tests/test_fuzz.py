@@ -28,8 +28,8 @@ from hostile_files import (PNG_SIGNATURE, SAMPLE_FILES, tiff_without_width, with
                            with_tiff_size)
 from photostyle.core import InputImageError, get_preset, load_image
 from photostyle.core.images import MIN_WORKING_SIDE
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import ErrorKind
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import ErrorKind
 from photostyle.server.daemon import Limits
 from photostyle.server.daemon.pixels import to_array
 from photostyle.server.daemon.validation import Blob, Plan, RequestError, check_image, check_setup, raw_size

@@ -30,13 +30,13 @@ from daemon_fixtures import daemon_process, running_daemon
 from gimp.chroot import (DATA_DIR, GIMP_DIR, ChrootUnavailable, chroot_python, ensure_chroot, inside, result_of,
                          start_gimp)
 from photostyle.core import PRESETS
-from photostyle.server import install_gimp
+from photostyle.server.install import gimp as install_gimp
 from photostyle.server.client import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, Client, live_preview_scale
-from photostyle.server.host_packages import VENDOR_DIR, download_command, probe
-from photostyle.server.plugin_install_common import (CLIENT_PACKAGE, DAEMON_CONFIG, daemon_start_command,
+from photostyle.server.install.host_packages import VENDOR_DIR, download_command, probe
+from photostyle.server.install.common import (CLIENT_PACKAGE, DAEMON_CONFIG, daemon_start_command,
                                                     read_daemon_config)
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "server" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "server" / "cli" / "examples"
 SCENARIO = Path(__file__).resolve().parent / "gimp" / "scenario.py"
 DIALOG_GRABBER = Path(__file__).resolve().parent / "gimp" / "dialog_screenshot.py"
 PLUGIN = "plug-ins/photostyle"
@@ -58,8 +58,9 @@ def test_install_lays_out_the_plugin_folder(tmp_path: Path) -> None:
     folder = tmp_path / PLUGIN
     assert report.ok, report
     assert os.access(folder / "photostyle.py", os.X_OK)  # GIMP skips a plug-in that is not executable
-    assert (folder / CLIENT_PACKAGE / "launch.py").is_file()
-    assert (folder / CLIENT_PACKAGE / "__init__.py").is_file()
+    assert (folder / CLIENT_PACKAGE / "server" / "client" / "launch.py").is_file()
+    assert (folder / CLIENT_PACKAGE / "server" / "wire" / "photostyle_pb2.py").is_file()
+    assert not (folder / CLIENT_PACKAGE / "server" / "wire" / "arrays.py").exists()  # numpy: never in a host
     assert not list(folder.rglob("__pycache__"))
     config = read_daemon_config(folder)
     assert config["address"] == "127.0.0.1:50999"
@@ -70,7 +71,7 @@ def test_install_lays_out_the_plugin_folder(tmp_path: Path) -> None:
 
 def test_install_over_an_old_install_replaces_the_client(tmp_path: Path) -> None:
     install_gimp.install(tmp_path, check=False)
-    stale = tmp_path / PLUGIN / CLIENT_PACKAGE / "stale_module.py"
+    stale = tmp_path / PLUGIN / CLIENT_PACKAGE / "server" / "client" / "stale_module.py"
     stale.write_text("")
     install_gimp.install(tmp_path, start_command=[], check=False)
     assert not stale.exists()
@@ -110,13 +111,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 @pytest.fixture
-def daemon_launch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The client's daemon launcher, imported from an installed copy of the plug-in."""
-    install_gimp.install(tmp_path, check=False)
-    monkeypatch.syspath_prepend(str(tmp_path / PLUGIN))
-    for name in [name for name in sys.modules if name.split(".")[0] == CLIENT_PACKAGE]:
-        monkeypatch.delitem(sys.modules, name)
-    return importlib.import_module(f"{CLIENT_PACKAGE}.launch")
+def daemon_launch() -> ModuleType:
+    """The client's daemon launcher (the plug-ins vendor this very module: the vendored copy is
+    imported by a host's Python in tests/test_daemon_client_compat.py)."""
+    return importlib.import_module("photostyle.server.client.launch")
 
 
 def test_plugin_starts_the_recorded_daemon_and_waits_for_it(daemon_launch: ModuleType, tmp_path: Path) -> None:
@@ -202,7 +200,7 @@ def test_the_installer_vendors_grpc_that_only_the_plugin_sees(gimp_root: Path) -
     bare = subprocess.run([*chroot_python(gimp_root), "-c", "import google.protobuf"], capture_output=True, text=True)
     assert bare.returncode != 0 and "No module named 'google'" in bare.stderr, bare
     script = (f"import sys; sys.path[:0] = [{plugin!r} + '/{VENDOR_DIR}', {plugin!r}]; import grpc, google.protobuf, "
-              "photostyle_client; print(grpc.__file__); print(google.protobuf.__file__)")
+              "photostyle.server.client; print(grpc.__file__); print(google.protobuf.__file__)")
     vendored = subprocess.run([*chroot_python(gimp_root), "-c", script], capture_output=True, text=True)
     assert vendored.returncode == 0, vendored.stderr
     assert all(path.startswith(f"{plugin}/{VENDOR_DIR}/") for path in vendored.stdout.split()), vendored.stdout

@@ -1,4 +1,4 @@
-"""Giving a host's Python grpcio/protobuf (server/host_packages.py) and the installers' --offline / --no-vendor.
+"""Giving a host's Python grpcio/protobuf (server/install/host_packages.py) and the installers' --offline / --no-vendor.
 
 The tag choice is checked without network against the hosts we target and against the file
 names of wheels that grpcio and protobuf really publish, also for hosts whose Python cannot be run
@@ -24,8 +24,9 @@ import grpc
 import pytest
 from google import protobuf
 
-from photostyle.server import install_gimp, install_krita
-from photostyle.server.host_packages import (KNOWN_HOST_PYTHONS, REQUIREMENTS, VENDOR_DIR, HostPackagesError,
+from photostyle.server.install import gimp as install_gimp
+from photostyle.server.install import krita as install_krita
+from photostyle.server.install.host_packages import (KNOWN_HOST_PYTHONS, REQUIREMENTS, VENDOR_DIR, HostPackagesError,
                                              HostPython, WheelTags, assumed_host_python, download_command, probe,
                                              vendor, wheel_tags)
 
@@ -334,7 +335,7 @@ def test_reinstalling_for_a_python_that_has_grpc_removes_the_vendored_copy(real_
 def _assert_imports_the_client_from_vendor(plugin: Path) -> None:
     """The bare Python, with the plug-in's paths as the plug-in sets them, loads grpc and protobuf from vendor/."""
     script = ("import sys; sys.path[:0] = [sys.argv[1] + '/vendor', sys.argv[1]]; import grpc, google.protobuf, "
-              "photostyle_client; from photostyle_client import photostyle_pb2; "
+              "photostyle.server.client; from photostyle.server.wire import photostyle_pb2; "
               "print(grpc.__file__); print(google.protobuf.__file__); print(photostyle_pb2.DESCRIPTOR.package)")
     done = subprocess.run([*BARE_PYTHON, "-c", script, str(plugin)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -553,7 +554,7 @@ def _fake_pip_download(wheels: list[Path]):
 
 
 def test_a_broken_wheel_keeps_the_old_vendor_folder_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from photostyle.server import host_packages
+    from photostyle.server.install import host_packages
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     good = make_wheel(wheels, "grpcio", "1.99.0", "py3-none-any", "grpc")

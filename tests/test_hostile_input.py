@@ -33,8 +33,8 @@ from daemon_fixtures import (CONTENT, FAST, SLOW, STYLE, image, photo, raw_trans
 from hostile_files import encode, jpeg_declaring, png_declaring, tiff_declaring, tiff_without_width
 from photostyle.server.client import (CancelledError, Client, EncodedImage, Image, InvalidMasksError,
                                       InvalidRequestError, Options, PhotoStyleClientError, Region, TooLargeError)
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import CAPABILITIES_PATH, ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH, ErrorKind
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import CAPABILITIES_PATH, ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH, ErrorKind
 from photostyle.server.daemon import Limits
 
 _SCRIPT = Path(sys.executable).with_name("photostyle")

@@ -27,12 +27,12 @@ import pytest
 
 from PIL import Image
 
-from photostyle.server import install_krita
+from photostyle.server.install import krita as install_krita
 from photostyle.server.client import LIVE_PREVIEW_SIDE, Client, DaemonUnavailableError, live_preview_scale
-from photostyle.server.plugin_install_common import read_daemon_config
+from photostyle.server.install.common import read_daemon_config
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "server" / "examples"
+EXAMPLES = ROOT / "server" / "cli" / "examples"
 PHOTO, REFERENCE = EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg"
 DRIVER = Path(__file__).resolve().parent / "krita"
 SCREENSHOT = ROOT / "docs" / "krita-docker.png"
@@ -82,8 +82,8 @@ class TestInstaller:
         plugin = tmp_path / "krita" / "pykrita" / "photostyle_krita"
         assert report.ok, str(report)
         for name in ("__init__.py", "docker.py", "job.py", "layers.py", "pixels.py", "qimages.py", "settings.py",
-                     "photostyle_client/launch.py", "photostyle_client/live_preview.py",
-                     "photostyle_client/__init__.py", "photostyle_client/photostyle_pb2.py"):
+                     "photostyle/server/client/launch.py", "photostyle/server/client/live_preview.py",
+                     "photostyle/server/client/__init__.py", "photostyle/server/wire/photostyle_pb2.py"):
             assert (plugin / name).is_file(), name
         assert "X-KDE-Library=photostyle_krita" in (plugin.parent / "photostyle_krita.desktop").read_text()
         text = kritarc.read_text()

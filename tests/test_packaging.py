@@ -90,8 +90,8 @@ def test_the_installed_wheel_installs_the_gimp_plugin(wheel_venv: Path, tmp_path
     _photostyle(wheel_venv, "plugins", "install", "gimp", "--gimp-dir", str(tmp_path), "--gimp-python", str(python))
     plugin = tmp_path / "plug-ins" / "photostyle"
     assert (plugin / "photostyle.py").read_bytes() == (ROOT / "plugins" / "gimp" / "photostyle.py").read_bytes()
-    assert (plugin / "photostyle_client" / "__init__.py").is_file()
-    assert (plugin / "photostyle_client" / "photostyle_pb2.py").is_file()
+    assert (plugin / "photostyle" / "server" / "client" / "__init__.py").is_file()
+    assert (plugin / "photostyle" / "server" / "wire" / "photostyle_pb2.py").is_file()
     config = json.loads((plugin / "photostyle-daemon.json").read_text())
     assert config["start_command"][0] == str(python)  # the plug-in starts the daemon the wheel installed
 
@@ -105,7 +105,7 @@ def test_the_installed_wheel_installs_the_krita_docker(wheel_venv: Path, tmp_pat
         if name.startswith("krita/"):
             source = ROOT / "plugins" / name
             assert (pykrita / name.removeprefix("krita/")).read_bytes() == source.read_bytes(), name
-    assert (pykrita / "photostyle_krita" / "photostyle_client" / "launch.py").is_file()
+    assert (pykrita / "photostyle_krita" / "photostyle" / "server" / "client" / "launch.py").is_file()
     config = json.loads((pykrita / "photostyle_krita" / "photostyle-daemon.json").read_text())
     assert config["start_command"][0] == str(python)
     assert "enable_photostyle_krita=true" in (tmp_path / "kritarc").read_text()

@@ -25,8 +25,8 @@ from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, Region
 from photostyle.core.masks import pair_regions
 from photostyle.server.client import (Client, EncodedImage, InvalidMasksError, InvalidRequestError, Options, Region,
                                       Result, TooLargeError)
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.daemon.pixels import image_from_array
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.arrays import image_from_array
 
 BOMBS = {
     "16-bit PNG": png_bomb(16),

@@ -44,8 +44,8 @@ PLUGIN_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(PLUGIN_DIR / "vendor"), str(PLUGIN_DIR)]
 
 try:
-    import photostyle_client as ps
-    from photostyle_client.launch import DaemonConfig, connect
+    from photostyle.server import client as ps
+    from photostyle.server.client.launch import DaemonConfig, connect
     REGION_CHOICES, DEFAULT_REGION_CHOICE = ps.REGION_CHOICES, ps.DEFAULT_REGION_CHOICE
 except ImportError as error:  # GIMP's Python lacks grpc/protobuf: register anyway, explain when run
     ps = None

@@ -3,7 +3,7 @@
 Shared by `photostyle transfer --server` and the GIMP and Krita plug-ins, which vendor this
 folder as-is: it needs only grpcio (>= 1.51) and protobuf (>= 4.21), and imports relatively.
 
-    from photostyle_client import Client, Image, Options   # or photostyle.server.client
+    from photostyle.server.client import Client, Image, Options
     with Client("127.0.0.1:50151") as client:
         call = client.transfer(Image(w, h, 4, "uint16", layer_bytes), Image(...), options=Options(size=512))
         result = call.result(on_event=print)  # Queued / Progress / Preview events on the way
@@ -15,11 +15,11 @@ from .errors import (AuthenticationError, CancelledError, DaemonBugError, Daemon
                      DaemonError, DaemonSetupError, DaemonUnavailableError, DeviceOutOfMemoryError, InvalidMasksError,
                      InvalidRequestError, PhotoStyleClientError, StalledError, TooLargeError)
 from .events import Event, Preview, Progress, Queued, Result
-from .images import EncodedImage, Image, Region
+from photostyle.server.wire.images import EncodedImage, Image, Region
 from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
 from .regions import (DEFAULT_REGION_CHOICE, REGION_CHOICES, SELECTION_REGION, RegionPlan, check_found_regions,
                       is_auto_region, plan_regions)
-from .wire import DEFAULT_ADDRESS, DEFAULT_PORT
+from photostyle.server.wire.contract import DEFAULT_ADDRESS, DEFAULT_PORT
 
 __all__ = [
     "AuthenticationError", "CancelledError", "Client", "DEFAULT_ADDRESS", "DEFAULT_PORT", "DaemonBugError",

@@ -17,12 +17,14 @@ from typing import Callable, Iterator, Sequence
 
 import grpc
 
-from . import photostyle_pb2 as pb
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.chunks import ChunkOverflow, Reassembly, chunks
+from photostyle.server.wire.contract import (CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, REGION_MODES,
+                                            SERVICE, TRANSFER_PATH, token_metadata)
+from photostyle.server.wire.images import EncodedImage, Image, Region
+
 from .errors import DaemonError, DaemonUnavailableError, PhotoStyleClientError, from_rpc_error
 from .events import Event, Preview, Progress, Queued, Result
-from .images import EncodedImage, Image, Region
-from .wire import (CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, REGION_MODES, SERVICE, TRANSFER_PATH,
-                   chunks, token_metadata)
 
 _SERVICE_CONFIG = json.dumps({
     "loadBalancingConfig": [{"round_robin": {}}],
@@ -229,43 +231,30 @@ class TransferCall:
 
 class _ResultDownload:
     """The bytes that follow a TransferResult, filled chunk by chunk: the result image, then each
-    found region's content mask and style mask, one buffer each (as the daemon announced them)."""
+    found region's content mask and style mask (as the daemon announced them)."""
 
     def __init__(self, header: pb.TransferResult) -> None:
         self._header = header
         self._infos = [header.image]
         for region in header.regions:
             self._infos += [region.content_mask, region.style_mask]
-        self._buffers = [bytearray(info.size_bytes) for info in self._infos]
-        self._index = 0  # the buffer being filled
-        self._filled = 0  # bytes of it received
+        self._bytes = Reassembly([info.size_bytes for info in self._infos])
 
     def add(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            self._skip_full()
-            if self._index == len(self._buffers):
-                raise DaemonError("The daemon sent more result data than it announced (a daemon bug).")
-            buffer = self._buffers[self._index]
-            taken = min(len(view), len(buffer) - self._filled)
-            buffer[self._filled:self._filled + taken] = view[:taken]
-            self._filled += taken
-            view = view[taken:]
+        try:
+            self._bytes.add(data)
+        except ChunkOverflow:
+            raise DaemonError("The daemon sent more result data than it announced (a daemon bug).") from None
 
     def result(self) -> Result:
-        self._skip_full()
-        if self._index < len(self._buffers):
+        if not self._bytes.complete:
             raise DaemonError("The daemon ended the job without sending the whole result (a daemon bug).")
-        image, *masks = [Image.from_wire(info, buffer) for info, buffer in zip(self._infos, self._buffers)]
+        image, *masks = [Image.from_wire(info, buffer) for info, buffer in zip(self._infos, self._bytes.buffers)]
         header = self._header
         pairs = iter(masks)
         regions = [Region(region.name, next(pairs), next(pairs)) for region in header.regions]
         return Result(image, list(header.notes), header.seconds, header.device,
                       (header.working_width, header.working_height), regions)
-
-    def _skip_full(self) -> None:
-        while self._index < len(self._buffers) and self._filled == len(self._buffers[self._index]):
-            self._index, self._filled = self._index + 1, 0
 
 
 def _split(addresses: str | Sequence[str]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import grpc
 
-from .wire import ERROR_KIND_METADATA_KEY, START_COMMAND, ErrorKind
+from photostyle.server.wire.contract import CANCELLED_MESSAGE, ERROR_KIND_METADATA_KEY, START_COMMAND, ErrorKind
 
 
 class PhotoStyleClientError(Exception):
@@ -117,7 +117,7 @@ def from_rpc_error(error: grpc.Call, where: str, job_started: bool) -> PhotoStyl
             f"No PhotoStyle daemon is answering at {where}. Start one with `{START_COMMAND}`, or check the "
             f"address, port and TLS settings. ({details})", details)
     if code == grpc.StatusCode.CANCELLED and (not details or "Locally cancelled" in details):
-        return CancelledError("The job was cancelled; nothing was changed.", details)
+        return CancelledError(CANCELLED_MESSAGE, details)
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return AuthenticationError(details or "The daemon refused this client's token.", details)
     return _BY_CODE.get(code, DaemonError)(details or f"The daemon failed with {code.name}.", details)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .images import Image, Region
+from photostyle.server.wire.images import Image, Region
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Reach the PhotoStyle daemon a plug-in was installed with, starting it when none answers.
 
 Part of the client library, so both plug-ins share it: the installer writes
-`photostyle-daemon.json` beside the plug-in (see photostyle.server.plugin_install_common), and a
+`photostyle-daemon.json` beside the plug-in (see photostyle.server.install.common), and a
 plug-in calls `connect(DaemonConfig.load(its_folder))`. Every failure is a
 `DaemonUnavailableError` whose text says exactly what to run, so the host can show it as-is.
 """
@@ -20,7 +20,7 @@ from typing import Callable
 
 from .client import Client
 from .errors import DaemonUnavailableError
-from .wire import DEFAULT_ADDRESS
+from photostyle.server.wire.contract import DEFAULT_ADDRESS
 
 CONFIG_NAME = "photostyle-daemon.json"
 #: The started daemon's output goes here, so a failed start can be explained.

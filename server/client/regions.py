@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .errors import DaemonError, InvalidMasksError
-from .images import Region
+from photostyle.server.wire.images import Region
 
 #: The region modes a retoucher chooses from, in the order both hosts show them, with their labels
 #: (not the engine's own "given" and "auto" of `Options.regions`: `plan_regions` picks that one).

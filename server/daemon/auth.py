@@ -12,7 +12,7 @@ from typing import Callable
 import grpc
 from grpc_health.v1 import health
 
-from photostyle.server.client.wire import ERROR_KIND_METADATA_KEY, TOKEN_METADATA_KEY, ErrorKind
+from photostyle.server.wire.contract import ERROR_KIND_METADATA_KEY, TOKEN_METADATA_KEY, ErrorKind
 
 _OPEN_PREFIX = f"/{health.SERVICE_NAME}/"
 

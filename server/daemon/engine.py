@@ -9,32 +9,22 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import grpc
-import numpy as np
 import torch
 
-from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError, Progress, RegionPair, WeightsError,
-                             resolve_device, transfer)
+from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError, Progress, WeightsError, resolve_device,
+                             transfer)
 from photostyle.core.vgg import load_vgg19
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import ErrorKind
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.arrays import to_wire
+from photostyle.server.wire.contract import ErrorKind
 
-from .pixels import to_wire
-from .scheduler import Failure, Job, Outcome
+from .jobs import Failure, Job, Outcome
 from .validation import describe
 
 log = logging.getLogger("photostyle.daemon")
-
-
-@dataclass
-class Inputs:
-    """A job's received pixels, as the engine takes them."""
-
-    content: np.ndarray
-    style: np.ndarray
-    regions: list[RegionPair]
 
 
 class Engine:

@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from photostyle.core import OptionsError, WeightsError
 from photostyle.core.images import MAX_PIXELS, MIN_SIDE, MIN_WORKING_SIDE
 from photostyle.core.transfer import MAX_OPTION
-from photostyle.server.client.wire import DEFAULT_PORT, SERVICE
+from photostyle.server.wire.contract import DEFAULT_PORT, SERVICE
 
 from .auth import TokenInterceptor
 from .engine import Engine

@@ -28,12 +28,15 @@ from google.protobuf.message import DecodeError, Message
 
 from photostyle.core import PRESETS, RegionPair, TransferResult
 from photostyle.core.images import MIN_SIDE
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import API_VERSION, ERROR_KIND_METADATA_KEY, SERVICE, ErrorKind, chunks
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.arrays import to_wire
+from photostyle.server.wire.chunks import chunks
+from photostyle.server.wire.contract import API_VERSION, ERROR_KIND_METADATA_KEY, SERVICE, ErrorKind
 
-from .engine import Engine, Inputs
-from .pixels import receive, to_array, to_wire
-from .scheduler import CANCELLED, DeviceLine, Failure, Job
+from .engine import Engine
+from .jobs import CANCELLED, Failure, Inputs, Job
+from .pixels import receive, to_array
+from .scheduler import DeviceLine
 from .validation import Limits, RequestError, check_setup, invalid
 
 log = logging.getLogger("photostyle.daemon")

@@ -16,9 +16,9 @@ import grpc
 from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, TransferOptions, check_options,
                              check_region_names)
 from photostyle.core.images import MAX_PIXELS, MIN_SIDE, check_pixel_count
-from photostyle.server.client import photostyle_pb2 as pb
-from photostyle.server.client.wire import (CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, SAMPLE_TYPE_NAMES,
-                                          SAMPLE_TYPES, ErrorKind)
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, ErrorKind
+from photostyle.server.wire.images import SAMPLE_TYPE_NAMES, SAMPLE_TYPES
 
 _LAYOUTS = {pb.CHANNEL_LAYOUT_GREY: "grey", pb.CHANNEL_LAYOUT_GREY_ALPHA: "grey+alpha",
             pb.CHANNEL_LAYOUT_RGB: "RGB", pb.CHANNEL_LAYOUT_RGBA: "RGBA"}

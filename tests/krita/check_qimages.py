@@ -1,7 +1,7 @@
 """Runs the Krita docker's `qimages` (the live preview's shrinking and compositing) in Krita's
 Python with its PyQt5, outside Krita: `python3 check_qimages.py PLUGIN_DIR REFERENCE_JPEG`.
 
-PLUGIN_DIR is an installed photostyle_krita folder (with its vendored photostyle_client). Layers
+PLUGIN_DIR is an installed photostyle_krita folder (with its vendored client library). Layers
 are stand-ins with Krita's `pixelData(x, y, w, h)` and its byte layouts (BGRA for 8/16-bit
 integers, RGBA halves and floats). Asserts, then prints a JSON summary for
 tests/test_krita_plugin.py.
@@ -16,11 +16,11 @@ from pathlib import Path
 from PyQt5.QtGui import QGuiApplication, QImage
 
 plugin_dir, reference = Path(sys.argv[1]), sys.argv[2]
-sys.path.insert(0, str(plugin_dir))  # photostyle_client, as the plug-in's __init__ does
+sys.path.insert(0, str(plugin_dir))  # the vendored photostyle package, as the plug-in's __init__ does
 package = types.ModuleType("photostyle_krita")  # the package without its __init__ (which needs Krita)
 package.__path__ = [str(plugin_dir)]
 sys.modules["photostyle_krita"] = package
-from photostyle_client import Image  # noqa: E402
+from photostyle.server.client import Image  # noqa: E402
 from photostyle_krita import qimages  # noqa: E402
 
 app = QGuiApplication(sys.argv)

@@ -1,7 +1,8 @@
 """PhotoStyle for Krita 5: the "Photo Style" docker (Settings ▸ Dockers ▸ Photo Style).
 
 A thin adapter: the style transfer runs in the PhotoStyle daemon. The installer copies the
-client library (`photostyle_client`, with its daemon launcher) into this folder; like the GIMP
+client library (the `photostyle` package: `photostyle.server.client` with its daemon launcher and
+`photostyle.server.wire`) into this folder; like the GIMP
 plug-in, we put the folder on sys.path to import it.
 """
 

@@ -1,12 +1,12 @@
 """The "Photo Style" docker: the panel's widgets and what pressing them does.
 
 It only wires things together: `layers` reads and writes Krita documents, `job` talks to the
-daemon off the UI thread (starting the installed one when none answers, via `photostyle_client.launch`),
+daemon off the UI thread (starting the installed one when none answers, via `photostyle.server.client.launch`),
 `settings` holds what is remembered, `qimages` shrinks and shows live previews.
 Every slot reports problems on the status line: an exception escaping a slot would open
 Krita's modal error dialog.
 
-Preview runs the daemon's live-preview preset (`photostyle_client.live_preview_options`) on the
+Preview runs the daemon's live-preview preset (`photostyle.server.client.live_preview_options`) on the
 selected area, shrunk by the client library's `live_preview_scale`, and only shows the answer.
 One preview is current at a time: a newer Preview, or Run, cancels it and its late signals are
 ignored; Preview waits while a Run is in flight (the daemon runs one job at a time). Once a
@@ -22,14 +22,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from photostyle_client.launch import DaemonConfig
+from photostyle.server.client.launch import DaemonConfig
 from krita import DockWidget, Krita
 from PyQt5.QtCore import Qt, QTimer, pyqtSlot
 from PyQt5.QtGui import QImage, QPixmap
 from PyQt5.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QProgressBar, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from photostyle_client import REGION_CHOICES, PhotoStyleClientError, live_preview_options
+from photostyle.server.client import REGION_CHOICES, PhotoStyleClientError, live_preview_options
 
 from . import layers, qimages
 from .job import ProbeThread, TransferThread

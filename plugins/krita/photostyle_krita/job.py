@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from photostyle_client.launch import DaemonConfig, connect
-from photostyle_client import (CancelledError, Client, Image, Options, Preview, Progress, Queued, Region, Result,
+from photostyle.server.client.launch import DaemonConfig, connect
+from photostyle.server.wire.contract import CANCELLED_MESSAGE
+from photostyle.server.client import (CancelledError, Client, Image, Options, Preview, Progress, Queued, Region, Result,
                                TransferCall)
 from PyQt5.QtCore import QObject, QThread, pyqtSignal
 from PyQt5.QtGui import QImage
@@ -22,9 +23,9 @@ class TransferThread(QThread):
 
     starting = pyqtSignal(float)  # seconds spent waiting for a daemon this thread started
     queued = pyqtSignal(int)
-    progressed = pyqtSignal(object)  # photostyle_client.Progress
+    progressed = pyqtSignal(object)  # photostyle.server.client.Progress
     previewed = pyqtSignal(QImage)
-    succeeded = pyqtSignal(object)  # photostyle_client.Result
+    succeeded = pyqtSignal(object)  # photostyle.server.client.Result
     failed = pyqtSignal(object)  # an Exception whose str() is shown to the user
 
     def __init__(self, daemon: DaemonConfig, content: Image, style: object, regions: list[Region], options: Options,
@@ -46,7 +47,7 @@ class TransferThread(QThread):
     def _stream(self, client: Client) -> None:
         with self._lock:
             if self._cancelled:
-                raise CancelledError("The job was cancelled; nothing was changed.")
+                raise CancelledError(CANCELLED_MESSAGE)
             self._call = client.transfer(*self._request)
         for event in self._call:
             if isinstance(event, Queued):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Union
 
 from krita import Document, Krita, Node, Selection
-from photostyle_client import (SELECTION_REGION, EncodedImage, Image, Region, Result, check_found_regions,
+from photostyle.server.client import (SELECTION_REGION, EncodedImage, Image, Region, Result, check_found_regions,
                                is_auto_region, live_preview_scale, plan_regions)
 from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QTimer
 from PyQt5.QtGui import QImage, QImageReader

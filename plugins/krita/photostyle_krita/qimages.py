@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 from typing import Callable, Protocol
 
-from photostyle_client import DaemonError, Image
+from photostyle.server.client import DaemonError, Image
 from PyQt5.QtCore import QSize, Qt
 from PyQt5.QtGui import QImage, QImageReader, QPainter
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, fields
 
 from krita import Krita
 
-from photostyle_client.launch import DaemonConfig
-from photostyle_client import DEFAULT_REGION_CHOICE, REGION_CHOICES, Options
+from photostyle.server.client.launch import DaemonConfig
+from photostyle.server.client import DEFAULT_REGION_CHOICE, REGION_CHOICES, Options
 
 GROUP = "PhotoStyle"
 

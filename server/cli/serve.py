@@ -1,6 +1,6 @@
 """The command line's side of the daemon: `photostyle serve`, and `photostyle transfer --server`.
 
-cli.py calls `add_serve_command` and `add_server_options` while building its parser, `serve(args)`
+main.py calls `add_serve_command` and `add_server_options` while building its parser, `serve(args)`
 for `photostyle serve`, and `RemoteTransfer(args)` in place of `photostyle.core.transfer` when
 `--server` is given (same call, same result type).
 """
@@ -21,12 +21,12 @@ from photostyle.core import (Cancelled, PhotoStyleError, Progress, RegionPair, T
                              check_options, check_regions)
 from photostyle.core.progress import ProgressCallback
 
-from .client import CancelledError, Client, Options, PhotoStyleClientError, Queued, Region
-from .client import Progress as RemoteProgress
-from .client.wire import DEFAULT_PORT
-from .daemon import ConfigError, Daemon, DaemonConfig, Limits, return_large_buffers_to_os
-from .daemon.pixels import array_from_image, image_from_array
-from .daemon.validation import EXTRA_CALLS
+from ..client import CancelledError, Client, Options, PhotoStyleClientError, Queued, Region
+from ..client import Progress as RemoteProgress
+from ..daemon import ConfigError, Daemon, DaemonConfig, Limits, return_large_buffers_to_os
+from ..daemon.validation import EXTRA_CALLS
+from ..wire.arrays import array_from_image, image_from_array
+from ..wire.contract import DEFAULT_PORT
 
 TOKEN_ENV = "PHOTOSTYLE_TOKEN"
 #: What stops the daemon gracefully: a service manager's SIGTERM, a terminal's Ctrl-C.

@@ -6,8 +6,10 @@ installer puts these host-neutral things into that folder, all written here once
 
 - the plug-in's own files, taken from the package `photostyle.plugins` (`PLUGINS`), so that an
   install from the wheel finds them as well as an editable one;
-- the client library, vendored as the package `photostyle_client` (`copy_client`): the plug-in
-  adds its folder to `sys.path` and imports it; it needs only grpcio and protobuf;
+- the client library and the wire contract it speaks, vendored under their own names
+  (`photostyle.server.client`, `photostyle.server.wire`) as a package `photostyle` holding only
+  them (`copy_client`): the plug-in adds its folder to `sys.path` and imports them; they need
+  only grpcio and protobuf;
 - grpcio and protobuf themselves, in `vendor/`, when the host's Python lacks them
   (`provide_host_packages`, see host_packages.py): that is the step that fails on users' machines;
   where that Python cannot be run (Krita on Windows and macOS), for the Python the host is known
@@ -33,14 +35,23 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from photostyle import plugins
+from photostyle.server import client, wire
 from photostyle.server.client.launch import CONFIG_NAME, DaemonConfig
-from photostyle.server.client.wire import DEFAULT_ADDRESS
+from photostyle.server.wire.contract import DEFAULT_ADDRESS
 
 from .host_packages import (VENDOR_DIR, AssumedHostPython, HostPackagesError, assumed_host_python, probe, vendor,
                             wheel_versions)
 
-#: The vendored client package's name inside a plug-in folder.
-CLIENT_PACKAGE = "photostyle_client"
+#: The vendored package's name inside a plug-in folder: `photostyle`, holding only `server.client`
+#: and `server.wire`, so that the plug-ins import the client by the name it has everywhere.
+CLIENT_PACKAGE = "photostyle"
+#: What an install before the vendored package had that name left in the plug-in folder.
+_FORMER_CLIENT_PACKAGE = "photostyle_client"
+#: Modules of the wire package the plug-ins never import (numpy), left out of the vendored copy.
+_NOT_VENDORED = ("arrays.py",)
+_VENDORED_INIT = '''"""PhotoStyle's client library and wire contract, vendored into a host plug-in by `photostyle plugins
+install` (the engine and the daemon are not here: they run in the PhotoStyle daemon)."""
+'''
 #: The daemon config file's name inside a plug-in folder; its presence also marks a folder as ours.
 DAEMON_CONFIG = CONFIG_NAME
 #: The plug-ins' source files: plugins/ in the source tree, photostyle/plugins/ installed from the wheel.
@@ -49,8 +60,7 @@ PLUGINS = Path(plugins.__file__).resolve().parent
 #: Why --host-python-version/--host-platform are refused with --no-vendor (by the CLI, and in an install's report).
 NO_VENDOR_CONFLICT = ("--host-python-version/--host-platform choose the wheels to vendor, so they cannot go with "
                       "--no-vendor: drop --no-vendor to vendor for that Python, or drop them to only check it")
-_CLIENT_SOURCE = Path(__file__).resolve().parent / "client"
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", *_NOT_VENDORED)
 
 
 @dataclass
@@ -77,11 +87,17 @@ class HostPythonCheck:
 
 
 def copy_client(plugin_dir: Path) -> str:
-    """Replace `plugin_dir/photostyle_client` with a fresh copy of the client library."""
+    """Replace `plugin_dir/photostyle` with a fresh copy of the client library and the wire package."""
     target = plugin_dir / CLIENT_PACKAGE
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(_CLIENT_SOURCE, target, ignore=_IGNORED)
+    for old in (target, plugin_dir / _FORMER_CLIENT_PACKAGE):
+        if old.exists():
+            shutil.rmtree(old)
+    (target / "server").mkdir(parents=True)
+    (target / "__init__.py").write_text(_VENDORED_INIT)
+    (target / "server" / "__init__.py").write_text("")
+    for package in (client, wire):
+        source = Path(package.__file__).resolve().parent
+        shutil.copytree(source, target / "server" / source.name, ignore=_IGNORED)
     return f"Copied the client library to {target}"
 
 
@@ -112,7 +128,7 @@ def write_daemon_config(plugin_dir: Path, address: str = DEFAULT_ADDRESS, start_
                         token: str | None = None) -> str:
     """Record where the daemon listens and how to start it, as `plugin_dir/photostyle-daemon.json`.
 
-    The plug-in reads it back with `photostyle_client.launch.DaemonConfig.load`; an empty
+    The plug-in reads it back with `photostyle.server.client.launch.DaemonConfig.load`; an empty
     start command means the plug-in must not start one.
     """
     command = list(daemon_start_command(address) if start_command is None else start_command)
@@ -131,7 +147,7 @@ import os, sys
 vendored = os.path.join(sys.argv[1], sys.argv[2])
 sys.path[:0] = [vendored, sys.argv[1]]  # as the plug-ins do
 import grpc, google.protobuf
-import photostyle_client
+import photostyle.server.client
 where = lambda module: " (vendored)" if module.__file__.startswith(vendored + os.sep) else ""
 print("Python %d.%d, grpcio %s%s, protobuf %s%s" % (sys.version_info[0], sys.version_info[1],
       grpc.__version__, where(grpc), google.protobuf.__version__, where(google.protobuf)))

@@ -20,7 +20,7 @@ def cancelled(message: str) -> int:
 
 def main() -> int:
     try:
-        from photostyle.server.cli import main as run_command_line
+        from photostyle.server.cli.main import main as run_command_line
     except KeyboardInterrupt:
         return cancelled(INTERRUPTED)
     try:

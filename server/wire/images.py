@@ -1,6 +1,7 @@
-"""The pixel values host code hands to the client and gets back: plain bytes plus a shape.
+"""Images as they cross the wire: plain bytes plus a shape, and their wire headers.
 
-Deliberately free of numpy: GIMP and Krita fill these from their own layer buffers.
+Deliberately free of numpy: GIMP and Krita fill these from their own layer buffers (numpy arrays
+become these in `arrays`, which the daemon and the CLI use).
 """
 
 from __future__ import annotations
@@ -9,9 +10,16 @@ from dataclasses import dataclass
 from typing import Union
 
 from . import photostyle_pb2 as pb
-from .wire import SAMPLE_TYPE_NAMES, SAMPLE_TYPES
 
 Bytes = Union[bytes, bytearray, memoryview]
+
+#: Sample type names used by the client API → (wire enum, bytes per sample).
+SAMPLE_TYPES: dict[str, tuple[int, int]] = {
+    "uint8": (pb.SAMPLE_TYPE_UINT8, 1),
+    "uint16": (pb.SAMPLE_TYPE_UINT16, 2),
+    "float32": (pb.SAMPLE_TYPE_FLOAT32, 4),
+}
+SAMPLE_TYPE_NAMES: dict[int, str] = {enum: name for name, (enum, _) in SAMPLE_TYPES.items()}
 
 
 @dataclass(frozen=True)

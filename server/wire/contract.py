@@ -1,4 +1,5 @@
-"""What client and daemon agree on beyond the .proto: addresses, method paths, sizes, metadata.
+"""What client and daemon agree on beyond the .proto: addresses, method paths, sizes, metadata,
+and the kinds of error.
 
 No `_pb2_grpc.py` is generated (see proto/generate.py): both sides bind the two methods by path,
 which works the same on grpcio 1.51 (GIMP's and Krita's Debian Python) and on current grpcio.
@@ -27,6 +28,9 @@ CHUNK_BYTES = 256 << 10
 #: chunks and the largest previews (1024 px) fit.
 MAX_MESSAGE_BYTES = 16 << 20
 
+#: What a cancelled job tells its user, whoever cancelled it (the client, its user, the daemon).
+CANCELLED_MESSAGE = "The job was cancelled; nothing was changed."
+
 #: The shared token travels as `authorization: Bearer <token>` call metadata.
 TOKEN_METADATA_KEY = "authorization"
 #: Trailing metadata naming what kind of error a failed call hit (an ErrorKind value).
@@ -54,14 +58,6 @@ class ErrorKind(str, Enum):
     STALLED = "upload-stalled"  # the client went silent while sending its setup or pixels
     INTERNAL = "internal"  # a bug in the daemon; it keeps running
 
-#: Sample type names used by the client API → (wire enum, bytes per sample).
-SAMPLE_TYPES: dict[str, tuple[int, int]] = {
-    "uint8": (pb.SAMPLE_TYPE_UINT8, 1),
-    "uint16": (pb.SAMPLE_TYPE_UINT16, 2),
-    "float32": (pb.SAMPLE_TYPE_FLOAT32, 4),
-}
-SAMPLE_TYPE_NAMES: dict[int, str] = {enum: name for name, (enum, _) in SAMPLE_TYPES.items()}
-
 #: Region modes by the engine's names (photostyle.core.transfer.REGION_MODES) → wire enum.
 REGION_MODES: dict[str, int] = {"given": pb.REGION_MODE_GIVEN, "auto": pb.REGION_MODE_AUTO}
 REGION_MODE_NAMES: dict[int, str] = {enum: name for name, enum in REGION_MODES.items()}
@@ -70,9 +66,3 @@ REGION_MODE_NAMES: dict[int, str] = {enum: name for name, enum in REGION_MODES.i
 def token_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
     """Call metadata carrying `token`, or none."""
     return ((TOKEN_METADATA_KEY, f"Bearer {token}"),) if token else ()
-
-
-def chunks(data: memoryview, size: int = CHUNK_BYTES):
-    """`data` as consecutive byte strings of at most `size` bytes (protobuf wants `bytes`)."""
-    for start in range(0, len(data), size):
-        yield bytes(data[start:start + size])

@@ -4,8 +4,8 @@ It parses arguments, reads and writes files, shows progress, and turns engine er
 readable line (no traceback) with exit status 2. Everything the arguments alone decide (options,
 output paths) is checked before any image is read or the model loaded. Ctrl-C cancels cleanly
 (entry.py covers the seconds of start-up before this module is imported). `serve` runs the
-daemon (daemon_cli.py), `transfer --server` runs the job on one, and `plugins` installs the GIMP
-and Krita plug-ins (install_gimp.py, install_krita.py).
+daemon (serve.py), `transfer --server` runs the job on one, and `plugins` installs the GIMP
+and Krita plug-ins (photostyle.server.install).
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ from photostyle.core import (
 )
 from photostyle.core.transfer import REGION_MODES
 
-from . import install_gimp, install_krita
-from .daemon_cli import STOP_SIGNALS, RemoteTransfer, add_serve_command, add_server_options, serve
+from ..install import gimp as install_gimp
+from ..install import krita as install_krita
+from .serve import STOP_SIGNALS, RemoteTransfer, add_serve_command, add_server_options, serve
 from .entry import INTERRUPTED, cancelled
 from .progress_bar import ProgressBar
 
 #: The bundled demo pair: scikit-image sample photos (coffee: CC0, Rachel Michetti;
-#: rocket: public domain, SpaceX). See server/examples/CREDITS.txt.
+#: rocket: public domain, SpaceX). See server/cli/examples/CREDITS.txt.
 DEMO_CONTENT = "coffee.png"
 DEMO_STYLE = "rocket.jpg"
 DEMO_OUTPUT = "photostyle-demo.png"
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"gimp": install_gimp, "krita": install_krita}[args.host].run(args)
     try:
         if args.command == "demo":
-            examples = resources.files("photostyle.server.examples")
+            examples = resources.files("photostyle.server.cli.examples")
             with resources.as_file(examples / DEMO_CONTENT) as content, resources.as_file(examples / DEMO_STYLE) as style:
                 _run(content, style, args)
         else:

@@ -20,9 +20,9 @@ from glob import glob
 from pathlib import Path
 from typing import Sequence
 
-from photostyle.server.client.wire import DEFAULT_ADDRESS
+from photostyle.server.wire.contract import DEFAULT_ADDRESS
 
-from .plugin_install_common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
+from .common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
                                     copy_files, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
                                     report_host_python, run_action, write_daemon_config)
 
