@@ -34,6 +34,7 @@ from photostyle.core import (
 from photostyle.core.images import working_shape
 from photostyle.core.local_affine import smooth_local_affine
 from photostyle.core.methods import run_method
+from photostyle.core.metrics import photorealism_energy
 from photostyle.core.vgg import CAFFE_MEAN_BGR
 
 #: The module (photostyle.core.transfer is also the name of the function the package exports).
@@ -82,6 +83,22 @@ class Recorder:
         return [r for r in self.reports if r.stage == name]
 
 
+def mean_colour(image: np.ndarray) -> np.ndarray:
+    """The mean RGB of an image's first three channels, in [0, 1]."""
+    scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(image.dtype, 1)
+    return image[..., :3].reshape(-1, 3).astype(np.float64).mean(axis=0) / scale
+
+
+def assert_restyled(result: np.ndarray, photo: np.ndarray, reference: np.ndarray) -> None:
+    """The result took the reference's colours (its mean colour went most of the way there) and is
+    still the photo (its edges are where the photo's are): neither the photo handed back nor a
+    picture of the reference."""
+    before = np.linalg.norm(mean_colour(photo) - mean_colour(reference))
+    after = np.linalg.norm(mean_colour(result) - mean_colour(reference))
+    assert after < 0.2 * before, (mean_colour(result), mean_colour(photo), mean_colour(reference))
+    assert edge_correlation(result[..., :3].astype(np.float64), photo[..., :3].astype(np.float64)) > 0.5
+
+
 class TestOutputLayout:
     """On each device present: the layout code moves samples to the device and back."""
 
@@ -119,19 +136,33 @@ class TestOutputLayout:
         result = transfer(content, style, options=TransferOptions(photoreal_iterations=4, device=device))
         assert result.image.shape == (77, 101, 3) and result.image.dtype == np.uint8
         assert result.working_size == (101, 77)
+        assert_restyled(result.image, content, style)
 
     def test_odd_working_size(self, style, device):
         content = content_image(shape=(77, 101), seed=3)
         result = transfer(content, style, options=TransferOptions(size=61, photoreal_iterations=3, device=device))
         assert result.working_size == (61, 47) and working_shape(77, 101, 61) == (47, 61)
         assert result.image.shape == (77, 101, 3)
+        assert_restyled(result.image, content, style)
 
     def test_no_smoothing_upscales(self, style, device):
-        content = content_image()
-        result = transfer(content, style, options=TransferOptions(size=48, photoreal_iterations=4, smooth=False,
-                                                                  device=device))
-        assert result.image.shape == content.shape and result.image.dtype == np.uint8
-        assert result.working_size == (48, 39)
+        # A photo with detail finer than the 48 px working size can hold: a 2 px checker over it.
+        y, x = np.mgrid[0:CONTENT_SHAPE[0], 0:CONTENT_SHAPE[1]]
+        checker = ((x // 2 + y // 2) % 2 - 0.5)[..., None]
+        content = np.clip(content_image().astype(np.float64) + 80 * checker, 0, 255).astype(np.uint8)
+        options = TransferOptions(size=48, photoreal_iterations=4, device=device)
+        raw = transfer(content, style, options=replace(options, smooth=False))
+        finished = transfer(content, style, options=options)
+        assert raw.image.shape == content.shape and raw.image.dtype == np.uint8
+        assert raw.working_size == finished.working_size == (48, 39)
+        # The same look either way: the finish only changes how the working image reaches full size.
+        assert np.abs(mean_colour(raw.image) - mean_colour(finished.image)).max() < 0.01
+        assert_restyled(finished.image, content, style)
+        # Upscaled, the working image has lost the checker; finished, the result is an affine
+        # recolouring of the full-size photo and keeps it, edge for edge.
+        assert edge_correlation(raw.image.astype(np.float64), content.astype(np.float64)) < 0.5
+        assert edge_correlation(finished.image.astype(np.float64), content.astype(np.float64)) > 0.8
+        assert photorealism_energy(finished.image, content) < photorealism_energy(raw.image, content) / 4
 
     def test_zero_iterations_give_the_start_image(self, style, device):
         # Stage 1 starts from near-zero noise in Caffe space, i.e. the Caffe mean colour; with no
