@@ -67,15 +67,38 @@ def test_transfer_streams_queue_progress_previews_then_result(client, device):
     assert not np.array_equal(out, array_from_image(CONTENT))
 
 
+#: A reference with a colour cast that photo() lacks (it is grey on average): its blue mostly gone.
+WARM = photo(90, 70, flip=True) // np.array([1, 1, 4], np.uint8)
+
+
+def assert_took_the_references_colours(result: np.ndarray, content: np.ndarray, reference: np.ndarray) -> None:
+    """The result's mean colour went most of the way from the photo's to the reference's: it is not
+    the photo handed back."""
+    def mean_colour(pixels: np.ndarray) -> np.ndarray:
+        scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(pixels.dtype, 1)
+        rgb = pixels[:, :, :3] if pixels.shape[2] >= 3 else np.repeat(pixels[:, :, :1], 3, axis=2)
+        return rgb.reshape(-1, 3).astype(np.float64).mean(axis=0) / scale
+
+    before = np.linalg.norm(mean_colour(content) - mean_colour(reference))
+    after = np.linalg.norm(mean_colour(result) - mean_colour(reference))
+    assert after < 0.2 * before, (mean_colour(result), mean_colour(content), mean_colour(reference))
+
+
 @pytest.mark.parametrize("channels, dtype", [(4, np.uint16), (2, np.float32), (1, np.uint8)])
 def test_layouts_and_depths_round_trip(client, channels, dtype):
     content = photo(72, 90, channels, dtype)
-    result = client.transfer(image(content), STYLE, options=FAST).result()
+    if channels in (2, 4):  # an alpha that varies from pixel to pixel, so that no made-up one matches it
+        alpha = np.random.default_rng(0).random((72, 90))
+        content[:, :, -1] = alpha if dtype == np.float32 else np.round(alpha * np.iinfo(dtype).max)
+    result = client.transfer(image(content), image(WARM), options=FAST).result()
     out = array_from_image(result.image)
     assert out.dtype == dtype and out.shape[:2] == (72, 90)
     assert out.shape[2] == (3 if channels == 1 else 4 if channels in (2, 4) else channels)
     if channels in (2, 4):
         assert np.array_equal(out[:, :, -1], content[:, :, -1])  # alpha passes through untouched
+    assert_took_the_references_colours(out, content, WARM)
+    if dtype == np.uint16:  # 16 bits all the way: not an 8-bit result scaled up (multiples of 257)
+        assert (out[:, :, :3] % 257 != 0).mean() > 0.9
 
 
 def test_regions_and_notes(client):
@@ -124,8 +147,9 @@ def test_encoded_png_and_jpeg_inputs(client):
         PILImage.fromarray(array).save(buffer, format=fmt)
         return EncodedImage(buffer.getvalue())
 
-    result = client.transfer(encode(photo(), "PNG"), encode(photo(90, 70, flip=True), "JPEG"), options=FAST).result()
+    result = client.transfer(encode(photo(), "PNG"), encode(WARM, "JPEG"), options=FAST).result()
     assert (result.image.width, result.image.height, result.image.sample_type) == (96, 80, "uint8")
+    assert_took_the_references_colours(array_from_image(result.image), photo(), WARM)
 
 
 def test_jobs_wait_in_fifo_line_and_are_told_their_position(daemon, device):
