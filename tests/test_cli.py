@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import torch
 from PIL import Image as PILImage
 
 from photostyle.core import load_image, save_image
+from photostyle.core.metrics import edge_similarity
+from photostyle.server.cli import main as cli
 
 FAST = ["--size", "64", "--iterations", "0", "10"]
 
@@ -34,6 +37,11 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
     save_image(content, gradient_photo(80, 101))
     save_image(style, gradient_photo(90, 70)[::-1, :, ::-1].copy())
     return content, style
+
+
+def mean_colour(image: np.ndarray) -> np.ndarray:
+    """The mean RGB of 8-bit pixels, in [0, 1]."""
+    return image[..., :3].reshape(-1, 3).astype(np.float64).mean(axis=0) / 255
 
 
 def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -80,7 +88,24 @@ class TestTransfer:
         result = run_cli("transfer", str(pair[0]), str(pair[1]), "-o", str(out), "--content-mask",
                          str(tmp_path / "cm.png"), "--style-mask", str(tmp_path / "sm.png"), *FAST)
         assert result.returncode == 0, result.stderr
-        assert load_image(out).shape == (80, 101, 3)
+        masked = load_image(out)
+        assert masked.shape == (80, 101, 3)
+        # The same run without the masks, for comparison (in this process: a second start-up costs seconds).
+        assert cli.main(["transfer", str(pair[0]), str(pair[1]), "-o", str(tmp_path / "plain.png"), *FAST]) == 0
+        plain = load_image(tmp_path / "plain.png")
+        # The photo's green grows downwards and the reference's upwards: each region's partner has
+        # the green the photo has in the other region, which a run without masks cannot give it.
+        photo, reference = load_image(pair[0]), load_image(pair[1])
+        rows = {"blue": (np.s_[:40], np.s_[:30]), "black": (np.s_[40:], np.s_[30:])}
+        partners = {name: mean_colour(reference[style_rows]) for name, (_, style_rows) in rows.items()}
+        for name, (content_rows, _) in rows.items():
+            partner, other = partners[name], partners["black" if name == "blue" else "blue"]
+            before, after, unmasked = (mean_colour(image[content_rows]) for image in (photo, masked, plain))
+            # Most of the way to its own partner's colours, and nearer them than to the other region's...
+            assert np.linalg.norm(after - partner) < 0.3 * np.linalg.norm(before - partner), (name, after, partner)
+            assert np.linalg.norm(after - partner) < 0.5 * np.linalg.norm(after - other), (name, after, other)
+            # ...where the run without masks left it far from them.
+            assert np.linalg.norm(after - partner) < 0.3 * np.linalg.norm(unmasked - partner), (name, after, unmasked)
 
     def test_region_missing_from_reference_is_reported(self, pair, tmp_path):
         mask = np.zeros((80, 101, 3), np.uint8)
@@ -113,7 +138,16 @@ class TestTransfer:
     def test_demo_writes_its_image(self, tmp_path):
         result = run_cli("demo", "-o", str(tmp_path / "demo.png"), *FAST)
         assert result.returncode == 0, result.stderr
-        assert load_image(tmp_path / "demo.png").shape == (400, 600, 3)
+        image = load_image(tmp_path / "demo.png")
+        assert image.shape == (400, 600, 3)
+        # The bundled pair, where `photostyle demo` reads it: the coffee photo took the rocket's colours...
+        examples = resources.files("photostyle.server.cli.examples")
+        with resources.as_file(examples / cli.DEMO_CONTENT) as content, resources.as_file(examples / cli.DEMO_STYLE) as style:
+            photo, reference = load_image(content), load_image(style)
+        distance = np.linalg.norm(mean_colour(image) - mean_colour(reference))
+        assert distance < 0.2 * np.linalg.norm(mean_colour(photo) - mean_colour(reference)), mean_colour(image)
+        # ...and is still the coffee photo, at its full size: its edges are where they were.
+        assert edge_similarity(image, photo) > 0.7
 
 
 class TestErrors:
