@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib import resources
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +143,8 @@ class TestTransfer:
         assert image.shape == (400, 600, 3)
         # The bundled pair, where `photostyle demo` reads it: the coffee photo took the rocket's colours...
         examples = resources.files("photostyle.server.cli.examples")
-        with resources.as_file(examples / cli.DEMO_CONTENT) as content, resources.as_file(examples / cli.DEMO_STYLE) as style:
-            photo, reference = load_image(content), load_image(style)
+        photo, reference = (load_image(BytesIO((examples / name).read_bytes()))
+                            for name in (cli.DEMO_CONTENT, cli.DEMO_STYLE))
         distance = np.linalg.norm(mean_colour(image) - mean_colour(reference))
         assert distance < 0.2 * np.linalg.norm(mean_colour(photo) - mean_colour(reference)), mean_colour(image)
         # ...and is still the coffee photo, at its full size: its edges are where they were.
