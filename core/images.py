@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .errors import ImageTooLargeError, InputImageError
+from .errors import ImageTooLargeError, InputImageError, OptionsError
 from .progress import Checkpoint, no_checkpoint
 
 #: Images smaller than this on their short side carry too little for VGG19's statistics.
@@ -222,11 +222,24 @@ def resize_rows(maps: torch.Tensor, start: int, stop: int, height: int, width: i
     return F.interpolate(rows.transpose(0, 1), size=width, mode="linear", align_corners=False).transpose(0, 1)
 
 
-def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) scaled so the long side is at most `long_side` (never upscaled, short side ≥ 32)."""
+def working_shape(height: int, width: int, long_side: int, limit: int | None = None,
+                  what: str = "The image") -> tuple[int, int]:
+    """(h, w) scaled so the long side is at most `long_side` (never upscaled), with a short side of
+    at least 32 px even where the long side must then exceed `long_side` (a panorama).
+
+    `limit` is a long side never to exceed (a daemon's largest working size): a shape so long and
+    thin that its short side cannot reach 32 px within it raises OptionsError saying why, rather
+    than running above the limit.
+    """
     scale = min(1.0, long_side / max(height, width))
     scale = max(scale, min(1.0, MIN_WORKING_SIDE / min(height, width)))
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    shape = max(1, round(height * scale)), max(1, round(width * scale))
+    if limit is not None and max(shape) > limit:
+        raise OptionsError(f"{what} is {width}×{height} px, {max(height, width) / min(height, width):.0f}:1: within "
+                           f"the largest working size allowed here ({limit} px) its short side would be under the "
+                           f"{MIN_WORKING_SIDE} px the engine needs (it would have to work at {max(shape)} px). Crop it "
+                           f"to at most {limit / MIN_WORKING_SIDE:.1f}:1, or raise the limit.")
+    return shape
 
 
 def resize_image(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

@@ -37,7 +37,7 @@ from .engine import Engine
 from .jobs import CANCELLED, Failure, Inputs, Job
 from .pixels import receive, to_array
 from .scheduler import DeviceLine
-from .validation import Limits, RequestError, check_setup, invalid
+from .validation import Limits, RequestError, check_setup, check_working_shape, invalid
 
 log = logging.getLogger("photostyle.daemon")
 
@@ -143,6 +143,8 @@ class PhotoStyleService:
         try:
             buffers = receive(requests, job.plan.blobs)
             arrays = [to_array(blob, data, self._limits) for blob, data in zip(job.plan.blobs, buffers)]
+            for blob, array in zip(job.plan.blobs[:2], arrays):  # PNG/JPEG: their shapes are known only now
+                check_working_shape(array.shape[0], array.shape[1], blob.what, job.plan.options, self._limits)
         except RequestError as error:
             self._line.fail(job, Failure(error.code, error.kind, error.message))
             return
