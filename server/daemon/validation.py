@@ -121,7 +121,12 @@ def check_image(info: pb.ImageInfo, what: str, limits: Limits, min_side: int = M
     if info.encoding not in _ENCODINGS:
         raise invalid(ErrorKind.INPUT, f"{what} has unknown encoding {info.encoding}; send raw pixels, PNG or JPEG.")
     if info.encoding != pb.ENCODING_RAW:
-        if not 0 < info.size_bytes <= limits.max_encoded_bytes():
+        if info.size_bytes == 0:
+            raise invalid(ErrorKind.INPUT, f"{what} is a 0-byte file: the file is empty. Send the image file's "
+                                           "bytes, or raw pixels.")
+        if info.size_bytes < 0:
+            raise invalid(ErrorKind.INPUT, f"{what} declares {info.size_bytes} bytes; send the file's size in bytes.")
+        if info.size_bytes > limits.max_encoded_bytes():
             raise too_large(f"{what} is a {info.size_bytes}-byte file; this daemon accepts files of 1 to "
                             f"{limits.max_encoded_bytes()} bytes. Send a smaller file or raw pixels.")
         return
