@@ -190,6 +190,12 @@ def _save_regions(folder: Path, regions: list[RegionPair]) -> None:
     print(f"Wrote {len(regions)} automatic region(s) to {folder} (content-*.png and style-*.png, white = inside).")
 
 
+def _one_line(message: str) -> str:
+    """`message` with what cannot be shown as it is (a line break or a stray byte in a file name)
+    escaped, so that an error stays one readable line."""
+    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     # A parent (a CI runner, a host application) may have left these blocked: then Ctrl-C would not
@@ -214,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return cancelled(INTERRUPTED)
     except PhotoStyleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0
 
