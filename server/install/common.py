@@ -349,8 +349,8 @@ def _reason(error: OSError) -> str:
     if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
         _, target, why = error.args[0][0]
         return f"cannot write {target} ({why})"
-    if error.filename is not None:
-        return f"cannot write {error.filename} ({error.strerror or error})"
+    if error.filename is not None:  # a copy names its source first and its target second
+        return f"cannot write {error.filename2 or error.filename} ({error.strerror or error})"
     return str(error)
 
 
