@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -176,9 +175,9 @@ def cli(*args: str, quick: bool = False, keep: Sequence[str] = (), made: Sequenc
         for name, target in (links or {}).items():
             kind, _, kept = target.partition(":")
             (os.symlink if kind == "symlink" else os.link)(lab.dir / kept, lab.dir / name)
-        limit = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))) if file_limit else None
-        process = subprocess.Popen([*PHOTOSTYLE, *(arg.format_map(lab) for arg in args)], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+        command = [*PHOTOSTYLE, *(arg.format_map(lab) for arg in args)]
+        process = subprocess.Popen(with_file_limit(file_limit, command) if file_limit else command,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if interrupt_after is not None:
             time.sleep(interrupt_after)
             process.send_signal(signal.SIGINT)
@@ -198,6 +197,15 @@ def cli(*args: str, quick: bool = False, keep: Sequence[str] = (), made: Sequenc
         outcome.aftermath += [f"{name} was not written" for name in made if not (lab.dir / name).is_file()]
         return outcome
     return provoke
+
+
+def with_file_limit(limit: int, command: list[str]) -> list[str]:
+    """`command` run with RLIMIT_FSIZE at `limit` bytes (a full disk), set by a small Python that then
+    execs it: not by a preexec_fn, which forks this process while gRPC's threads run in it."""
+    setup = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]),) * 2); "
+             "os.execv(sys.argv[2], sys.argv[2:])")
+    executable = command[0] if os.path.isabs(command[0]) else shutil.which(command[0])
+    return [sys.executable, "-c", setup, str(limit), executable, *command[1:]]
 
 
 def regions(*names: str, mask: str = "{mask-content}") -> list[str]:
@@ -299,9 +307,7 @@ def plugin_install_on_a_full_disk(lab: Lab) -> Outcome:
                "--gimp-python", sys.executable]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     before = _tree(gimp)
-    limit = 16 << 10
-    process = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    process = subprocess.run(with_file_limit(16 << 10, command), capture_output=True, text=True, timeout=120)
     outcome = Outcome(process.returncode, process.stderr + process.stdout)
     after = _tree(gimp)
     if after != before:
