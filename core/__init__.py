@@ -9,7 +9,7 @@ Nothing here knows about gRPC, files on the command line or host applications.
 
 from .errors import (Cancelled, ImageTooLargeError, InputImageError, MaskError, OptionsError, PhotoStyleError,
                      WeightsError)
-from .images import MAX_PIXELS, check_output_folder, check_output_path, load_image, save_image
+from .images import MAX_PIXELS, check_not_an_input, check_output_folder, check_output_path, load_image, save_image
 from .masks import RegionPair, check_region_names, check_regions, regions_from_segmentations
 from .presets import PRESETS, Preset, get_preset
 from .progress import CancelToken, Progress
@@ -18,7 +18,7 @@ from .transfer import TransferOptions, TransferResult, check_options, resolve_de
 __all__ = [
     "Cancelled", "CancelToken", "ImageTooLargeError", "InputImageError", "MAX_PIXELS", "MaskError", "OptionsError",
     "PhotoStyleError", "PRESETS", "Preset", "Progress", "RegionPair", "TransferOptions", "TransferResult",
-    "WeightsError", "check_options", "check_output_folder", "check_output_path", "check_region_names",
-    "check_regions", "get_preset", "load_image", "regions_from_segmentations", "resolve_device", "save_image",
+    "WeightsError", "check_not_an_input", "check_options", "check_output_folder", "check_output_path",
+    "check_region_names", "check_regions", "get_preset", "load_image", "regions_from_segmentations", "resolve_device", "save_image",
     "transfer",
 ]

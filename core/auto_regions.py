@@ -26,6 +26,9 @@ from .vgg import VGG19Features, to_caffe
 ANALYSIS_SIZE = 256
 #: The most regions found; hand-made DPST masks have 1 to 5 sizeable ones.
 MAX_REGIONS = 6
+#: The names of the regions found, in order ("auto: 1", "auto: 2"...): a shell that saves them can
+#: know every name before the job runs.
+REGION_NAMES = tuple(f"auto: {index}" for index in range(1, MAX_REGIONS + 1))
 FEATURE_LAYERS = ("relu4_1", "relu5_1")
 #: Weights of the three descriptions after standardisation (deep features count as one unit).
 COLOUR_WEIGHT = 0.25

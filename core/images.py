@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import stat
 import struct
+import sys
 import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Mapping
 
 import numpy as np
 import png
@@ -25,13 +26,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .errors import ImageTooLargeError, InputImageError
+from .errors import ImageTooLargeError, InputImageError, OptionsError
 from .progress import Checkpoint, no_checkpoint
 
 #: Images smaller than this on their short side carry too little for VGG19's statistics.
 MIN_SIDE = 64
 #: The smallest working short side VGG19's five scales can use.
 MIN_WORKING_SIDE = 32
+#: The longest file name, in bytes, where the file system does not say (ext4, XFS, Btrfs, APFS, NTFS).
+NAME_MAX = 255
 
 _SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
@@ -219,11 +222,24 @@ def resize_rows(maps: torch.Tensor, start: int, stop: int, height: int, width: i
     return F.interpolate(rows.transpose(0, 1), size=width, mode="linear", align_corners=False).transpose(0, 1)
 
 
-def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) scaled so the long side is at most `long_side` (never upscaled, short side ≥ 32)."""
+def working_shape(height: int, width: int, long_side: int, limit: int | None = None,
+                  what: str = "The image") -> tuple[int, int]:
+    """(h, w) scaled so the long side is at most `long_side` (never upscaled), with a short side of
+    at least 32 px even where the long side must then exceed `long_side` (a panorama).
+
+    `limit` is a long side never to exceed (a daemon's largest working size): a shape so long and
+    thin that its short side cannot reach 32 px within it raises OptionsError saying why, rather
+    than running above the limit.
+    """
     scale = min(1.0, long_side / max(height, width))
     scale = max(scale, min(1.0, MIN_WORKING_SIDE / min(height, width)))
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    shape = max(1, round(height * scale)), max(1, round(width * scale))
+    if limit is not None and max(shape) > limit:
+        raise OptionsError(f"{what} is {width}×{height} px, {max(height, width) / min(height, width):.0f}:1: within "
+                           f"the largest working size allowed here ({limit} px) its short side would be under the "
+                           f"{MIN_WORKING_SIDE} px the engine needs (it would have to work at {max(shape)} px). Crop it "
+                           f"to at most {limit / MIN_WORKING_SIDE:.1f}:1, or raise the limit.")
+    return shape
 
 
 def resize_image(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -244,10 +260,15 @@ def load_image(source: str | os.PathLike[str] | BinaryIO, max_pixels: int = MAX_
     """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
-            raise InputImageError(f"Image file not found: {path}. Check the path.")
-        with open(path, "rb") as handle:
-            return _read_image(handle, name or str(path), max_pixels)
+        _check_name_lengths(path, "The image file", "no such file can exist. Check the path.")
+        try:
+            if not path.is_file():
+                raise InputImageError(f"Image file not found: {path}. Check the path.")
+            with open(path, "rb") as handle:
+                return _read_image(handle, name or str(path), max_pixels)
+        except OSError as exc:  # no permission, a loop of links, a path too long as a whole
+            raise InputImageError(f"Cannot open {path} ({exc.strerror or exc}); check the path and its "
+                                  "permissions.") from None
     return _read_image(source, name or "The image data", max_pixels)
 
 
@@ -406,25 +427,72 @@ def _output_format(path: Path) -> _FileFormat:
                               f"of {', '.join(_OUTPUT_FORMATS)}.") from None
 
 
-def check_output_path(path: str | os.PathLike[str]) -> None:
-    """InputImageError unless an image can be written at `path` (a known extension, in an existing
-    folder this process can write to). Callers check before a long job, not after it."""
+def check_output_path(path: str | os.PathLike[str], inputs: Mapping[str, str | os.PathLike[str]] = {},
+                      elsewhere: str = "choose another name") -> None:
+    """InputImageError unless an image can be written at `path` (a name the file system takes, with a
+    known extension, in an existing folder this process can write to) without replacing one of
+    `inputs` (see `check_not_an_input`). Callers check before a long job, not after it."""
     path = Path(path)
+    _check_name_lengths(path, "The output", "choose a shorter name.")
     if path.is_dir():
         raise InputImageError(f"The output {path} is a folder; give a file name in it, such as {path / 'result.png'}.")
     _output_format(path)
     if not path.parent.is_dir():
         raise InputImageError(f"The output folder {path.parent} does not exist; create it or choose another path.")
+    check_not_an_input(path, inputs, elsewhere)
     _check_writable(path.parent, path)
 
 
 def check_output_folder(folder: str | os.PathLike[str]) -> None:
     """InputImageError unless `folder` is, or can be created as, a folder this process can write to."""
     folder = Path(folder)
+    _check_name_lengths(folder, "The folder", "choose a shorter name.")
     existing = next(place for place in (folder, *folder.parents) if place.exists())
     if not existing.is_dir():
         raise InputImageError(f"Cannot write into {folder}: {existing} is a file, not a folder; choose another folder.")
     _check_writable(existing, folder)
+
+
+def check_not_an_input(output: str | os.PathLike[str], inputs: Mapping[str, str | os.PathLike[str]],
+                       elsewhere: str) -> None:
+    """InputImageError when writing `output` would replace one of `inputs` (what each is → its path).
+
+    Files are compared, not names: the same name, a symbolic link to an input, a hard link to
+    it or another spelling of its path all replace the original. `elsewhere` says how to write
+    somewhere else (a command's option).
+    """
+    for what, source in inputs.items():
+        try:
+            same = os.path.samefile(output, source)
+        except (OSError, ValueError):  # either one does not exist (yet), or is no name at all
+            same = False
+        if same:
+            raise InputImageError(f"{output} is the same file as {what}, {source}: writing there would replace the "
+                                  f"original, so nothing was written. To write elsewhere, {elsewhere}.")
+
+
+def _check_name_lengths(path: Path, what: str, fix: str) -> None:
+    """InputImageError when a part of `path` is longer than the file system's names can be, which
+    the system would otherwise report from deep inside the first call that touches the path."""
+    limit = _name_max(path)
+    for part in path.parts:
+        length = len(os.fsencode(part))
+        if length > limit:
+            shown = part if len(part) <= 40 else f"{part[:24]}…{part[-12:]}"
+            raise InputImageError(f"{what} name '{shown}' is {length} bytes long, but file names can be at most "
+                                  f"{limit} bytes; {fix}")
+
+
+def _name_max(path: Path) -> int:
+    """The longest file name, in bytes, the file system holding `path` (or its nearest existing folder) takes."""
+    for folder in (path.parent, *path.parents):
+        try:
+            return os.pathconf(folder, "PC_NAME_MAX")
+        except OSError:  # not there (yet), or itself a name too long
+            continue
+        except (AttributeError, ValueError):  # no pathconf (Windows)
+            break
+    return NAME_MAX
 
 
 def _check_writable(folder: Path, target: Path) -> None:
@@ -439,8 +507,12 @@ def _check_writable(folder: Path, target: Path) -> None:
 
 
 def _temporary_beside(path: Path) -> Path:
-    """A new hidden file name in `path`'s folder, for writing `path` under and renaming it over."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    """A new hidden file name in `path`'s folder, for writing `path` under and renaming it over: as
+    long as a name there may be at most, whatever the length of `path`'s own."""
+    tag = f".{uuid.uuid4().hex[:12]}.tmp"
+    room = _name_max(path) - len(tag) - 1  # the leading dot
+    name = os.fsencode(path.name)[:room].decode(sys.getfilesystemencoding(), "ignore")  # a cut character is dropped
+    return path.with_name(f".{name}{tag}")
 
 
 def _keep_mode(existing: Path, written: Path) -> None:

@@ -20,7 +20,7 @@ from .errors import OptionsError
 from .images import (MIN_WORKING_SIDE, Pixels, downscale, read_only_tensor, rebuild, resize_rows, split_pixels,
                      working_shape)
 from .local_affine import apply_affine_rows, smooth_coefficients
-from .auto_regions import find_regions
+from .auto_regions import REGION_NAMES, find_regions
 from .masks import RegionPair, pair_regions
 from .methods import Outcome, Reporter, WorkingImages, run_method
 from .presets import Preset, get_preset
@@ -147,8 +147,8 @@ def _automatic_regions(images: WorkingImages, net: VGG19Features, content: Pixel
     images.content_masks, images.style_masks = found.content_masks, found.style_masks
     content_masks = _full_size_masks(found.content_masks, content.height, content.width, content.strip_rows())
     style_masks = _full_size_masks(found.style_masks, style.height, style.width, style.strip_rows())
-    return [RegionPair(f"auto: {index}", content_mask, style_mask)
-            for index, (content_mask, style_mask) in enumerate(zip(content_masks, style_masks), start=1)]
+    return [RegionPair(name, content_mask, style_mask)
+            for name, content_mask, style_mask in zip(REGION_NAMES, content_masks, style_masks)]
 
 
 def _finish(outcome: Outcome, content: Pixels, preset: Preset, smooth: bool, device: torch.device,

@@ -82,7 +82,7 @@ def test_a_dozen_silent_calls_cannot_starve_health_capabilities_or_jobs(guarded)
         refused = [call for call in calls if call.done()]
         for call in refused:
             assert call.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and kind(call) == "busy"
-            assert f"already has {MAX_CALLS} transfers open" in call.details() and "--max-calls" in call.details()
+            assert f"already has {MAX_CALLS} calls open" in call.details() and "--max-calls" in call.details()
             assert "retry" in call.details()
         # The held slots leave server threads for everyone else.
         assert setup_readers() == MAX_CALLS

@@ -1,7 +1,7 @@
 """The one error vocabulary: every ErrorKind the daemon can name reaches the user as its own
 client error, carrying the daemon's message, over a real gRPC call.
 
-A stand-in service fails each call exactly as the daemon's handlers do (`service._abort` with a
+A stand-in service fails each call exactly as the daemon's handlers do (`jobs.abort` with a
 `Failure`), so kinds that are hard to provoke for real (a daemon bug, missing weights, device
 out of memory) travel the same wire path as the ones the fault tests provoke.
 """
@@ -22,7 +22,7 @@ from photostyle.server.client import errors
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import SERVICE, ErrorKind
 from photostyle.server.daemon.scheduler import Failure
-from photostyle.server.daemon.service import _abort
+from photostyle.server.daemon.jobs import abort
 
 #: kind → (the status the daemon sends it with, the client error the user gets)
 EXPECTED: dict[ErrorKind, tuple[grpc.StatusCode, type[PhotoStyleClientError]]] = {
@@ -52,7 +52,7 @@ def failing_daemon() -> Iterator[str]:
     def transfer(requests: Iterator[pb.TransferRequest], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
         setup = next(iter(requests)).setup
         kind = ErrorKind(setup.options.preset)
-        _abort(context, Failure(EXPECTED[kind][0], kind, f"Message for {kind.name}: what went wrong and the fix."))
+        abort(context, Failure(EXPECTED[kind][0], kind, f"Message for {kind.name}: what went wrong and the fix."))
         yield pb.TransferEvent()  # pragma: no cover - never reached
 
     server = grpc.server(ThreadPoolExecutor(max_workers=4))

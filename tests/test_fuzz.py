@@ -1,5 +1,6 @@
 """Property-based fuzzing (Hypothesis) of the code that reads untrusted bytes: the daemon's request
-decoding and setup checks, the image file readers, and the daemon's pixel decoding.
+decoding and setup checks, the image file readers, and the daemon's pixel decoding; and of the
+path handling of the command line's inputs and outputs (names of any length and encoding, links).
 
 Each must answer any input with a result within its limits or its own error class (RequestError,
 DecodeError, InputImageError): never another exception, never MemoryError, never minutes spent
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import tempfile
 import time
 from contextlib import contextmanager
 from io import BytesIO
@@ -21,12 +23,13 @@ from typing import Iterator
 import grpc
 import numpy as np
 from google.protobuf.message import DecodeError
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from hostile_files import (PNG_SIGNATURE, SAMPLE_FILES, tiff_without_width, with_jpeg_size, with_png_size,
                            with_tiff_size)
-from photostyle.core import InputImageError, get_preset, load_image
+from daemon_fixtures import photo
+from photostyle.core import InputImageError, check_output_path, get_preset, load_image, save_image
 from photostyle.core.images import MIN_WORKING_SIDE
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import ErrorKind
@@ -301,3 +304,73 @@ def test_received_pixels_become_an_array_or_a_refusal(blob_and_data: tuple[Blob,
     assert_image_array(array, limits.max_pixels)
     if blob.info.encoding == pb.ENCODING_RAW:
         assert array.shape == (blob.info.height, blob.info.width, blob.info.layout)
+
+
+# --- Output and input paths --------------------------------------------------------------------
+
+#: File names as users and scripts make them: any text, any bytes (undecodable ones too, as a
+#: Linux file system keeps them), and lengths around the 255-byte limit, multi-byte ones included.
+NAMES = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"), min_size=1, max_size=80),
+    st.binary(min_size=1, max_size=80).filter(lambda raw: b"/" not in raw and b"\x00" not in raw).map(os.fsdecode),
+    st.builds(lambda char, count: char * count, st.sampled_from(["r", "é", "語", "🎨"]), st.integers(60, 300)),
+).filter(lambda name: name not in (".", ".."))
+#: How an output relates to the photo: the same name, links to it, or files of its own.
+RELATIONS = ["same name", "symbolic link", "hard link", "new file", "other existing file"]
+OUTPUT_EXTENSIONS = st.sampled_from([".png", ".tif", ".jpg", ".PNG", ".xyz", ""])
+PHOTO = photo(64, 64)
+
+
+def assert_one_line(error: InputImageError, name: str) -> None:
+    """The message is one line, unless the name itself holds a line break (the CLI escapes those)."""
+    assert str(error) and "Traceback" not in str(error)
+    if name.isprintable():
+        assert "\n" not in str(error)
+
+
+@given(NAMES, OUTPUT_EXTENSIONS, st.sampled_from(RELATIONS))
+def test_output_paths_are_written_or_refused(stem: str, extension: str, relation: str) -> None:
+    """An output is refused in one line before any work (a name too long, no known extension, the
+    photo itself by any name), or written whole, leaving the photo and nothing else behind."""
+    with tempfile.TemporaryDirectory() as folder:
+        photo_path = Path(folder, "photo.png")
+        save_image(photo_path, PHOTO)
+        original = photo_path.read_bytes()
+        assume(stem + extension != photo_path.name)
+        output = photo_path if relation == "same name" else Path(folder, stem + extension)
+        try:
+            if relation == "symbolic link":
+                output.symlink_to(photo_path)
+            elif relation == "hard link":
+                os.link(photo_path, output)
+            elif relation == "other existing file":
+                output.write_bytes(b"an earlier result")
+        except OSError:  # a name the file system refuses: the check below must refuse it too
+            pass
+        same_file = relation in ("same name", "symbolic link", "hard link") and os.path.exists(output)
+        try:
+            check_output_path(output, {"the photo": photo_path}, elsewhere="choose another name")
+        except InputImageError as error:
+            assert_one_line(error, output.name)
+        else:
+            assert not same_file, f"{output.name!r} ({relation}) was accepted over the photo"
+            assert len(os.fsencode(output.name)) <= 255
+            save_image(output, PHOTO)
+            assert load_image(output).shape == PHOTO.shape
+        assert photo_path.read_bytes() == original
+        leftovers = [name for name in os.listdir(folder) if name.endswith(".tmp")]
+        assert not leftovers, leftovers
+
+
+@given(NAMES, st.sampled_from(["", "sub/", "missing/", "photo.png/"]))
+def test_input_paths_are_read_or_refused(name: str, folder_part: str) -> None:
+    """Whatever the name, reading it gives an image or one InputImageError line, never an OSError."""
+    with tempfile.TemporaryDirectory() as folder:
+        save_image(Path(folder, "photo.png"), PHOTO)
+        Path(folder, "sub").mkdir()
+        try:
+            array = load_image(Path(folder, folder_part + name))
+        except InputImageError as error:
+            assert_one_line(error, name)
+            return
+        assert array.shape == PHOTO.shape

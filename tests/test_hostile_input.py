@@ -11,14 +11,15 @@ any work is done; the few that run a job use the `preview` preset without the sm
 
 from __future__ import annotations
 
+import os
 import re
-import resource
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -26,13 +27,15 @@ from typing import Callable, Iterator, Sequence
 import grpc
 import numpy as np
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 
 from daemon_fixtures import (CONTENT, FAST, SLOW, STYLE, image, photo, raw_transfer, running_daemon, silent_calls,
                              wait_until)
 from hostile_files import encode, jpeg_declaring, png_declaring, tiff_declaring, tiff_without_width
-from photostyle.server.client import (CancelledError, Client, EncodedImage, Image, InvalidMasksError,
-                                      InvalidRequestError, Options, PhotoStyleClientError, Region, TooLargeError)
+from photostyle.server.client import (AuthenticationError, CancelledError, Client, EncodedImage, Image,
+                                      InvalidMasksError, InvalidRequestError, Options, PhotoStyleClientError, Region,
+                                      TooLargeError)
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import CAPABILITIES_PATH, ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH, ErrorKind
 from photostyle.server.daemon import Limits
@@ -46,7 +49,10 @@ BOMB_SIZE = "20000×20000"
 SMALL_WORKING_SIZE = 48  # the "small" daemon's --max-working-size
 QUIET_CALLS = 2  # the "quiet" daemon's --max-calls
 SETUP_TIMEOUT = 4.0  # the "quiet" daemon's --setup-timeout, seconds
+UPLOAD_IDLE = 3.0  # the "impatient" daemon's --upload-idle, seconds
 TOKEN = "letmein"
+#: The longest file name Linux file systems take, in bytes.
+NAME_MAX = 255
 
 #: The daemons the cases use, started on first use and kept for the module (in this process: the
 #: model is loaded once). Settings are built lazily so that one a daemon lacks fails only its cases.
@@ -55,6 +61,7 @@ DAEMONS: dict[str, Callable[[], dict]] = {
     "small": lambda: dict(limits=Limits(max_working_size=SMALL_WORKING_SIZE)),
     "quiet": lambda: dict(limits=Limits(max_jobs=1, max_calls=QUIET_CALLS, setup_timeout_s=SETUP_TIMEOUT)),
     "locked": lambda: dict(token=TOKEN),
+    "impatient": lambda: dict(limits=Limits(upload_idle_s=UPLOAD_IDLE)),
 }
 
 #: The progress bar's "[####.....]": shown only once the engine runs.
@@ -130,6 +137,7 @@ def _make_files(folder: Path) -> dict[str, Path]:
         "corrupt.jpg": encode(content, "JPEG")[:300] + bytes(range(256)) * 8, "a-file": b"not a folder\n",
         "cert.pem": b"-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n",
         "key.pem": b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
+        "token-spaces.txt": b"let me\tin\n", "token-accents.txt": "l\u00e9tmein\n".encode(),
         "nan-mask.tif": encode(nan_mask, "TIFF"), "broken-tag.tif": tiff_without_width(content),
     }
     paths = {"missing-weights": folder / "no-such-folder" / "vgg19.pth"}
@@ -149,21 +157,27 @@ TRANSFER = ("transfer", "{content}", "{style}", "-o", "{dir}/out.png", "--preset
 
 
 def cli(*args: str, quick: bool = False, keep: Sequence[str] = (), made: Sequence[str] = (),
-        file_limit: int | None = None, interrupt_after: float | None = None) -> Provoke:
+        links: dict[str, str] | None = None, file_limit: int | None = None,
+        interrupt_after: float | None = None) -> Provoke:
     """`photostyle ARGS` in a subprocess.
 
     quick: refused before the engine runs (no progress shown). keep: files put in the case's folder
-    first (a previous result) that must come out byte-identical, with nothing left beside them.
-    made: files the command must write. file_limit: the largest file the command may write
-    (RLIMIT_FSIZE: a full disk). interrupt_after: Ctrl-C after this many seconds.
+    first (a previous result, a photo: copies of the content image) that must come out
+    byte-identical, with nothing left beside them. links: more names in the folder for kept files,
+    "symlink:NAME" or "hardlink:NAME" by link name. made: files the command must write. file_limit:
+    the largest file the command may write (RLIMIT_FSIZE: a full disk). interrupt_after: Ctrl-C
+    after this many seconds.
     """
     def provoke(lab: Lab) -> Outcome:
         previous = lab.files["content"].read_bytes()
         for name in keep:
             (lab.dir / name).write_bytes(previous)
-        limit = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))) if file_limit else None
-        process = subprocess.Popen([*PHOTOSTYLE, *(arg.format_map(lab) for arg in args)], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+        for name, target in (links or {}).items():
+            kind, _, kept = target.partition(":")
+            (os.symlink if kind == "symlink" else os.link)(lab.dir / kept, lab.dir / name)
+        command = [*PHOTOSTYLE, *(arg.format_map(lab) for arg in args)]
+        process = subprocess.Popen(with_file_limit(file_limit, command) if file_limit else command,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if interrupt_after is not None:
             time.sleep(interrupt_after)
             process.send_signal(signal.SIGINT)
@@ -177,11 +191,21 @@ def cli(*args: str, quick: bool = False, keep: Sequence[str] = (), made: Sequenc
         for name in keep:
             if (lab.dir / name).read_bytes() != previous:
                 outcome.aftermath.append(f"the existing {name} was changed")
-        if keep and sorted(p.name for p in lab.dir.iterdir()) != sorted(keep):
-            outcome.aftermath.append(f"left behind: {sorted(p.name for p in lab.dir.iterdir())}")
+        present = sorted(p.name for p in lab.dir.iterdir())
+        if keep and present != sorted([*keep, *(links or {})]):
+            outcome.aftermath.append(f"left behind: {present}")
         outcome.aftermath += [f"{name} was not written" for name in made if not (lab.dir / name).is_file()]
         return outcome
     return provoke
+
+
+def with_file_limit(limit: int, command: list[str]) -> list[str]:
+    """`command` run with RLIMIT_FSIZE at `limit` bytes (a full disk), set by a small Python that then
+    execs it: not by a preexec_fn, which forks this process while gRPC's threads run in it."""
+    setup = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]),) * 2); "
+             "os.execv(sys.argv[2], sys.argv[2:])")
+    executable = command[0] if os.path.isabs(command[0]) else shutil.which(command[0])
+    return [sys.executable, "-c", setup, str(limit), executable, *command[1:]]
 
 
 def regions(*names: str, mask: str = "{mask-content}") -> list[str]:
@@ -239,18 +263,64 @@ def transfer(content: Image | EncodedImage = CONTENT, style: Image | EncodedImag
     return lambda connected: connected.transfer(content, style, masks, options).result()
 
 
-def unset_size_within_limit(lab: Lab) -> Outcome:
-    """A job that leaves the working size to its preset, on a daemon whose limit is below the
-    preset's: the limit holds either way, by a refusal naming it or by a run within it."""
-    with Client(lab.address("small")) as connected:
+def working_limit_held(content: Image | EncodedImage = CONTENT, style: Image | EncodedImage = STYLE,
+                       options: Options = Options(preset="preview", smooth=False)) -> Provoke:
+    """A job on the "small" daemon, whose --max-working-size is below every preset's: the limit
+    holds whatever the options and the images' shapes, by a refusal naming it or by a run within it."""
+    def provoke(lab: Lab) -> Outcome:
+        with Client(lab.address("small")) as connected:
+            try:
+                result = connected.transfer(content, style, options=options).result()
+            except PhotoStyleClientError as error:
+                return Outcome(type(error), str(error))
+        width, height = result.working_size
+        held = max(width, height) <= SMALL_WORKING_SIZE
+        return Outcome(LIMIT_HELD if held else OK, f"worked at {width}×{height} on a daemon limited to "
+                       f"{SMALL_WORKING_SIZE} px; notes: {result.notes}")
+    return provoke
+
+
+#: A 40:1 panorama and its reference turned upright: at a long side of 48 px their short sides
+#: would be a pixel, far below the 32 px VGG19 needs.
+WIDE, TALL = photo(100, 4000), photo(4000, 100, flip=True)
+AT_THE_LIMIT = Options(preset="preview", size=SMALL_WORKING_SIZE, smooth=False)
+
+
+def client_with_token(token: str) -> Provoke:
+    """A client of the "locked" daemon given `token` as a user might paste it, asking for the capabilities."""
+    def provoke(lab: Lab) -> Outcome:
         try:
-            result = connected.transfer(CONTENT, STYLE, options=Options(preset="preview", smooth=False)).result()
+            with Client(lab.address("locked"), token=token) as connected:
+                reply = connected.capabilities(timeout=10)
         except PhotoStyleClientError as error:
             return Outcome(type(error), str(error))
-    width, height = result.working_size
-    held = max(width, height) <= SMALL_WORKING_SIZE
-    return Outcome(LIMIT_HELD if held else OK, f"worked at {width}×{height} on a daemon limited to "
-                   f"{SMALL_WORKING_SIZE} px; notes: {result.notes}")
+        return Outcome(OK, f"capabilities of {reply.instance}")
+    return provoke
+
+
+def plugin_install_on_a_full_disk(lab: Lab) -> Outcome:
+    """A reinstall of the GIMP plug-in that runs out of space part-way (RLIMIT_FSIZE below the
+    plug-in's largest file): the earlier install stays exactly as it was, nothing half-written is
+    left beside it, and the error is one line."""
+    gimp = lab.dir / "gimp"
+    command = [*PHOTOSTYLE, "plugins", "install", "gimp", "--gimp-dir", str(gimp), "--no-vendor",
+               "--gimp-python", sys.executable]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    before = _tree(gimp)
+    process = subprocess.run(with_file_limit(16 << 10, command), capture_output=True, text=True, timeout=120)
+    outcome = Outcome(process.returncode, process.stderr + process.stdout)
+    after = _tree(gimp)
+    if after != before:
+        changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+        outcome.aftermath.append(f"the earlier install was changed: {changed}")
+    if len(process.stderr.strip().splitlines()) != 1:
+        outcome.aftermath.append(f"not one line: {process.stderr!r}")
+    return outcome
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (relative name → bytes), hidden ones included."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
 def cancel_at_once(lab: Lab) -> Outcome:
@@ -374,19 +444,120 @@ def a_dozen_silent_calls(lab: Lab) -> Outcome:
     checks and capabilities answer, and a new job runs or is refused as busy at once."""
     address = lab.address("main")
     with silent_calls(address, 12, timeout=30, settle=1.0):
-        problems = still_answering(address)
-        if problems:
-            return Outcome("starved", "; ".join(problems))
+        return serving_beside(address)
+
+
+def serving_beside(address: str) -> Outcome:
+    """OK when health checks and capabilities answer, and a new job runs or is refused as busy at once."""
+    problems = still_answering(address)
+    if problems:
+        return Outcome("starved", "; ".join(problems))
+    started = time.monotonic()
+    try:
+        raw_transfer(address, [setup(), chunk(PIXELS)], timeout=20)
+        return Outcome(OK, "a new job ran")
+    except grpc.RpcError as error:
+        refused = rpc_outcome(error)
+    if (refused.status == grpc.StatusCode.RESOURCE_EXHAUSTED and refused.kind == ErrorKind.BUSY.value
+            and time.monotonic() - started < 3):
+        return Outcome(OK, f"a new job was refused at once: {refused.message}")
+    return refused
+
+
+REFLECTION_PATH = f"/{reflection_pb2.DESCRIPTOR.services_by_name['ServerReflection'].full_name}/ServerReflectionInfo"
+WATCH_PATH = f"/{health.SERVICE_NAME}/Watch"
+WATCH_REQUEST = health_pb2.HealthCheckRequest(service=SERVICE).SerializeToString()
+
+
+@contextmanager
+def open_streams(address: str, path: str, count: int, request: bytes | None = None,
+                 timeout: float = 30.0) -> Iterator[list]:
+    """`count` calls of the streaming method at `path` left open and silent: a bidirectional one
+    sends nothing, a server-streaming one its `request` and then only listens (as a stuck or
+    hostile client would); they are given a second to settle and cancelled on exit."""
+    never = threading.Event()
+
+    def nothing() -> Iterator[bytes]:
+        never.wait(timeout)
+        yield from ()
+
+    with grpc.insecure_channel(address) as channel:
+        if request is None:
+            calls = [channel.stream_stream(path)(nothing(), timeout=timeout) for _ in range(count)]
+        else:
+            calls = [channel.unary_stream(path)(request, timeout=timeout) for _ in range(count)]
+        time.sleep(1.0)
+        try:
+            yield calls
+        finally:
+            never.set()
+            for call in calls:
+                call.cancel()
+
+
+def streams_left_open(path: str, count: int, request: bytes | None = None) -> Provoke:
+    """`count` silent streams on the "main" daemon (--max-jobs 4): it still serves beside them."""
+    def provoke(lab: Lab) -> Outcome:
+        address = lab.address("main")
+        with open_streams(address, path, count, request):
+            return serving_beside(address)
+    return provoke
+
+
+def reflection_beyond_the_cap(lab: Lab) -> Outcome:
+    """Silent reflection streams hold call slots as transfers do: with --max-calls of them open, a
+    new transfer is refused at once."""
+    address = lab.address("quiet")
+    with open_streams(address, REFLECTION_PATH, QUIET_CALLS):
         started = time.monotonic()
         try:
             raw_transfer(address, [setup(), chunk(PIXELS)], timeout=20)
-            return Outcome(OK, "a new job ran")
+            outcome = Outcome(OK, "a call beyond --max-calls ran")
         except grpc.RpcError as error:
-            refused = rpc_outcome(error)
-        if (refused.status == grpc.StatusCode.RESOURCE_EXHAUSTED and refused.kind == ErrorKind.BUSY.value
-                and time.monotonic() - started < 3):
-            return Outcome(OK, f"a new job was refused at once: {refused.message}")
-        return refused
+            outcome = rpc_outcome(error)
+        if time.monotonic() - started > 3:
+            outcome.aftermath.append(f"refused only after {time.monotonic() - started:.1f} s")
+    return outcome
+
+
+def silent_reflection_past_the_setup_deadline(lab: Lab) -> Outcome:
+    """A reflection stream that asks nothing is ended after the setup timeout, freeing its slot."""
+    address = lab.address("quiet")
+    with open_streams(address, REFLECTION_PATH, 1) as (call,):
+        started = time.monotonic() - 1.0
+        try:
+            list(call)
+            outcome = Outcome(OK, "the silent stream ended without an error")
+        except grpc.RpcError as error:
+            outcome = rpc_outcome(error)
+        waited = time.monotonic() - started
+    if not SETUP_TIMEOUT - 1 < waited < SETUP_TIMEOUT + 10:
+        outcome.aftermath.append(f"ended after {waited:.1f} s, not after the {SETUP_TIMEOUT:g} s setup timeout")
+    return outcome
+
+
+def every_byte_without_half_close(lab: Lab) -> Outcome:
+    """A client that sends its setup and every declared byte but keeps its side of the stream open
+    (as some gRPC clients do until they have the result): the job runs and its result comes back,
+    however long --upload-idle ("impatient": 3 s) the client then stays quiet."""
+    address = lab.address("impatient")
+    result_read = threading.Event()
+
+    def requests() -> Iterator[bytes]:
+        yield setup().SerializeToString()
+        yield chunk(PIXELS).SerializeToString()
+        result_read.wait(60)
+
+    with grpc.insecure_channel(address) as channel:
+        try:
+            events = [pb.TransferEvent.FromString(data)
+                      for data in channel.stream_stream(TRANSFER_PATH)(requests(), timeout=60)]
+        except grpc.RpcError as error:
+            return rpc_outcome(error)
+        finally:
+            result_read.set()
+    results = [event for event in events if event.WhichOneof("event") == "result"]
+    return Outcome(OK if results else "no result", f"{len(events)} events, {len(results)} result")
 
 
 # --- The table --------------------------------------------------------------------------------
@@ -475,6 +646,48 @@ CASES = [
     Case("17 regions with --server", "cli", cli(*TRANSFER, *regions(*(f"r{i}" for i in range(17))), *SERVER), 2,
          words=("17 regions", "at most 16")),
     Case("Ctrl-C while starting", "cli", cli(*TRANSFER, interrupt_after=0.5), 130, words=("cancelled",)),
+    Case("output is the photo", "cli",
+         cli("transfer", "{dir}/photo.png", "{style}", "-o", "{dir}/photo.png", *TRANSFER[5:], quick=True,
+             keep=["photo.png"]), 2, words=("photo.png", "original", "-o")),
+    Case("output is a symbolic link to the photo", "cli",
+         cli("transfer", "{dir}/photo.png", "{style}", "-o", "{dir}/link.png", *TRANSFER[5:], quick=True,
+             keep=["photo.png"], links={"link.png": "symlink:photo.png"}), 2, words=("link.png", "photo", "-o")),
+    Case("output is a hard link to the reference", "cli",
+         cli("transfer", "{content}", "{dir}/reference.png", "-o", "{dir}/same.png", *TRANSFER[5:], quick=True,
+             keep=["reference.png"], links={"same.png": "hardlink:reference.png"}), 2,
+         words=("same.png", "reference", "-o")),
+    Case("output is a region mask", "cli",
+         cli(*TRANSFER[:4], "{dir}/sky.png", *TRANSFER[5:], "--region", "sky", "{dir}/sky.png", "{mask-style}",
+             quick=True, keep=["sky.png"]), 2, words=("sky.png", "mask", "-o")),
+    Case("output is the photo with --server", "cli",
+         cli("transfer", "{dir}/photo.png", "{style}", "-o", "{dir}/photo.png", *TRANSFER[5:], *SERVER,
+             quick=True, keep=["photo.png"]), 2, words=("photo.png", "original", "-o")),
+    Case("saved regions over the photo", "cli",
+         cli("transfer", "{dir}/content-auto-1.png", "{style}", "-o", "{dir}/out.png", *TRANSFER[5:], "--regions",
+             "auto", "--save-regions", "{dir}", quick=True, keep=["content-auto-1.png"]), 2,
+         words=("content-auto-1.png", "--save-regions")),
+    Case("output name of 250 characters", "cli",
+         cli(*TRANSFER[:4], "{dir}/" + "r" * 246 + ".png", *TRANSFER[5:], made=["r" * 246 + ".png"]), 0,
+         words=("wrote",)),
+    Case("output name over 255 bytes", "cli",
+         cli(*TRANSFER[:4], "{dir}/" + "r" * 300 + ".png", *TRANSFER[5:], quick=True), 2,
+         words=("304 bytes", str(NAME_MAX), "shorter")),
+    Case("output name over 255 bytes in UTF-8", "cli",
+         cli(*TRANSFER[:4], "{dir}/" + "é" * 128 + ".png", *TRANSFER[5:], quick=True), 2,
+         words=("260 bytes", str(NAME_MAX), "shorter")),
+    Case("photo name over 255 bytes", "cli",
+         cli("transfer", "{dir}/" + "p" * 300 + ".png", "{style}", "-o", "{dir}/out.png", *TRANSFER[5:], quick=True),
+         2, words=("304 bytes", str(NAME_MAX), "check the path")),
+    Case("regions folder name over 255 bytes", "cli",
+         cli(*TRANSFER, "--regions", "auto", "--save-regions", "{dir}/" + "d" * 300, quick=True), 2,
+         words=("300 bytes", str(NAME_MAX), "shorter")),
+    Case("token with a trailing newline with --server", "cli",
+         cli(*TRANSFER, "--server", "{locked}", "--token", TOKEN + "\n", made=["out.png"]), 0, words=("wrote",)),
+    Case("token with a space inside with --server", "cli",
+         cli(*TRANSFER, "--server", "{locked}", "--token", "let me in", quick=True), 2,
+         words=("token", "printable ASCII", "spaces")),
+    Case("plug-in install onto a full disk", "cli", plugin_install_on_a_full_disk, 2,
+         words=("nothing was changed",), absent=("[(", "Errno")),
 
     # `photostyle serve`: settings that cannot work are refused before the model loads.
     Case("serve --port 70000", "serve", serve("--port", "70000"), 2, words=("--port", "0 to 65535", "got 70000")),
@@ -485,6 +698,12 @@ CASES = [
     Case("serve --upload-idle nan", "serve", serve("--upload-idle", "nan"), 2, words=("--upload-idle", "got nan")),
     Case("serve --shutdown-grace -1", "serve", serve("--shutdown-grace", "-1"), 2,
          words=("--shutdown-grace", "got -1")),
+    Case("serve --token with spaces and tabs", "serve", serve("--token", "let me\tin"), 2,
+         words=("--token", "printable ASCII", "spaces")),
+    Case("serve --token-file holding non-ASCII text", "serve", serve("--token-file", "{token-accents}"), 2,
+         words=("--token-file", "printable ASCII")),
+    Case("serve --token-file holding spaces", "serve", serve("--token-file", "{token-spaces}"), 2,
+         words=("--token-file", "printable ASCII", "spaces")),
     Case("serve with a garbage TLS certificate", "serve",
          serve("--tls-cert", "{cert}", "--tls-key", "{key}", load_model=True), 2, words=("--tls-cert",),
          absent=("in use",)),
@@ -499,8 +718,16 @@ CASES = [
     Case("16-bit PNG above the daemon's --max-pixels", "client",
          client(transfer(EncodedImage(png_declaring(9000, 8000, 16)))), TooLargeError,
          words=("9000×8000", "at most 64.0 MP")),
-    Case("unset size above --max-working-size", "client", unset_size_within_limit, (InvalidRequestError, LIMIT_HELD),
+    Case("unset size above --max-working-size", "client", working_limit_held(), (InvalidRequestError, LIMIT_HELD),
          words=(str(SMALL_WORKING_SIZE),)),
+    Case("40:1 images under --max-working-size", "client", working_limit_held(image(WIDE), image(TALL), AT_THE_LIMIT),
+         (InvalidRequestError, LIMIT_HELD), words=(str(SMALL_WORKING_SIZE),)),
+    Case("40:1 PNG files under --max-working-size", "client",
+         working_limit_held(EncodedImage(encode(WIDE, "PNG")), EncodedImage(encode(TALL, "PNG")), AT_THE_LIMIT),
+         (InvalidRequestError, LIMIT_HELD), words=(str(SMALL_WORKING_SIZE),)),
+    Case("token with a trailing newline", "client", client_with_token(TOKEN + "\n"), OK),
+    Case("token with a tab inside", "client", client_with_token("let\tmein"), AuthenticationError,
+         words=("printable ASCII", "spaces")),
     Case("corrupt JPEG as ENCODING_JPEG", "client",
          client(transfer(EncodedImage(encode(photo(), "JPEG")[:300] + bytes(256)))), InvalidRequestError,
          words=("JPEG", "re-export")),
@@ -522,6 +749,13 @@ CASES = [
     Case("call beyond --max-calls", "grpc", call_beyond_the_cap, grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY,
          words=("--max-calls", "retry")),
     Case("a dozen silent calls", "grpc", a_dozen_silent_calls, OK),
+    Case("32 silent reflection streams", "grpc", streams_left_open(REFLECTION_PATH, 32), OK),
+    Case("64 silent health watches", "grpc", streams_left_open(WATCH_PATH, 64, WATCH_REQUEST), OK),
+    Case("reflection streams beyond --max-calls", "grpc", reflection_beyond_the_cap,
+         grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY, words=("--max-calls", "retry")),
+    Case("silent reflection stream past the setup deadline", "grpc", silent_reflection_past_the_setup_deadline,
+         grpc.StatusCode.DEADLINE_EXCEEDED, ErrorKind.STALLED, words=("reflection",)),
+    Case("every byte sent without half-closing", "grpc", every_byte_without_half_close, OK),
     Case("a second setup", "grpc", raw(setup(), setup()), grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT,
          words=("setup",)),
     Case("a chunk past the declared bytes", "grpc", raw(setup(), chunk(PIXELS), chunk(b"x")),
@@ -536,6 +770,8 @@ CASES = [
          words=("region mode -1",)),
     Case("unknown encoding", "grpc", raw(setup(pb.ImageInfo(encoding=9, size_bytes=100))),
          grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT, words=("encoding 9",)),
+    Case("empty encoded file", "grpc", raw(setup(pb.ImageInfo(encoding=pb.ENCODING_PNG, size_bytes=0))),
+         grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT, words=("empty",)),
     Case("encoded file declaring 2**62 bytes", "grpc", raw(setup(pb.ImageInfo(encoding=pb.ENCODING_PNG,
                                                                                size_bytes=2**62))),
          grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.TOO_LARGE, words=(str(2**62), "smaller")),

@@ -25,6 +25,7 @@ from photostyle.core import (
     PhotoStyleError,
     RegionPair,
     TransferOptions,
+    check_not_an_input,
     check_options,
     check_output_folder,
     check_output_path,
@@ -33,6 +34,7 @@ from photostyle.core import (
     save_image,
     transfer,
 )
+from photostyle.core.auto_regions import REGION_NAMES
 from photostyle.core.transfer import REGION_MODES
 
 from ..install import gimp as install_gimp
@@ -130,13 +132,18 @@ def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namesp
     options = _options(args)
     check_options(options)
     output_path = Path(args.output)
-    check_output_path(output_path)
+    inputs = _inputs(content_path, style_path, args)
+    check_output_path(output_path, inputs, elsewhere=f"give -o another name, such as "
+                                                     f"{output_path.with_stem(output_path.stem + '-styled')}")
     regions_dir = getattr(args, "save_regions", None)
     if regions_dir:
         if args.regions != "auto" or args.content_mask or args.region:
             raise PhotoStyleError("--save-regions writes the regions the engine finds, which it does with --regions "
                                   "auto and no masks given.")
         check_output_folder(regions_dir)
+        for name in REGION_NAMES:
+            for mask_path in _region_paths(Path(regions_dir), name):
+                check_not_an_input(mask_path, inputs, elsewhere="give --save-regions another folder")
     regions = _regions(args) if args.command == "transfer" else []
     content = load_image(content_path)
     style = load_image(style_path)
@@ -150,6 +157,23 @@ def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namesp
         _save_regions(Path(regions_dir), result.regions)
 
 
+def _inputs(content_path: str | Path, style_path: str | Path, args: argparse.Namespace) -> dict[str, str | Path]:
+    """Every file the command reads, by what it is: none of them may be written over."""
+    inputs = {"the photo": content_path, "the reference": style_path}
+    if getattr(args, "content_mask", None):
+        inputs.update({"the --content-mask": args.content_mask, "the --style-mask": args.style_mask})
+    for name, content_mask, style_mask in getattr(args, "region", []):
+        inputs.update({f"the content mask of region '{name}'": content_mask,
+                       f"the style mask of region '{name}'": style_mask})
+    return inputs
+
+
+def _region_paths(folder: Path, name: str) -> tuple[Path, Path]:
+    """Where `_save_regions` writes a region's two masks: "auto: 1" → content-auto-1.png, style-auto-1.png."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return folder / f"content-{slug}.png", folder / f"style-{slug}.png"
+
+
 def _save_regions(folder: Path, regions: list[RegionPair]) -> None:
     """Write automatic regions as 8-bit grey PNGs, content-auto-1.png, style-auto-1.png, ..."""
     if not regions:
@@ -160,10 +184,16 @@ def _save_regions(folder: Path, regions: list[RegionPair]) -> None:
     except OSError as exc:
         raise PhotoStyleError(f"Cannot create the regions folder {folder} ({exc.strerror}); choose another.") from None
     for region in regions:
-        slug = re.sub(r"[^a-z0-9]+", "-", region.name.lower()).strip("-")  # "auto: 1" -> "auto-1"
-        save_image(folder / f"content-{slug}.png", region.content_mask)
-        save_image(folder / f"style-{slug}.png", region.style_mask)
+        content_path, style_path = _region_paths(folder, region.name)
+        save_image(content_path, region.content_mask)
+        save_image(style_path, region.style_mask)
     print(f"Wrote {len(regions)} automatic region(s) to {folder} (content-*.png and style-*.png, white = inside).")
+
+
+def _one_line(message: str) -> str:
+    """`message` with what cannot be shown as it is (a line break or a stray byte in a file name)
+    escaped, so that an error stays one readable line."""
+    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return cancelled(INTERRUPTED)
     except PhotoStyleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0
 

@@ -26,7 +26,7 @@ from ..client import Progress as RemoteProgress
 from ..daemon import ConfigError, Daemon, DaemonConfig, Limits, return_large_buffers_to_os
 from ..daemon.validation import EXTRA_CALLS
 from ..wire.arrays import array_from_image, image_from_array
-from ..wire.contract import DEFAULT_PORT
+from ..wire.contract import DEFAULT_PORT, clean_token
 
 TOKEN_ENV = "PHOTOSTYLE_TOKEN"
 #: What stops the daemon gracefully: a service manager's SIGTERM, a terminal's Ctrl-C.
@@ -75,7 +75,7 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     return_large_buffers_to_os()
     try:
-        token = _read_token_file(args.token_file) if args.token_file else args.token
+        token = _read_token_file(args.token_file) if args.token_file else _given_token(args.token)
         config = DaemonConfig(
             host=args.host, port=args.port, device=args.device, weights=args.weights, token=token or None,
             tls_cert=_read_file("--tls-cert", args.tls_cert) if args.tls_cert else None,
@@ -112,7 +112,20 @@ def _read_token_file(path: str) -> str:
         raise ConfigError(f"--token-file {path} is not a text file (UTF-8); put the token in it as one line.") from None
     if not token:
         raise ConfigError(f"--token-file {path} is empty; put the token in it as one line.")
-    return token
+    try:
+        return clean_token(token)
+    except ValueError as exc:
+        raise ConfigError(f"--token-file {path}: {exc}") from None
+
+
+def _given_token(token: str | None) -> str | None:
+    """--token (or $PHOTOSTYLE_TOKEN) as clients will send it; ConfigError naming the rule it breaks."""
+    if not token:
+        return None
+    try:
+        return clean_token(token)
+    except ValueError as exc:
+        raise ConfigError(f"--token (or ${TOKEN_ENV}): {exc}") from None
 
 
 def wait_for_stop_signal() -> int:

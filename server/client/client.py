@@ -23,7 +23,7 @@ from photostyle.server.wire.contract import (CAPABILITIES_PATH, DEFAULT_ADDRESS,
                                             SERVICE, TRANSFER_PATH, token_metadata)
 from photostyle.server.wire.images import EncodedImage, Image, Region
 
-from .errors import DaemonError, DaemonUnavailableError, PhotoStyleClientError, from_rpc_error
+from .errors import AuthenticationError, DaemonError, DaemonUnavailableError, PhotoStyleClientError, from_rpc_error
 from .events import Event, Preview, Progress, Queued, Result
 
 _SERVICE_CONFIG = json.dumps({
@@ -65,7 +65,7 @@ class Client:
     """A connection to PhotoStyle daemon(s). Thread-safe; close it (or use `with`) when done.
 
     addresses: "host:port", a comma-separated list, or a sequence of them.
-    token: the daemons' shared token, if they have one.
+    token: the daemons' shared token, if they have one (AuthenticationError here if it cannot be one).
     tls / tls_ca: connect with TLS, trusting `tls_ca` (PEM bytes or a file path) or the system roots.
     tls_server_name: the name the daemons' certificates carry, when it is not the first host.
     """
@@ -74,7 +74,11 @@ class Client:
                  tls: bool = False, tls_ca: bytes | str | None = None, tls_server_name: str | None = None) -> None:
         self.addresses = _split(addresses)
         self._where = ", ".join(self.addresses)
-        self._metadata = token_metadata(token)
+        try:
+            self._metadata = token_metadata(token)
+        except ValueError as exc:
+            raise AuthenticationError(f"{exc} Check the daemon's token as given to this client (--token, "
+                                      "PHOTOSTYLE_TOKEN or the plug-in's token setting).") from None
         options = [
             ("grpc.service_config", _SERVICE_CONFIG),
             ("grpc.service_config_disable_resolution", 1),

@@ -12,7 +12,7 @@ from typing import Callable
 import grpc
 from grpc_health.v1 import health
 
-from photostyle.server.wire.contract import ERROR_KIND_METADATA_KEY, TOKEN_METADATA_KEY, ErrorKind
+from photostyle.server.wire.contract import ERROR_KIND_METADATA_KEY, TOKEN_METADATA_KEY, ErrorKind, clean_token
 
 _OPEN_PREFIX = f"/{health.SERVICE_NAME}/"
 
@@ -21,7 +21,7 @@ class TokenInterceptor(grpc.ServerInterceptor):
     """Refuses calls without the daemon's token with UNAUTHENTICATED and a message saying what to set."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._expected = f"Bearer {clean_token(token)}".encode()  # as clients send it
 
     def intercept_service(self, continuation: Callable, handler_call_details: grpc.HandlerCallDetails):
         handler = continuation(handler_call_details)

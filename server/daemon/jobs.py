@@ -10,14 +10,14 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Union
+from typing import NoReturn, Union
 
 import grpc
 import numpy as np
 
 from photostyle.core import CancelToken, RegionPair, TransferResult
 from photostyle.server.wire import photostyle_pb2 as pb
-from photostyle.server.wire.contract import CANCELLED_MESSAGE, START_COMMAND, ErrorKind
+from photostyle.server.wire.contract import CANCELLED_MESSAGE, ERROR_KIND_METADATA_KEY, START_COMMAND, ErrorKind
 
 from .validation import Plan, describe
 
@@ -46,6 +46,13 @@ SHUTTING_DOWN = Failure(grpc.StatusCode.UNAVAILABLE, ErrorKind.SHUTTING_DOWN,
                         "(or use another daemon) and retry.")
 
 Outcome = Union[TransferResult, Failure]
+
+
+def abort(context: grpc.ServicerContext, failure: Failure) -> NoReturn:
+    """End the call with `failure`: its status, its message, and its kind in the trailing metadata."""
+    context.set_trailing_metadata(((ERROR_KIND_METADATA_KEY, failure.kind.value),))
+    context.abort(failure.code, failure.message)
+    raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
 
 
 class Job:

@@ -25,22 +25,34 @@ _FORMATS = {pb.ENCODING_PNG: ("PNG", PNG_MAGIC), pb.ENCODING_JPEG: ("JPEG", JPEG
 
 
 def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[bytearray]:
-    """Read every blob's bytes from the rest of the request stream, which must then end."""
+    """Read every blob's bytes from the rest of the request stream; return as soon as the last
+    declared byte has arrived, whether or not the client has closed its side of the stream (a
+    client may keep it open until it has the result). `expect_end` reads what follows."""
     upload = Reassembly([blob.info.size_bytes for blob in blobs])
     for request in requests:
-        if request.WhichOneof("part") != "chunk":
-            raise invalid(ErrorKind.INPUT, "Only chunk messages may follow the setup; send the setup once, first.")
-        try:
-            upload.add(request.chunk.data)
-        except ChunkOverflow:
-            raise invalid(ErrorKind.INPUT, "More pixel data arrived than the setup declared; send exactly "
-                                           "size_bytes per image.") from None
-    if not upload.complete:
-        index, filled = upload.missing()
-        raise invalid(ErrorKind.INPUT, f"{blobs[index].what}'s data ended after {filled} of "
-                                       f"{blobs[index].info.size_bytes} bytes (truncated upload); send all the bytes "
-                                       "the setup declares.")
-    return upload.buffers
+        _add(upload, request)
+        if upload.complete:
+            return upload.buffers
+    index, filled = upload.missing()
+    raise invalid(ErrorKind.INPUT, f"{blobs[index].what}'s data ended after {filled} of "
+                                   f"{blobs[index].info.size_bytes} bytes (truncated upload); send all the bytes "
+                                   "the setup declares.")
+
+
+def expect_end(requests: Iterator[pb.TransferRequest]) -> None:
+    """Wait for the end of a request stream whose pixels have all arrived: anything more is refused."""
+    for request in requests:
+        _add(Reassembly([]), request)
+
+
+def _add(upload: Reassembly, request: pb.TransferRequest) -> None:
+    if request.WhichOneof("part") != "chunk":
+        raise invalid(ErrorKind.INPUT, "Only chunk messages may follow the setup; send the setup once, first.")
+    try:
+        upload.add(request.chunk.data)
+    except ChunkOverflow:
+        raise invalid(ErrorKind.INPUT, "More pixel data arrived than the setup declared; send exactly "
+                                       "size_bytes per image.") from None
 
 
 def to_array(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:

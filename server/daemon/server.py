@@ -24,9 +24,10 @@ from grpc_reflection.v1alpha import reflection
 from photostyle.core import OptionsError, WeightsError
 from photostyle.core.images import MAX_PIXELS, MIN_SIDE, MIN_WORKING_SIDE
 from photostyle.core.transfer import MAX_OPTION
-from photostyle.server.wire.contract import DEFAULT_PORT, SERVICE
+from photostyle.server.wire.contract import DEFAULT_PORT, SERVICE, clean_token
 
 from .auth import TokenInterceptor
+from .calls import CallLimits
 from .engine import Engine
 from .scheduler import DeviceLine
 from .service import PhotoStyleService
@@ -36,8 +37,8 @@ log = logging.getLogger("photostyle.daemon")
 
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
-#: Server threads beyond one per Transfer call (Limits.max_calls): health checks, capabilities,
-#: reflection and refusals when the call slots are full always find one.
+#: Server threads beyond one per call slot (Limits.max_calls: transfers and reflection streams, see
+#: calls.py): health checks, capabilities and refusals when the slots are full always find one.
 _SPARE_THREADS = 8
 
 
@@ -81,6 +82,11 @@ class DaemonConfig:
         _check_seconds("--upload-idle", limits.upload_idle_s)
         _check_seconds("--setup-timeout", limits.setup_timeout_s)
         _check_seconds("--shutdown-grace", self.shutdown_grace, zero_ok=True)
+        if self.token:
+            try:
+                clean_token(self.token)
+            except ValueError as exc:
+                raise ConfigError(f"The daemon's token: {exc}") from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key).")
         if self.tls_cert is not None:
@@ -160,7 +166,7 @@ class Daemon:
         except OptionsError as exc:
             raise ConfigError(str(exc)) from None
         self._line = DeviceLine(self._engine.run, config.limits.max_jobs)
-        self._health = health.HealthServicer()
+        self._health = health.HealthServicer(experimental_non_blocking=True)  # a watch holds no thread
         self._server: grpc.Server | None = None
         self.port = config.port
 
@@ -178,7 +184,7 @@ class Daemon:
             raise ConfigError(str(exc)) from None
         server = grpc.server(
             ThreadPoolExecutor(max_workers=limits.max_calls + _SPARE_THREADS, thread_name_prefix="photostyle-rpc"),
-            interceptors=[TokenInterceptor(config.token)] if config.token else [],
+            interceptors=[*([TokenInterceptor(config.token)] if config.token else []), CallLimits(limits)],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),

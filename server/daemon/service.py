@@ -3,8 +3,8 @@
 Each Transfer call holds one server thread for its life, plus a short-lived one while its setup
 and then its pixels arrive, so that the call's thread can end a call whose setup never comes and
 drop a job whose upload stalls: silent clients would otherwise hold server threads (and the job at
-the head of the line everyone behind it). Transfer calls beyond Limits.max_calls are refused at
-once, so health checks and capabilities always find a free server thread. The request bytes are
+the head of the line everyone behind it). Each call takes one of the daemon's call slots first
+(calls.py), so health checks and capabilities always find a free server thread. The request bytes are
 parsed here rather than by gRPC, so a malformed message is INVALID_ARGUMENT, not INTERNAL.
 
 The job itself lives in the DeviceLine; a call that ends early (client cancel, disconnect, server
@@ -21,7 +21,7 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from importlib.metadata import version
-from typing import Callable, Iterator, NoReturn, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -31,13 +31,13 @@ from photostyle.core.images import MIN_SIDE
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.arrays import to_wire
 from photostyle.server.wire.chunks import chunks
-from photostyle.server.wire.contract import API_VERSION, ERROR_KIND_METADATA_KEY, SERVICE, ErrorKind
+from photostyle.server.wire.contract import API_VERSION, SERVICE, ErrorKind
 
 from .engine import Engine
-from .jobs import CANCELLED, Failure, Inputs, Job
-from .pixels import receive, to_array
+from .jobs import CANCELLED, Failure, Inputs, Job, abort
+from .pixels import expect_end, receive, to_array
 from .scheduler import DeviceLine
-from .validation import Limits, RequestError, check_setup, invalid
+from .validation import Limits, RequestError, check_setup, check_working_shape, invalid
 
 log = logging.getLogger("photostyle.daemon")
 
@@ -56,7 +56,6 @@ class PhotoStyleService:
         self._limits = limits
         self._instance = instance
         self._numbers = itertools.count(1)
-        self._calls = threading.BoundedSemaphore(limits.max_calls)
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The two methods, taking their requests as bytes (see `_parse`)."""
@@ -71,7 +70,7 @@ class PhotoStyleService:
         try:
             _parse(pb.GetCapabilitiesRequest, request)
         except RequestError as error:
-            _abort(context, Failure(error.code, error.kind, error.message))
+            abort(context, Failure(error.code, error.kind, error.message))
         limits = self._limits
         return pb.Capabilities(
             engine_version=version("photostyle"), api_version=API_VERSION, device=self._engine.device_name,
@@ -87,15 +86,6 @@ class PhotoStyleService:
 
     def Transfer(self, request_bytes: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
         number = next(self._numbers)
-        if not self._calls.acquire(blocking=False):
-            log.info("job %d refused: all %d transfer calls taken (from %s)", number, self._limits.max_calls,
-                     context.peer())
-            _abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY,
-                                    f"The daemon already has {self._limits.max_calls} transfers open, its limit "
-                                    "(--max-calls); retry in a while or use another daemon."))
-        if not context.add_callback(self._calls.release):  # the slot is free again when the call ends
-            self._calls.release()
-            return
         requests = _parsed(request_bytes)
         try:
             first = _first_request(requests, self._limits.setup_timeout_s, number)
@@ -104,13 +94,13 @@ class PhotoStyleService:
             plan = check_setup(first.setup, self._limits)
         except RequestError as error:
             log.info("job %d refused (%s): %s (from %s)", number, error.code.name, error.message, context.peer())
-            _abort(context, Failure(error.code, error.kind, error.message))
+            abort(context, Failure(error.code, error.kind, error.message))
         except grpc.RpcError:  # the client left before sending its setup
             return
         job = Job(number, plan, context.peer())
         if not self._line.submit(job):
             log.info("job %d refused: line full (%s)", number, job.summary())
-            _abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY,
+            abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY,
                                     f"The daemon already holds {self._limits.max_jobs} jobs; retry in a while or use "
                                     "another daemon."))
         if not context.add_callback(lambda: self._line.fail(job, CANCELLED)):
@@ -126,7 +116,7 @@ class PhotoStyleService:
                     return  # the call is over; its callback has ended the job
                 continue
             if isinstance(event, Failure):
-                _abort(context, event)
+                abort(context, event)
             if isinstance(event, TransferResult):
                 yield from self._result_events(event)
                 return
@@ -136,28 +126,31 @@ class PhotoStyleService:
                 job.previews.release()
             elif kind == "queued" and upload is None and event.queued.position <= self._line.prefetch:
                 yield pb.TransferEvent(send_pixels=pb.SendPixels())
-                upload = _Upload(lambda heard: self._upload(job, heard), requests, job.number)
+                upload = _Upload(lambda heard, received: self._upload(job, heard, received), requests, job.number)
 
-    def _upload(self, job: Job, requests: Iterator[pb.TransferRequest]) -> None:
-        """Receive and check the job's pixels; hand them to the line, or fail the job."""
+    def _upload(self, job: Job, requests: Iterator[pb.TransferRequest], received: Callable[[], None]) -> None:
+        """Receive and check the job's pixels and hand them to the line (calling `received` once
+        the last declared byte is in), then read the rest of the stream, which must hold nothing
+        more; fail the job on anything wrong."""
         try:
             buffers = receive(requests, job.plan.blobs)
+            received()
             arrays = [to_array(blob, data, self._limits) for blob, data in zip(job.plan.blobs, buffers)]
+            for blob, array in zip(job.plan.blobs[:2], arrays):  # PNG/JPEG: their shapes are known only now
+                check_working_shape(array.shape[0], array.shape[1], blob.what, job.plan.options, self._limits)
+            masks = iter(arrays[2:])
+            regions = [RegionPair(name, next(masks)[:, :, 0], next(masks)[:, :, 0]) for name in job.plan.region_names]
+            self._line.provide(job, Inputs(arrays[0], arrays[1], regions))
+            expect_end(requests)
         except RequestError as error:
             self._line.fail(job, Failure(error.code, error.kind, error.message))
-            return
-        except grpc.RpcError:  # the client left mid-upload
+        except grpc.RpcError:  # the client left; if mid-upload, the job is cancelled (else it has ended already)
             self._line.fail(job, CANCELLED)
-            return
         except Exception as exc:  # on this thread nothing else would report it
             log.exception("job %d: reading its pixels failed", job.number)
             self._line.fail(job, Failure(grpc.StatusCode.INTERNAL, ErrorKind.INTERNAL,
                                          f"The daemon failed reading this job's pixels ({type(exc).__name__}: "
                                          f"{exc}); this is a bug, see the daemon's log. The daemon is still running."))
-            return
-        masks = iter(arrays[2:])
-        regions = [RegionPair(name, next(masks)[:, :, 0], next(masks)[:, :, 0]) for name in job.plan.region_names]
-        self._line.provide(job, Inputs(arrays[0], arrays[1], regions))
 
     def _result_events(self, result: TransferResult) -> Iterator[pb.TransferEvent]:
         """The result header, then as chunks the image's bytes and each found region's two masks'
@@ -177,19 +170,19 @@ class PhotoStyleService:
 
 
 class _Upload:
-    """Runs `receive` over the rest of the request stream on its own thread, noting when it last
-    heard from the client."""
+    """Runs an upload over the rest of the request stream on its own thread, noting when it last
+    heard from the client until every declared byte is in (the upload calls `received`)."""
 
-    def __init__(self, receive: Callable[[Iterator[pb.TransferRequest]], None],
+    def __init__(self, upload: Callable[[Iterator[pb.TransferRequest], Callable[[], None]], None],
                  requests: Iterator[pb.TransferRequest], number: int) -> None:
         self.last_heard = time.monotonic()
-        self._finished = threading.Event()
+        self._received = threading.Event()
 
         def run() -> None:
             try:
-                receive(self._noting(requests))
+                upload(self._noting(requests), self._received.set)
             finally:
-                self._finished.set()
+                self._received.set()
 
         threading.Thread(target=run, name=f"photostyle-upload-{number}", daemon=True).start()
 
@@ -199,7 +192,7 @@ class _Upload:
             yield request
 
     def stalled(self, idle_seconds: float) -> bool:
-        return not self._finished.is_set() and time.monotonic() - self.last_heard > idle_seconds
+        return not self._received.is_set() and time.monotonic() - self.last_heard > idle_seconds
 
 
 def _first_request(requests: Iterator[pb.TransferRequest], timeout: float, number: int) -> pb.TransferRequest | None:
@@ -245,9 +238,3 @@ def _stalled(idle_seconds: float) -> Failure:
                    f"The daemon asked for this job's pixels but heard nothing from the client for "
                    f"{idle_seconds:g} s, so it dropped the job to let the others run; nothing was changed. "
                    "Check the connection to the daemon and retry.")
-
-
-def _abort(context: grpc.ServicerContext, failure: Failure) -> NoReturn:
-    context.set_trailing_metadata(((ERROR_KIND_METADATA_KEY, failure.kind.value),))
-    context.abort(failure.code, failure.message)
-    raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import grpc
 
 from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, TransferOptions, check_options,
-                             check_region_names)
-from photostyle.core.images import MAX_PIXELS, MIN_SIDE, check_pixel_count
+                             check_region_names, get_preset)
+from photostyle.core.images import MAX_PIXELS, MIN_SIDE, check_pixel_count, working_shape
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, ErrorKind
 from photostyle.server.wire.images import SAMPLE_TYPE_NAMES, SAMPLE_TYPES
@@ -121,7 +121,12 @@ def check_image(info: pb.ImageInfo, what: str, limits: Limits, min_side: int = M
     if info.encoding not in _ENCODINGS:
         raise invalid(ErrorKind.INPUT, f"{what} has unknown encoding {info.encoding}; send raw pixels, PNG or JPEG.")
     if info.encoding != pb.ENCODING_RAW:
-        if not 0 < info.size_bytes <= limits.max_encoded_bytes():
+        if info.size_bytes == 0:
+            raise invalid(ErrorKind.INPUT, f"{what} is a 0-byte file: the file is empty. Send the image file's "
+                                           "bytes, or raw pixels.")
+        if info.size_bytes < 0:
+            raise invalid(ErrorKind.INPUT, f"{what} declares {info.size_bytes} bytes; send the file's size in bytes.")
+        if info.size_bytes > limits.max_encoded_bytes():
             raise too_large(f"{what} is a {info.size_bytes}-byte file; this daemon accepts files of 1 to "
                             f"{limits.max_encoded_bytes()} bytes. Send a smaller file or raw pixels.")
         return
@@ -176,6 +181,16 @@ def _check_options(wire: pb.TransferOptions, limits: Limits) -> TransferOptions:
     return options
 
 
+def check_working_shape(height: int, width: int, what: str, options: TransferOptions, limits: Limits) -> None:
+    """RequestError (OPTIONS) when an image of this shape would be worked on above the daemon's
+    --max-working-size: a long, thin one, whose short side keeps the engine's least."""
+    size = get_preset(options.preset).size if options.size is None else options.size
+    try:
+        working_shape(height, width, size, limit=limits.max_working_size, what=what)
+    except OptionsError as exc:
+        raise invalid(ErrorKind.OPTIONS, f"{exc} (The limit is the daemon's --max-working-size.)") from None
+
+
 def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:
     """Validate a setup message against the limits; the Plan says which bytes to expect."""
     if not setup.HasField("content") or not setup.HasField("style"):
@@ -199,4 +214,8 @@ def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:
             blob = Blob(f"The {side} mask of region '{region.name}'", getattr(region, f"{side}_mask"))
             _check_mask(blob.info, blob.what, image, limits)
             blobs.append(blob)
-    return Plan(blobs, names, _check_options(setup.options, limits))
+    options = _check_options(setup.options, limits)
+    for blob in blobs[:2]:
+        if blob.info.encoding == pb.ENCODING_RAW:  # a file's shape is known once decoded (service._upload)
+            check_working_shape(blob.info.height, blob.info.width, blob.what, options, limits)
+    return Plan(blobs, names, options)

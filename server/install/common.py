@@ -37,10 +37,11 @@ from typing import Callable, Sequence
 from photostyle import plugins
 from photostyle.server import client, wire
 from photostyle.server.client.launch import CONFIG_NAME, DaemonConfig
-from photostyle.server.wire.contract import DEFAULT_ADDRESS
+from photostyle.server.wire.contract import DEFAULT_ADDRESS, clean_token
 
 from .host_packages import (VENDOR_DIR, AssumedHostPython, HostPackagesError, assumed_host_python, probe, vendor,
                             wheel_versions)
+from .staging import Staging
 
 #: The vendored package's name inside a plug-in folder: `photostyle`, holding only `server.client`
 #: and `server.wire`, so that the plug-ins import the client by the name it has everywhere.
@@ -76,6 +77,11 @@ class InstallReport:
 
     def __str__(self) -> str:
         return "\n".join([*self.done, *(f"warning: {line}" for line in self.problems)])
+
+    def shown_by(self, staging: Staging) -> "InstallReport":
+        """This report naming the places an install was put in, not where it was built."""
+        return InstallReport([staging.shown(line) for line in self.done],
+                             [staging.shown(line) for line in self.problems])
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,7 @@ def write_daemon_config(plugin_dir: Path, address: str = DEFAULT_ADDRESS, start_
     start command means the plug-in must not start one.
     """
     command = list(daemon_start_command(address) if start_command is None else start_command)
-    path = DaemonConfig(address, command, token=token).save(plugin_dir)
+    path = DaemonConfig(address, command, token=clean_token(token) if token else None).save(plugin_dir)
     started = " ".join(command) if command else "nothing (start it yourself)"
     return f"Recorded the daemon at {address} in {path}; when none answers the plug-in starts: {started}"
 
@@ -338,6 +344,16 @@ def add_vendor_arguments(parser: argparse.ArgumentParser, host: str, option: str
                              "win_amd64, macosx_11_0_arm64, manylinux_2_17_x86_64 (default: this machine's)")
 
 
+def _reason(error: OSError) -> str:
+    """What failed, in a few words: copytree's shutil.Error holds a list of (source, target, why)."""
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
+        _, target, why = error.args[0][0]
+        return f"cannot write {target} ({why})"
+    if error.filename is not None:  # a copy names its source first and its target second
+        return f"cannot write {error.filename2 or error.filename} ({error.strerror or error})"
+    return str(error)
+
+
 def run_action(args: argparse.Namespace, install: Callable[[], InstallReport],
                uninstall: Callable[[], InstallReport]) -> int:
     """Carry out `args.action` ("install" or "uninstall") and print what was done.
@@ -352,10 +368,18 @@ def run_action(args: argparse.Namespace, install: Callable[[], InstallReport],
             getattr(args, "host_python_version", None) or getattr(args, "host_platform", None)):
         print(f"error: {NO_VENDOR_CONFLICT}", file=sys.stderr)  # as argparse refuses conflicting options: status 2
         return 2
+    if args.action == "install" and getattr(args, "token", None):
+        try:
+            clean_token(args.token)
+        except ValueError as exc:
+            print(f"error: --token: {exc}", file=sys.stderr)
+            return 2
     try:
         report = uninstall() if args.action == "uninstall" else install()
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        done = "nothing was changed" if args.action == "install" else "the rest was left in place"
+        print(f"error: Could not {args.action} the plug-in: {_reason(exc)}; {done}. Free some space or fix the "
+              "folder's permissions, then run this command again.", file=sys.stderr)
         return 2
     print(report)
     return 0 if report.ok else 1

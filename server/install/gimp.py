@@ -22,6 +22,7 @@ from typing import Sequence
 from photostyle.server.wire.contract import DEFAULT_ADDRESS
 
 from .host_packages import VENDOR_DIR
+from .staging import Staging
 from .common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
                                     copy_files, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
                                     report_host_python, run_action, write_daemon_config)
@@ -77,7 +78,9 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
             token: str | None = None, check: bool = True, gimp_root: Path | None = None, vendor: bool = False,
             offline: Path | None = None, host_python_version: str | None = None, host_platform: str | None = None,
             platform: str = sys.platform) -> InstallReport:
-    """Install (or reinstall over) the plug-in into `gimp_dir`/plug-ins/photostyle.
+    """Install (or reinstall over) the plug-in into `gimp_dir`/plug-ins/photostyle, whole or not at
+    all: it is built beside that folder (with the earlier install's vendor/) and swapped in at the
+    end, so an OSError part-way leaves an earlier install as it was.
 
     start_command: how the plug-in starts a daemon when none answers at `address` (default:
     this installation's daemon; [] = never start one). gimp_python: the Python to check, as an
@@ -93,21 +96,25 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
     """
     plugin_dir = Path(gimp_dir or default_gimp_dir()) / "plug-ins" / PLUGIN_NAME
     report = InstallReport()
-    report.done += copy_files(_SOURCES, plugin_dir, executable=[_ENTRY])
-    report.done.append(copy_client(plugin_dir))
-    command = daemon_start_command(address) if start_command is None else list(start_command)
-    report.done.append(write_daemon_config(plugin_dir, address, command, token=token))
-    report.done.append("Restart GIMP, then use Filters ▸ Artistic ▸ Photo Style Transfer…")
-    if check:
-        seen_as = f"/{plugin_dir.resolve().relative_to(gimp_root.resolve()).as_posix()}" if gimp_root else None
-        advice = _GET_DEPENDENCIES.get(platform, _GET_DEPENDENCIES["linux"]).format(
-            vendor_dir=plugin_dir / VENDOR_DIR)
-        report_host_python(report, "GIMP", list(gimp_python) if gimp_python else default_gimp_python(platform),
-                           plugin_dir, advice, "--gimp-python", seen_as, vendor, offline,
-                           host_python_version=host_python_version, host_platform=host_platform, platform=platform)
-    else:  # nothing vendored: an earlier install's vendor/ would shadow the host's own packages
-        note_stale_vendor_removed(report, plugin_dir, "GIMP")
-    return report
+    with Staging() as staging:
+        new_dir = staging.folder(plugin_dir, keep=(VENDOR_DIR,))
+        report.done += copy_files(_SOURCES, new_dir, executable=[_ENTRY])
+        report.done.append(copy_client(new_dir))
+        command = daemon_start_command(address) if start_command is None else list(start_command)
+        report.done.append(write_daemon_config(new_dir, address, command, token=token))
+        report.done.append("Restart GIMP, then use Filters ▸ Artistic ▸ Photo Style Transfer…")
+        if check:
+            seen_as = f"/{new_dir.resolve().relative_to(gimp_root.resolve()).as_posix()}" if gimp_root else None
+            advice = _GET_DEPENDENCIES.get(platform, _GET_DEPENDENCIES["linux"]).format(
+                vendor_dir=plugin_dir / VENDOR_DIR)
+            report_host_python(report, "GIMP", list(gimp_python) if gimp_python else default_gimp_python(platform),
+                               new_dir, advice, "--gimp-python", seen_as, vendor, offline,
+                               host_python_version=host_python_version, host_platform=host_platform,
+                               platform=platform)
+        else:  # nothing vendored: an earlier install's vendor/ would shadow the host's own packages
+            note_stale_vendor_removed(report, new_dir, "GIMP")
+        staging.commit()
+    return report.shown_by(staging)
 
 
 def uninstall(gimp_dir: Path | str | None = None) -> InstallReport:

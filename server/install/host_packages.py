@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import platform as platform_module
 import re
-import secrets
 import shlex
 import shutil
 import subprocess
@@ -33,6 +32,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+
+from .staging import beside, swap_in
 
 #: The folder inside a plug-in's folder that holds the vendored packages (the plug-ins put it on sys.path).
 VENDOR_DIR = "vendor"
@@ -353,7 +354,7 @@ def _unpack_in_place_of(wheels: Sequence[Path], target: Path) -> None:
     half-filled one. A wheel that is no zip file raises HostPackagesError naming it.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}-new-{secrets.token_hex(4)}")
+    staging = beside(target, "new")
     staging.mkdir()  # not tempfile.mkdtemp: its 0700 would follow the folder into place
     try:
         for wheel in wheels:
@@ -362,19 +363,10 @@ def _unpack_in_place_of(wheels: Sequence[Path], target: Path) -> None:
                     archive.extractall(staging)
             except zipfile.BadZipFile as error:
                 raise HostPackagesError(f"{wheel.name} is not a wheel ({error}); replace it and run again") from None
-        old = staging.with_name(staging.name.replace("-new-", "-old-"))
-        if target.exists():
-            target.rename(old)
-        try:
-            staging.rename(target)
-        except BaseException:
-            if old.exists():
-                old.rename(target)
-            raise
+        swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _fetch_failure(host: HostPython, tags: WheelTags, offline: Path | None, pip_output: str) -> str:

@@ -25,6 +25,8 @@ from photostyle.server.wire.contract import DEFAULT_ADDRESS
 from .common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
                                     copy_files, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
                                     report_host_python, run_action, write_daemon_config)
+from .host_packages import VENDOR_DIR
+from .staging import Staging
 
 PLUGIN_NAME = "photostyle_krita"
 _DESKTOP = PLUGINS / "krita" / f"{PLUGIN_NAME}.desktop"
@@ -80,6 +82,12 @@ def default_krita_python(platform: str = sys.platform) -> list[str] | None:
 
 def set_kritarc_value(kritarc: Path, group: str, key: str, value: str | None) -> None:
     """Set (or with None remove) `key` in `[group]` of a KConfig file, leaving every other line as it was."""
+    kritarc.parent.mkdir(parents=True, exist_ok=True)
+    kritarc.write_text(kritarc_with(kritarc, group, key, value), encoding="utf-8")
+
+
+def kritarc_with(kritarc: Path, group: str, key: str, value: str | None) -> str:
+    """The text of the KConfig file `kritarc` (if any) with `key` in `[group]` set, or with None removed."""
     lines = kritarc.read_text(encoding="utf-8").splitlines() if kritarc.is_file() else []
     header = f"[{group}]"
     entry = [] if value is None else [f"{key}={value}"]
@@ -89,8 +97,7 @@ def set_kritarc_value(kritarc: Path, group: str, key: str, value: str | None) ->
         lines[start:end] = entry + [line for line in lines[start:end] if line.split("=", 1)[0].strip() != key]
     elif entry:
         lines += [header, *entry]
-    kritarc.parent.mkdir(parents=True, exist_ok=True)
-    kritarc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
 
 
 def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = None, address: str = DEFAULT_ADDRESS,
@@ -98,7 +105,10 @@ def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = No
             token: str | None = None, check: bool = True, vendor: bool = False,
             offline: Path | None = None, host_python_version: str | None = None, host_platform: str | None = None,
             platform: str = sys.platform) -> InstallReport:
-    """Install (or reinstall over) the docker into `krita_dir`/pykrita and enable it in `kritarc`.
+    """Install (or reinstall over) the docker into `krita_dir`/pykrita and enable it in `kritarc`,
+    whole or not at all: its folder, .desktop file and kritarc are made beside their targets (the
+    folder with the earlier install's vendor/) and put in place together at the end, so an OSError
+    part-way leaves an earlier install and kritarc as they were.
 
     start_command: how the docker starts a daemon when none answers at `address` (default: this
     installation's daemon; [] = never start one). krita_python: the Python to check, as an argv
@@ -115,23 +125,30 @@ def install(krita_dir: Path | str | None = None, kritarc: Path | str | None = No
     plugin_dir = pykrita / PLUGIN_NAME
     kritarc = Path(kritarc or default_kritarc())
     report = InstallReport()
-    report.done += copy_files(_SOURCES, plugin_dir)
-    report.done += copy_files([_DESKTOP], pykrita)
-    report.done.append(copy_client(plugin_dir))
-    command = daemon_start_command(address) if start_command is None else list(start_command)
-    report.done.append(write_daemon_config(plugin_dir, address, command, token=token))
-    set_kritarc_value(kritarc, "python", f"enable_{PLUGIN_NAME}", "true")
-    report.done.append(f"Enabled the plug-in in {kritarc} (quit Krita before installing: it rewrites that file "
-                       "when it quits; otherwise enable it in Settings ▸ Configure Krita ▸ Python Plugin Manager).")
-    report.done.append("Restart Krita, then open Settings ▸ Dockers ▸ Photo Style.")
-    if check:
-        advice = _GET_DEPENDENCIES.get(platform, _GET_DEPENDENCIES["linux"])
-        report_host_python(report, "Krita", list(krita_python) if krita_python else default_krita_python(platform),
-                           plugin_dir, advice, "--krita-python", provide=vendor, offline=offline,
-                           host_python_version=host_python_version, host_platform=host_platform, platform=platform)
-    else:  # nothing vendored: an earlier install's vendor/ would shadow the host's own packages
-        note_stale_vendor_removed(report, plugin_dir, "Krita")
-    return report
+    with Staging() as staging:
+        new_dir = staging.folder(plugin_dir, keep=(VENDOR_DIR,))
+        report.done += copy_files(_SOURCES, new_dir)
+        staging.file(pykrita / _DESKTOP.name, _DESKTOP.read_text(encoding="utf-8"))
+        report.done.append(f"Installed {pykrita / _DESKTOP.name}")
+        report.done.append(copy_client(new_dir))
+        command = daemon_start_command(address) if start_command is None else list(start_command)
+        report.done.append(write_daemon_config(new_dir, address, command, token=token))
+        staging.file(kritarc, kritarc_with(kritarc, "python", f"enable_{PLUGIN_NAME}", "true"))
+        report.done.append(f"Enabled the plug-in in {kritarc} (quit Krita before installing: it rewrites that file "
+                           "when it quits; otherwise enable it in Settings ▸ Configure Krita ▸ Python Plugin "
+                           "Manager).")
+        report.done.append("Restart Krita, then open Settings ▸ Dockers ▸ Photo Style.")
+        if check:
+            advice = _GET_DEPENDENCIES.get(platform, _GET_DEPENDENCIES["linux"])
+            report_host_python(report, "Krita",
+                               list(krita_python) if krita_python else default_krita_python(platform), new_dir,
+                               advice, "--krita-python", provide=vendor, offline=offline,
+                               host_python_version=host_python_version, host_platform=host_platform,
+                               platform=platform)
+        else:  # nothing vendored: an earlier install's vendor/ would shadow the host's own packages
+            note_stale_vendor_removed(report, new_dir, "Krita")
+        staging.commit()
+    return report.shown_by(staging)
 
 
 def uninstall(krita_dir: Path | str | None = None, kritarc: Path | str | None = None) -> InstallReport:

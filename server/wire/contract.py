@@ -63,6 +63,19 @@ REGION_MODES: dict[str, int] = {"given": pb.REGION_MODE_GIVEN, "auto": pb.REGION
 REGION_MODE_NAMES: dict[int, str] = {enum: name for name, enum in REGION_MODES.items()}
 
 
+def clean_token(token: str) -> str:
+    """`token` without the whitespace around it (a file's or a paste's trailing newline); ValueError
+    naming the rule unless what is left can travel in call metadata: printable ASCII, no spaces.
+    Both the daemon and its clients apply it where a token is given, so they agree on one."""
+    cleaned = token.strip()
+    if not cleaned:
+        raise ValueError("The token is blank; a token must be printable ASCII without spaces.")
+    if not all("!" <= character <= "~" for character in cleaned):
+        raise ValueError("The token holds a space, a tab or a character outside ASCII; a token must be printable "
+                         "ASCII without spaces (letters, digits and punctuation).")
+    return cleaned
+
+
 def token_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
-    """Call metadata carrying `token`, or none."""
-    return ((TOKEN_METADATA_KEY, f"Bearer {token}"),) if token else ()
+    """Call metadata carrying `token` (see `clean_token`), or none."""
+    return ((TOKEN_METADATA_KEY, f"Bearer {clean_token(token)}"),) if token else ()

@@ -9,7 +9,7 @@ import tifffile
 import torch
 from PIL import Image
 
-from photostyle.core.errors import ImageTooLargeError, InputImageError
+from photostyle.core.errors import ImageTooLargeError, InputImageError, OptionsError
 from photostyle.core import images
 from photostyle.core.images import (
     MIN_SIDE,
@@ -214,6 +214,18 @@ class TestWorkingShape:
     )
     def test_values(self, height, width, long_side, expected):
         assert working_shape(height, width, long_side) == expected
+
+    @pytest.mark.parametrize("height, width", [(100, 4000), (4000, 100), (64, 64), (437, 700), (2000, 100)])
+    @pytest.mark.parametrize("limit", [48, 512, 2048])
+    def test_a_limit_holds_for_every_shape(self, height, width, limit):
+        """Within `limit`, or refused: never the short side's 32 px bought by exceeding it."""
+        try:
+            shape = working_shape(height, width, limit, limit=limit, what="The photo")
+        except OptionsError as error:
+            assert f"{width}×{height}" in str(error) and f"{limit} px" in str(error)
+            assert max(working_shape(height, width, limit)) > limit
+        else:
+            assert max(shape) <= limit and min(shape) >= min(32, height, width)
 
     def test_resize_image(self):
         image = torch.rand(3, 20, 30)
