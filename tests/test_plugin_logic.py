@@ -5,7 +5,9 @@ tests/fakes (a scripted client, a host's event loop, a recording host). Seconds,
 
 from __future__ import annotations
 
+import importlib.util
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from photostyle.server.client import (LIVE_PREVIEW_PRESET, SELECTION_REGION, Cap
                                       InvalidRequestError, Options, Progress, Queued, Region, Result, check_result,
                                       composite_preview, placed_mask, plan_regions, preset_choices, regions_to_send)
 
+ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 4, 3
 PHOTO = (10, 20, 30, 255)
 
@@ -309,3 +312,29 @@ def test_the_region_choice_decides_what_a_preview_sends() -> None:
         loop.pump(lambda: not host.state.previewing)
         assert [region.name for region in client.sent[0].regions] == names, mode
         assert client.sent[0].options.regions == engine_mode == plan_regions(mode, sky, reference_sky).engine_mode
+
+
+def _gimp_options_module():
+    """plugins/gimp/photostyle_gimp/options.py on its own (the rest of the package needs GIMP)."""
+    path = ROOT / "plugins" / "gimp" / "photostyle_gimp" / "options.py"
+    spec = importlib.util.spec_from_file_location("gimp_options", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Config:
+    """What GIMP's ProcedureConfig offers the options: `get_property`."""
+
+    def __init__(self, **values: object) -> None:
+        self.values = values
+
+    def get_property(self, name: str) -> object:
+        return self.values[name]
+
+
+def test_gimps_arguments_become_options_with_zero_meaning_the_presets_value() -> None:
+    options = _gimp_options_module()
+    config = _Config(**{"preset": "painterly", "size": 0, "style-iterations": 7, "photoreal-iterations": 0})
+    assert options.options_from_config(config) == Options(preset="painterly", style_iterations=7)
+    assert options.options_from_config(_Config(**{**config.values, "preset": ""})).preset == Options().preset

@@ -23,13 +23,14 @@ from photostyle.server.wire.contract import DEFAULT_ADDRESS
 
 from .host_packages import VENDOR_DIR
 from .common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
-                                    copy_files, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
+                                    copy_files, copy_package, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
                                     report_host_python, run_action, write_daemon_config)
 
 PLUGIN_NAME = "photostyle"
 PLUGIN_SOURCE = PLUGINS / "gimp"
+#: The file GIMP runs (GIMP wants NAME/NAME.py) and the package of modules beside it.
 _ENTRY = PLUGIN_SOURCE / f"{PLUGIN_NAME}.py"
-_SOURCES = (_ENTRY,)
+_PACKAGE = PLUGIN_SOURCE / "photostyle_gimp"
 
 _GET_DEPENDENCIES = {
     "linux": "install Debian's/Ubuntu's packages: `sudo apt install python3-grpcio python3-protobuf` "
@@ -93,7 +94,8 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
     """
     plugin_dir = Path(gimp_dir or default_gimp_dir()) / "plug-ins" / PLUGIN_NAME
     report = InstallReport()
-    report.done += copy_files(_SOURCES, plugin_dir, executable=[_ENTRY])
+    report.done += copy_files([_ENTRY], plugin_dir, executable=[_ENTRY])
+    report.done.append(copy_package(_PACKAGE, plugin_dir))
     report.done.append(copy_client(plugin_dir))
     command = daemon_start_command(address) if start_command is None else list(start_command)
     report.done.append(write_daemon_config(plugin_dir, address, command, token=token))
