@@ -16,8 +16,8 @@ from .errors import (AuthenticationError, CancelledError, DaemonBugError, Daemon
                      InvalidRequestError, PhotoStyleClientError, StalledError, TooLargeError)
 from .events import Event, Preview, Progress, Queued, Result
 from photostyle.server.wire.images import EncodedImage, Image, Region
-from .controller import (Capture, Controller, Delivery, Host, InputError, Loop, State, explain, preset_choices,
-                         status_text)
+from .controller import (Capture, Controller, Delivery, Host, InputError, Loop, PreviewHost, State, explain,
+                         preset_choices, status_text)
 from .host_pixels import check_result, composite_preview, placed_mask
 from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
 from .protocol import CallProtocol, ClientProtocol, Connector
@@ -33,6 +33,6 @@ __all__ = [
     "live_preview_options", "live_preview_scale",
     "DEFAULT_REGION_CHOICE", "REGION_CHOICES", "SELECTION_REGION", "RegionPlan", "check_found_regions",
     "is_auto_region", "plan_regions", "regions_to_send",
-    "CallProtocol", "Capture", "ClientProtocol", "Connector", "Controller", "Delivery", "Host", "InputError", "Loop",
+    "CallProtocol", "Capture", "ClientProtocol", "Connector", "Controller", "Delivery", "Host", "InputError", "Loop", "PreviewHost",
     "State", "check_result", "composite_preview", "explain", "placed_mask", "preset_choices", "status_text",
 ]

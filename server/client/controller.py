@@ -96,17 +96,14 @@ class Delivery(Protocol):
     def failed(self, error: Exception) -> None: ...
 
 
-class Host(Protocol):
-    """What the controller needs of a host; called on the host's UI thread only."""
+class PreviewHost(Protocol):
+    """What the controller needs of a host that only previews (GIMP's dialog: OK runs the job
+    after it closes); called on the host's UI thread only."""
 
     def capture(self, preview_min_side: int | None) -> Capture:
         """Read the document for a run (None) or a preview (each image shrunk by the client
         library's `live_preview_scale` with this minimum side). Raises InputError (or a
         PhotoStyleClientError, e.g. InvalidMasksError) saying what to fix; changes nothing."""
-
-    def deliver(self, capture: Capture, result: Result, delivery: Delivery) -> None:
-        """Write a checked result into the document captured, then call `delivery.done` (now or
-        later); on failure leave the document as it was and call `delivery.failed` or raise."""
 
     def say(self, text: str, error: bool = False) -> None:
         """Show a sentence on the status line (`error`: it reports a failure)."""
@@ -117,12 +114,20 @@ class Host(Protocol):
     def show_presets(self, capabilities: pb.Capabilities) -> None:
         """Offer the daemon's presets (see `preset_choices`)."""
 
-    def show_progress(self, text: str, fraction: float | None) -> None:
-        """A run's progress: what the engine does, and how much is done (None: unknown)."""
-
     def show_picture(self, image: Image | None) -> None:
         """A live preview (8-bit RGBA, composited over the photo), a run's streamed preview
         (8-bit RGB), or None to clear the picture."""
+
+
+class Host(PreviewHost, Protocol):
+    """A host that also runs jobs from its panel (Krita's docker)."""
+
+    def deliver(self, capture: Capture, result: Result, delivery: Delivery) -> None:
+        """Write a checked result into the document captured, then call `delivery.done` (now or
+        later); on failure leave the document as it was and call `delivery.failed` or raise."""
+
+    def show_progress(self, text: str, fraction: float | None) -> None:
+        """A run's progress: what the engine does, and how much is done (None: unknown)."""
 
 
 class Loop(Protocol):
@@ -173,13 +178,14 @@ class _Delivery:
 class Controller:
     """Preview, Run and Cancel for one docker or dialog (see the module's docstring).
 
+    `host` is the host's adapter, a `Host` or, when it never runs jobs, a `PreviewHost`.
     `connect` reaches the daemon (see `protocol.Connector`). `auto_preview`: preview as soon as
     the daemon answers and whenever the inputs change (GIMP's dialog); otherwise only a preview
     already shown follows the inputs (Krita's docker). `run_label` names the host's control that
     makes the full-size layer. `spawn` runs a worker (a daemon thread unless a test says otherwise).
     """
 
-    def __init__(self, host: Host, loop: Loop, connect: Connector, *, auto_preview: bool = False,
+    def __init__(self, host: PreviewHost | Host, loop: Loop, connect: Connector, *, auto_preview: bool = False,
                  run_label: str = "Run", spawn: Callable[[Callable[[], None]], threading.Thread] | None = None) -> None:
         self._host, self._loop, self._connect = host, loop, connect
         self._auto_preview, self._run_label = auto_preview, run_label
@@ -240,7 +246,8 @@ class Controller:
         self._start(self._preview)
 
     def run(self, options: Options) -> None:
-        """Restyle the layer at full size with `options`; it supersedes a preview in flight."""
+        """Restyle the layer at full size with `options`; it supersedes a preview in flight (a
+        `Host`, not a `PreviewHost`, only)."""
         if self._closed or self._run is not None:
             return
         self._drop_preview()
