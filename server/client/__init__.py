@@ -2,6 +2,9 @@
 
 Shared by `photostyle transfer --server` and the GIMP and Krita plug-ins, which vendor this
 folder as-is: it needs only grpcio (>= 1.51) and protobuf (>= 4.21), and imports relatively.
+The plug-ins' shared logic lives here too, in pure Python: `Controller` (what Preview, Run and
+Cancel do, over the `ClientProtocol` a fake can stand in for), `composite_preview`,
+`regions_to_send`, `placed_mask` and `check_result`.
 
     from photostyle.server.client import Client, Image, Options
     with Client("127.0.0.1:50151") as client:

@@ -393,7 +393,7 @@ class Controller:
         return job is not None and job in (self._run, self._preview) and not self._closed
 
     def _on_starting(self, job: _Job | None, seconds: float) -> None:
-        if job is None or self._current(job):
+        if (job is None and not self._closed) or self._current(job):
             self._host.say(f"No PhotoStyle engine answered, so it is being started… {seconds:.0f} s")
             if job is self._run:
                 self._host.show_progress(f"starting the daemon… {seconds:.0f} s", None)
