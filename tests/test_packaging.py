@@ -53,7 +53,7 @@ def test_the_sdist_and_the_wheel_carry_the_plugins(dist: Path) -> None:
     for name in PLUGIN_FILES:
         assert f"photostyle/plugins/{name}" in in_wheel, name
         assert f"plugins/{name}" in in_sdist, name
-    assert "photostyle/server/client/photostyle_pb2.py" in in_wheel  # the client the installers vendor
+    assert "photostyle/server/wire/photostyle_pb2.py" in in_wheel  # the wire contract the installers vendor
     assert not [name for name in in_wheel if "__pycache__" in name]
 
 
