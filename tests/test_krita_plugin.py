@@ -3,8 +3,8 @@
 The end-to-end tests install the plug-in with our installer into a throwaway HOME, start a real
 daemon on a free loopback port, and run Krita under Xvfb with a test-only extension
 (tests/krita/photostyle_krita_test) that drives the docker's real widgets and dumps what it saw;
-the checks are made here. The live preview's shrinking and compositing (`qimages`) also runs on
-its own in the system Python with Krita's PyQt5 (tests/krita/check_qimages.py). Without Krita,
+the checks are made here. The live preview's shrinking and pictures (`qimages`) also run on
+their own in the system Python with Krita's PyQt5 (tests/krita/check_qimages.py). Without Krita,
 Xvfb or Debian's python3-grpcio/protobuf/pyqt5 they are skipped with the reason (CI installs them:
 see .ci/run).
 """
@@ -81,9 +81,10 @@ class TestInstaller:
         report = install_krita.install(tmp_path / "krita", kritarc, address="127.0.0.1:5999", check=False)
         plugin = tmp_path / "krita" / "pykrita" / "photostyle_krita"
         assert report.ok, str(report)
-        for name in ("__init__.py", "docker.py", "job.py", "layers.py", "pixels.py", "qimages.py", "settings.py",
+        for name in ("__init__.py", "docker.py", "layers.py", "pixels.py", "qimages.py", "qtloop.py", "settings.py",
                      "photostyle/server/client/launch.py", "photostyle/server/client/live_preview.py",
-                     "photostyle/server/client/__init__.py", "photostyle/server/wire/photostyle_pb2.py"):
+                     "photostyle/server/client/__init__.py", "photostyle/server/client/controller.py",
+                     "photostyle/server/wire/photostyle_pb2.py"):
             assert (plugin / name).is_file(), name
         assert "X-KDE-Library=photostyle_krita" in (plugin.parent / "photostyle_krita.desktop").read_text()
         text = kritarc.read_text()

@@ -45,6 +45,7 @@ def _only(folder: Path, pattern: str) -> Path:
 
 def test_the_sdist_and_the_wheel_carry_the_plugins(dist: Path) -> None:
     assert "gimp/photostyle.py" in PLUGIN_FILES and "krita/photostyle_krita.desktop" in PLUGIN_FILES
+    assert "gimp/photostyle_gimp/capture.py" in PLUGIN_FILES
     with zipfile.ZipFile(_only(dist, "photostyle-*.whl")) as wheel:
         in_wheel = set(wheel.namelist())
     with tarfile.open(_only(dist, "photostyle-*.tar.gz")) as sdist:
@@ -52,7 +53,7 @@ def test_the_sdist_and_the_wheel_carry_the_plugins(dist: Path) -> None:
     for name in PLUGIN_FILES:
         assert f"photostyle/plugins/{name}" in in_wheel, name
         assert f"plugins/{name}" in in_sdist, name
-    assert "photostyle/server/client/photostyle_pb2.py" in in_wheel  # the client the installers vendor
+    assert "photostyle/server/wire/photostyle_pb2.py" in in_wheel  # the wire contract the installers vendor
     assert not [name for name in in_wheel if "__pycache__" in name]
 
 
@@ -89,7 +90,9 @@ def test_the_installed_wheel_installs_the_gimp_plugin(wheel_venv: Path, tmp_path
     python = wheel_venv / "bin" / "python"
     _photostyle(wheel_venv, "plugins", "install", "gimp", "--gimp-dir", str(tmp_path), "--gimp-python", str(python))
     plugin = tmp_path / "plug-ins" / "photostyle"
-    assert (plugin / "photostyle.py").read_bytes() == (ROOT / "plugins" / "gimp" / "photostyle.py").read_bytes()
+    for name in PLUGIN_FILES:
+        if name.startswith("gimp/"):
+            assert (plugin / name.removeprefix("gimp/")).read_bytes() == (ROOT / "plugins" / name).read_bytes(), name
     assert (plugin / "photostyle" / "server" / "client" / "__init__.py").is_file()
     assert (plugin / "photostyle" / "server" / "wire" / "photostyle_pb2.py").is_file()
     config = json.loads((plugin / "photostyle-daemon.json").read_text())

@@ -2,6 +2,9 @@
 
 Shared by `photostyle transfer --server` and the GIMP and Krita plug-ins, which vendor this
 folder as-is: it needs only grpcio (>= 1.51) and protobuf (>= 4.21), and imports relatively.
+The plug-ins' shared logic lives here too, in pure Python: `Controller` (what Preview, Run and
+Cancel do, over the `ClientProtocol` a fake can stand in for), `composite_preview`,
+`regions_to_send`, `placed_mask` and `check_result`.
 
     from photostyle.server.client import Client, Image, Options
     with Client("127.0.0.1:50151") as client:
@@ -16,9 +19,13 @@ from .errors import (AuthenticationError, CancelledError, DaemonBugError, Daemon
                      InvalidRequestError, PhotoStyleClientError, StalledError, TooLargeError)
 from .events import Event, Preview, Progress, Queued, Result
 from photostyle.server.wire.images import EncodedImage, Image, Region
+from .controller import (Capture, Controller, Delivery, Host, InputError, Loop, PreviewHost, State, explain,
+                         preset_choices, status_text)
+from .host_pixels import check_result, composite_preview, placed_mask
 from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
+from .protocol import CallProtocol, ClientProtocol, Connector
 from .regions import (DEFAULT_REGION_CHOICE, REGION_CHOICES, SELECTION_REGION, RegionPlan, check_found_regions,
-                      is_auto_region, plan_regions)
+                      is_auto_region, plan_regions, regions_to_send)
 from photostyle.server.wire.contract import DEFAULT_ADDRESS, DEFAULT_PORT
 
 __all__ = [
@@ -28,5 +35,7 @@ __all__ = [
     "PhotoStyleClientError", "Preview", "Progress", "Queued", "Region", "Result", "TooLargeError", "TransferCall",
     "live_preview_options", "live_preview_scale",
     "DEFAULT_REGION_CHOICE", "REGION_CHOICES", "SELECTION_REGION", "RegionPlan", "check_found_regions",
-    "is_auto_region", "plan_regions",
+    "is_auto_region", "plan_regions", "regions_to_send",
+    "CallProtocol", "Capture", "ClientProtocol", "Connector", "Controller", "Delivery", "Host", "InputError", "Loop", "PreviewHost",
+    "State", "check_result", "composite_preview", "explain", "placed_mask", "preset_choices", "status_text",
 ]

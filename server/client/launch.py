@@ -57,14 +57,18 @@ class DaemonConfig:
         return Client(self.address, token=self.token)
 
 
-def connect(config: DaemonConfig, on_wait: Callable[[float], None] = lambda elapsed: None) -> Client:
-    """A client whose daemon has answered; starts the recorded daemon (detached) if none does.
+def connect(config: DaemonConfig, on_wait: Callable[[float], None] = lambda elapsed: None,
+            start: bool = True) -> Client:
+    """A client whose daemon has answered; starts the recorded daemon (detached) if none does
+    and `start` allows it (a host that only asks what the daemon offers passes False).
 
     `on_wait(seconds)` is called while waiting for a started daemon, e.g. to pulse a progress bar.
     """
     try:
         return _answering(config)
     except DaemonUnavailableError as error:
+        if not start:
+            raise
         first_error = error
     if not config.start_command:
         raise DaemonUnavailableError(f"{first_error} This plug-in does not start a daemon itself (installed with "

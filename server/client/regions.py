@@ -15,10 +15,10 @@ other), and replace the previous run's ones, recognised by `is_auto_region`, wit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import DaemonError, InvalidMasksError
-from photostyle.server.wire.images import Region
+from photostyle.server.wire.images import Image, Region
 
 #: The region modes a retoucher chooses from, in the order both hosts show them, with their labels
 #: (not the engine's own "given" and "auto" of `Options.regions`: `plan_regions` picks that one).
@@ -66,6 +66,29 @@ def plan_regions(mode: str, photo_names: Iterable[str], reference_names: Iterabl
             f"{_listed(sorted(theirs))}). Give the regions the same names in both (sky and sky), or choose "
             "Automatic regions.")
     return RegionPlan(ours, tuple(name for name in ours if name not in theirs), selection=False, engine_mode="given")
+
+
+def regions_to_send(mode: str, photo: Mapping[str, Callable[[], Image]], reference: Mapping[str, Callable[[], Image]],
+                    selection: Image | None, style_size: tuple[int, int]) -> tuple[list[Region], RegionPlan]:
+    """The regions a host sends for `mode`, and the plan they follow.
+
+    `photo` and `reference` map each region name of the photo and of the reference to a reader of
+    its mask (at the size of the content sent, and of the style sent), so that only the masks the
+    plan sends are read. A photo region the reference lacks goes with an all-zero reference mask;
+    in the "whole" mode the host's `selection` (None: nothing selected) goes as SELECTION_REGION
+    against all of the reference.
+    """
+    plan = plan_regions(mode, photo, reference)
+    width, height = style_size
+    regions = [Region(name, photo[name](), reference[name]() if name in reference else _filled(width, height, 0))
+               for name in plan.names]
+    if plan.selection and selection is not None:
+        regions.append(Region(SELECTION_REGION, selection, _filled(width, height, 255)))
+    return regions, plan
+
+
+def _filled(width: int, height: int, value: int) -> Image:
+    return Image(width, height, 1, "uint8", bytes([value]) * (width * height))
 
 
 def is_auto_region(name: str) -> bool:

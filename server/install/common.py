@@ -5,7 +5,8 @@ python3 for GIMP 3 and Krita on Linux, a bundled Python on Windows), never with 
 installer puts these host-neutral things into that folder, all written here once:
 
 - the plug-in's own files, taken from the package `photostyle.plugins` (`PLUGINS`), so that an
-  install from the wheel finds them as well as an editable one;
+  install from the wheel finds them as well as an editable one (`copy_files`, and `copy_package`
+  for a plug-in's package of modules);
 - the client library and the wire contract it speaks, vendored under their own names
   (`photostyle.server.client`, `photostyle.server.wire`) as a package `photostyle` holding only
   them (`copy_client`): the plug-in adds its folder to `sys.path` and imports them; they need
@@ -105,6 +106,18 @@ def copy_client(plugin_dir: Path) -> str:
         source = Path(package.__file__).resolve().parent
         shutil.copytree(source, target / "server" / source.name, ignore=_IGNORED)
     return f"Copied the client library to {target}"
+
+
+def copy_package(package: Path, plugin_dir: Path) -> str:
+    """Replace `plugin_dir`/<package's name> with a fresh copy of the plug-in package's modules
+    (so a module an older version had cannot linger)."""
+    target = plugin_dir / package.name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for source in sorted(package.glob("*.py")):
+        shutil.copyfile(source, target / source.name)
+    return f"Installed {target}"
 
 
 def copy_files(files: Sequence[Path], plugin_dir: Path, executable: Sequence[Path] = ()) -> list[str]:

@@ -23,14 +23,15 @@ from photostyle.server.wire.contract import DEFAULT_ADDRESS
 
 from .host_packages import VENDOR_DIR
 from .staging import Staging
-from .common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client,
-                                    copy_files, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
-                                    report_host_python, run_action, write_daemon_config)
+from .common import (PLUGINS, InstallReport, add_daemon_arguments, add_vendor_arguments, copy_client, copy_files,
+                     copy_package, daemon_start_command, note_stale_vendor_removed, remove_plugin_dir,
+                     report_host_python, run_action, write_daemon_config)
 
 PLUGIN_NAME = "photostyle"
 PLUGIN_SOURCE = PLUGINS / "gimp"
+#: The file GIMP runs (GIMP wants NAME/NAME.py) and the package of modules beside it.
 _ENTRY = PLUGIN_SOURCE / f"{PLUGIN_NAME}.py"
-_SOURCES = (_ENTRY,)
+_PACKAGE = PLUGIN_SOURCE / "photostyle_gimp"
 
 _GET_DEPENDENCIES = {
     "linux": "install Debian's/Ubuntu's packages: `sudo apt install python3-grpcio python3-protobuf` "
@@ -98,7 +99,8 @@ def install(gimp_dir: Path | str | None = None, address: str = DEFAULT_ADDRESS,
     report = InstallReport()
     with Staging() as staging:
         new_dir = staging.folder(plugin_dir, keep=(VENDOR_DIR,))
-        report.done += copy_files(_SOURCES, new_dir, executable=[_ENTRY])
+        report.done += copy_files([_ENTRY], new_dir, executable=[_ENTRY])
+        report.done.append(copy_package(_PACKAGE, new_dir))
         report.done.append(copy_client(new_dir))
         command = daemon_start_command(address) if start_command is None else list(start_command)
         report.done.append(write_daemon_config(new_dir, address, command, token=token))

@@ -8,13 +8,12 @@ finds regions), "daemon-down", "bad-preset" (a preset the daemon does not have),
 xdotool): these call our procedure non-interactively, as a script would. "dialog" (GUI too) opens
 the dialog as a retoucher does; dialog_screenshot.py, run as a helper, grabs it once the live
 preview should be in (PHOTOSTYLE_GRAB, inside the chroot) and presses Escape. "presets" and "preview"
-import the installed plug-in and call what its dialog calls: the combo box's entries, and the
-live preview's request path (GEGL's shrinking reads, the daemon's `preview` preset, the picture
-the dialog shows). PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
+import the installed plug-in and call what its dialog's controller calls: the combo box's entries,
+and the live preview's path (the one capture with GEGL's shrinking reads, the daemon's `preview`
+preset, the client library's picture as the dialog's pixbuf). PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
 it. Each prints one line `RESULT {json}` of facts for the test to assert on.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -59,13 +58,13 @@ def changed_fraction(before, after, width, box):
 
 
 def load_plugin():
-    """The installed plug-in as a module (importing it does not start it)."""
-    path = f"{os.environ['GIMP3_DIRECTORY']}/plug-ins/photostyle/photostyle.py"
-    spec = importlib.util.spec_from_file_location("photostyle_gimp_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    """The installed plug-in's package and its vendored client, as its entry file imports them."""
+    folder = f"{os.environ['GIMP3_DIRECTORY']}/plug-ins/photostyle"
+    sys.path[:0] = [f"{folder}/vendor", folder]
+    import photostyle_gimp.capture
+    import photostyle_gimp.preview
+    from photostyle.server import client
+    return photostyle_gimp, client
 
 
 def mean_rgb(data, channels, mask=None):
@@ -86,10 +85,13 @@ def image_state(image):
 
 
 def preview_facts(plugin, client, image, layer, config):
-    """One live preview as the dialog runs it, and what it shows."""
+    """One live preview as the dialog's controller runs it, and what it shows."""
+    gimp, ps = plugin
     state_before = image_state(image)
-    request, result = plugin.live_preview(client, image, layer, config)
-    shown = plugin.preview_pixbuf(request, result)
+    request = gimp.capture.capture(image, layer, config, client.capabilities().limits.min_side)
+    result = request.start(client, ps.live_preview_options()).result()
+    ps.check_result(result, request.content, request.style_size)
+    shown = gimp.preview.pixbuf(ps.composite_preview(request.content, result.image, request.selection))
     found, _, _, crop_width, crop_height = layer.mask_intersect()
     content, style, styled = request.content, request.style, result.image
     mask = bytes(request.selection.data) if request.selection is not None else None
@@ -109,14 +111,13 @@ def preview_facts(plugin, client, image, layer, config):
             where[1] += 1
     return {
         "crop": [crop_width, crop_height],
-        "scale": request.scale,
         "content_size": [content.width, content.height],
         "style_size": [style.width, style.height],
         "result_size": [styled.width, styled.height, styled.channels],
         "shown_size": [shown.get_width(), shown.get_height()],
         "selection_size": [request.selection.width, request.selection.height] if mask else None,
         "regions": [region.name for region in request.regions],
-        "engine_mode": request.engine_mode,
+        "engine_mode": request.plan.engine_mode,
         "reference_name": request.reference_name,
         "photo_mean": mean_rgb(bytes(content.data), 4, mask),
         "reference_mean": mean_rgb(bytes(style.data), 3),
@@ -130,10 +131,10 @@ def preview_facts(plugin, client, image, layer, config):
 def live_preview_scenario():
     """The dialog's preset list, or live previews of a 1200×800 photo: a wide selection, a thin one,
     then no selection and region channels."""
-    plugin = load_plugin()
-    if SCENARIO == "presets":
-        with plugin.connect_daemon() as client:
-            return {"entries": plugin.preset_entries(client.capabilities())}
+    plugin = gimp, ps = load_plugin()
+    if SCENARIO == "presets":  # what the dialog's combo box offers
+        with gimp.connect_daemon() as client:
+            return {"entries": ps.preset_choices(client.capabilities(), "default")[0]}
     image = load("coffee.png")
     image.scale(1200, 800)
     image.resize(1220, 810, 10, 5)  # the layer sits at (10, 5)
@@ -144,7 +145,7 @@ def live_preview_scenario():
     config.set_property("reference-layer", reference.get_layers()[0])
     facts = {}
     config.set_property("regions", "whole")  # the selection against the whole reference
-    with plugin.connect_daemon() as client:
+    with gimp.connect_daemon() as client:
         facts["min_side"] = client.capabilities().limits.min_side
         image.select_ellipse(Gimp.ChannelOps.REPLACE, 60, 40, 1100, 740)
         Gimp.Selection.feather(image, 20)

@@ -1,4 +1,4 @@
-"""Runs the Krita docker's `qimages` (the live preview's shrinking and compositing) in Krita's
+"""Runs the Krita docker's `qimages` (the live preview's shrinking, and its pictures) in Krita's
 Python with its PyQt5, outside Krita: `python3 check_qimages.py PLUGIN_DIR REFERENCE_JPEG`.
 
 PLUGIN_DIR is an installed photostyle_krita folder (with its vendored client library). Layers
@@ -20,7 +20,7 @@ sys.path.insert(0, str(plugin_dir))  # the vendored photostyle package, as the p
 package = types.ModuleType("photostyle_krita")  # the package without its __init__ (which needs Krita)
 package.__path__ = [str(plugin_dir)]
 sys.modules["photostyle_krita"] = package
-from photostyle.server.client import Image  # noqa: E402
+from photostyle.server.client import Image, composite_preview  # noqa: E402
 from photostyle_krita import qimages  # noqa: E402
 
 app = QGuiApplication(sys.argv)
@@ -101,16 +101,17 @@ full_mean, shrunk_mean = mean_rgb(qimages.image_bytes(full, 4)), mean_rgb(shrunk
 assert all(abs(a - b) < 3 for a, b in zip(full_mean, shrunk_mean)), (full_mean, shrunk_mean)
 assert qimages.shrunk_file(__file__, lambda w, h: (w, h)) is None  # not an image
 
-# What the preview area shows: the answer inside the selection, the photo outside, blended between.
+# What the preview area shows: the client library's picture (the answer inside the selection, the
+# photo outside, blended between) as a QImage.
 photo = Image(3, 1, 4, "uint8", bytes([10, 20, 30, 255] * 3))
 answer = Image(3, 1, 4, "uint8", bytes([200, 100, 0, 255] * 3))
-shown = qimages.live_preview_image(photo, answer, bytes([255, 128, 0]))
+shown = qimages.picture(composite_preview(photo, answer, Image(3, 1, 1, "uint8", bytes([255, 128, 0]))))
 pixels = [shown.pixelColor(x, 0).getRgb()[:3] for x in range(3)]
-assert pixels[0] == (200, 100, 0) and pixels[2] == (10, 20, 30), pixels
-assert all(abs(a - b) <= 2 for a, b in zip(pixels[1], (105, 60, 15))), pixels
-assert qimages.live_preview_image(photo, answer, None).pixelColor(2, 0).getRgb()[:3] == (200, 100, 0)
+assert pixels == [(200, 100, 0), (105, 60, 15), (10, 20, 30)], pixels
+streamed = qimages.picture(Image(2, 1, 3, "uint8", bytes([1, 2, 3, 4, 5, 6])))  # a run's streamed preview, RGB
+assert [streamed.pixelColor(x, 0).getRgb()[:3] for x in range(2)] == [(1, 2, 3), (4, 5, 6)]
 try:
-    qimages.live_preview_image(photo, Image(2, 1, 4, "uint8", bytes(8)), None)
+    composite_preview(photo, Image(2, 1, 4, "uint8", bytes(8)), None)
 except Exception as error:  # noqa: BLE001 - the client's DaemonError, shown on the status line
     summary["wrong_size"] = str(error)
 

@@ -1,82 +1,66 @@
-"""The "Photo Style" docker: the panel's widgets and what pressing them does.
+"""The "Photo Style" docker: the panel's widgets, as an adapter over the client library's Controller.
 
-It only wires things together: `layers` reads and writes Krita documents, `job` talks to the
-daemon off the UI thread (starting the installed one when none answers, via `photostyle.server.client.launch`),
-`settings` holds what is remembered, `qimages` shrinks and shows live previews.
-Every slot reports problems on the status line: an exception escaping a slot would open
-Krita's modal error dialog.
-
-Preview runs the daemon's live-preview preset (`photostyle.server.client.live_preview_options`) on the
-selected area, shrunk by the client library's `live_preview_scale`, and only shows the answer.
-One preview is current at a time: a newer Preview, or Run, cancels it and its late signals are
-ignored; Preview waits while a Run is in flight (the daemon runs one job at a time). Once a
-preview has been shown, changing the reference or the region mode refreshes it.
-
-Run and Preview read the document through one path (`_capture`, then `layers.capture`), so both
-send the regions the client library's `plan_regions` gives for the chosen region mode.
+The controller (photostyle.server.client.controller, shared with GIMP's dialog) decides what
+Preview, Run and Cancel do, talks to the daemon off the UI thread (starting the installed one
+when none answers) and says what happened; this docker implements its `Host`: `layers` reads the
+document into a `Capture` (one path for Run and Preview) and writes the result back, `qimages`
+shows pictures, `settings` holds what is remembered (and the engine options, in one place), and
+`qtloop` brings the workers' reports to Krita's UI thread. Nothing may escape a slot: an
+exception would open Krita's modal error dialog, so the controller reports every failure here.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
-from photostyle.server.client.launch import DaemonConfig
 from krita import DockWidget, Krita
-from PyQt5.QtCore import Qt, QTimer, pyqtSlot
+from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QImage, QPixmap
 from PyQt5.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QProgressBar, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from photostyle.server.client import REGION_CHOICES, PhotoStyleClientError, live_preview_options
+from photostyle.server.client import (REGION_CHOICES, Capture, Controller, Delivery, Image, InputError, Result, State,
+                                      preset_choices)
+from photostyle.server.client.launch import DaemonConfig, connect
+from photostyle.server.client.protocol import ClientProtocol, Connector
+from photostyle.server.wire import photostyle_pb2 as pb
 
 from . import layers, qimages
-from .job import ProbeThread, TransferThread
+from .qtloop import QtLoop
 from .settings import Settings
 
 DOCKER_ID = "photostyle_docker"
 PREVIEW_PX = 200  # the preview area's long side
-_REFRESH_MS = 300  # a live preview follows a changed reference after this pause
 _PLUGIN_DIR = Path(__file__).resolve().parent
 _IMAGE_FILES = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files (*)"
 
 
 class PhotoStyleDocker(DockWidget):
-    """Reference, preset, regions, Run/Cancel, progress, preview, status, and the daemon connection."""
+    """Reference, preset, regions, Preview/Run/Cancel, progress, picture, status and the daemon's address."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Photo Style")
         self._installed = DaemonConfig.load(_PLUGIN_DIR)
         self._settings = Settings.load(self._installed)
-        self._job: TransferThread | None = None
-        self._input: layers.JobInput | None = None
-        self._probe: ProbeThread | None = None
-        self._capabilities: tuple[str, object] | None = None  # (address, its Capabilities message)
-        self._live: TransferThread | None = None  # the current live preview
-        self._live_input: layers.JobInput | None = None
-        self._live_started = 0.0
-        self._live_wanted = False  # Preview pressed while the daemon's limits are still unknown
-        self._live_shown = False  # a preview was shown: reference changes refresh it
-        self._threads: set[TransferThread] = set()  # every transfer thread until it has finished
+        self._daemon = self._daemon_config()
         #: The last image shown in the preview area, at the size the daemon sent it.
         self.shown_preview: QImage | None = None
-        self._refresh = QTimer(self, singleShot=True, interval=_REFRESH_MS)
-        self._refresh.timeout.connect(self._auto_preview)
+        self.controller = Controller(self, QtLoop(self), self._connector(self._daemon), run_label="Run")
         self._build()
         notifier = Krita.instance().notifier()
         notifier.imageCreated.connect(lambda: QTimer.singleShot(0, self._refresh_references))  # once listed
         notifier.imageClosed.connect(self._on_image_closed)
-        notifier.applicationClosing.connect(self._on_application_closing)
+        notifier.applicationClosing.connect(lambda: self.controller.close(wait_s=5))
         self._refresh_references()
-        self._check_daemon()
+        self.controller.probe()
 
     def _build(self) -> None:
         self.reference = QComboBox(objectName="reference", toolTip="The photo whose colours and tone to take: "
                                    "another open document (its local selections can pair regions) or a file.")
         self.browse = QToolButton(objectName="browse", text="…", toolTip="Choose a reference file")
-        self.preset = QComboBox(objectName="preset")
+        self.preset = QComboBox(objectName="preset", toolTip="The PhotoStyle daemon's presets")
         self.preset.addItem(self._settings.preset)
         self.regions = QComboBox(objectName="regions", minimumContentsLength=12,
                                  sizeAdjustPolicy=QComboBox.AdjustToMinimumContentsLengthWithIcon,
@@ -133,8 +117,9 @@ class PhotoStyleDocker(DockWidget):
         self.regions.currentIndexChanged.connect(self._on_choice_changed)
         self.live_preview.clicked.connect(self._preview)
         self.run.clicked.connect(self._run)
-        self.cancel.clicked.connect(self._cancel)
-        self.address.editingFinished.connect(self._check_daemon)
+        self.cancel.clicked.connect(self.controller.cancel)
+        self.address.editingFinished.connect(self._on_address_set)
+        self.token.editingFinished.connect(self._on_address_set)
 
     def canvasChanged(self, canvas: object) -> None:
         """Required by DockWidget; the reference list does not depend on the active document."""
@@ -166,72 +151,35 @@ class PhotoStyleDocker(DockWidget):
             self._refresh_references()
             self.reference.setCurrentIndex(self.reference.count() - 1)
 
-    # Daemon connection ------------------------------------------------------------------------
+    # The daemon ---------------------------------------------------------------------------------
 
-    def _daemon(self) -> DaemonConfig:
+    def _daemon_config(self) -> DaemonConfig:
         """The daemon at the panel's address; only the installed one may be started from here."""
-        address, token = self.address.text().strip(), self.token.text() or None
+        address, token = self._settings.address.strip(), self._settings.token or None
         if address == self._installed.address:
             return replace(self._installed, token=token)
         return DaemonConfig(address, [], self._installed.start_timeout_s, token)
 
+    @staticmethod
+    def _connector(daemon: DaemonConfig) -> Connector:
+        def reach(start: bool, on_wait) -> ClientProtocol:
+            return connect(daemon, on_wait, start=start)
+        return reach
+
     def _start_hint(self) -> str:
         if self._installed.start_command:
-            return f"When no daemon answers at {self._installed.address}, Run starts: {' '.join(self._installed.start_command)}"
-        return "Run does not start a daemon: start one with `photostyle serve`."
+            return (f"When no daemon answers at {self._installed.address}, Preview and Run start: "
+                    f"{' '.join(self._installed.start_command)}")
+        return "Preview and Run do not start a daemon: start one with `photostyle serve`."
 
-    def _check_daemon(self, start: bool = False) -> None:
-        """Ask the daemon at the address what it offers (its presets, its limits); only with `start`
-        start the installed one when none answers."""
-        if self._probe is not None:  # its end starts another when a preview still waits
-            return
-        self._probe = ProbeThread(self._daemon(), self, start)
-        self._probe.starting.connect(self._on_probe_starting)
-        self._probe.answered.connect(self._on_daemon_answered)
-        self._probe.failed.connect(self._on_daemon_failed)
-        self._probe.finished.connect(self._on_probe_finished)
-        self._probe.start()
+    def _on_address_set(self) -> None:
+        self._remember()
+        daemon = self._daemon_config()
+        if daemon != self._daemon:
+            self._daemon = daemon
+            self.controller.reconnect(self._connector(daemon))
 
-    def _on_probe_starting(self, seconds: float) -> None:
-        self._say(f"No daemon answered, so Photo Style is starting it ({seconds:.0f} s): "
-                  f"{' '.join(self._installed.start_command)}")
-
-    def _on_probe_finished(self) -> None:
-        self._probe.deleteLater()
-        self._probe = None
-        if self._live_wanted:
-            self._check_daemon(start=True)
-
-    def _on_daemon_answered(self, capabilities: object) -> None:
-        self._capabilities = (self.address.text().strip(), capabilities)
-        chosen = self.preset.currentText()
-        self.preset.clear()
-        for preset in capabilities.presets:
-            self.preset.addItem(preset.name)
-            self.preset.setItemData(self.preset.count() - 1, preset.description, Qt.ToolTipRole)
-        self.preset.setCurrentIndex(max(self.preset.findText(chosen), 0))
-        if self._live_wanted:
-            self._live_wanted = False
-            self._preview()
-        elif self._job is None and self._live is None:
-            self._say(f"Daemon ready at {self.address.text()} ({capabilities.device}, "
-                      f"engine {capabilities.engine_version}).")
-
-    def _on_daemon_failed(self, error: Exception) -> None:
-        if self._live_wanted and self._probe.start_daemon:
-            self._live_wanted = False
-            self._update_buttons()
-            self._say(f"Preview failed: {_explain(error)}")
-        elif self._job is None and self._live is None and not self._live_wanted:
-            self._say(f"{_explain(error)} {self._start_hint()}")
-
-    def _limits(self) -> object | None:
-        """The daemon's limits, once the daemon at the panel's address has answered."""
-        if self._capabilities is None or self._capabilities[0] != self.address.text().strip():
-            return None
-        return self._capabilities[1].limits
-
-    # Running a job ----------------------------------------------------------------------------
+    # The buttons ----------------------------------------------------------------------------------
 
     def _remember(self) -> None:
         self._settings.address = self.address.text().strip()
@@ -240,260 +188,86 @@ class PhotoStyleDocker(DockWidget):
         self._settings.regions = self.regions.currentData()
         self._settings.save()
 
-    def _capture(self, shrink: layers.Shrink | None = None) -> layers.JobInput | None:
-        """What Run (or, with `shrink`, Preview) sends; None when the status line says what to fix."""
-        try:
-            reference = self._references[self.reference.currentIndex()] if self._references else None
-            return layers.capture(Krita.instance().activeDocument(), reference, self.regions.currentData(), shrink)
-        except (layers.UserError, PhotoStyleClientError) as error:  # e.g. no region named alike in both
-            self._say(str(error))
-        except Exception as error:  # noqa: BLE001 - never out of a slot (Krita's modal error dialog)
-            self._say(_explain(error))
-        return None
-
-    def _transfer(self, job_input: layers.JobInput, options: object) -> TransferThread:
-        """A thread for `job_input` with `options` and the engine's region mode the capture chose."""
-        options = replace(options, regions=job_input.engine_mode)
-        thread = TransferThread(self._daemon(), job_input.content, job_input.style, job_input.regions, options, self)
-        self._threads.add(thread)
-        thread.finished.connect(self._on_thread_finished)
-        return thread
+    def _preview(self) -> None:
+        self._remember()
+        self.controller.preview()
 
     def _run(self) -> None:
-        if self._job is not None:
-            return
-        self._drop_preview()  # Run supersedes a preview in flight
         self._remember()
-        job_input = self._capture()
-        if job_input is None:
-            return
-        self._input = job_input
-        self._job = self._transfer(job_input, self._settings.options())
-        self._job.starting.connect(self._on_starting)
-        self._job.queued.connect(self._on_queued)
-        self._job.progressed.connect(self._on_progress)
-        self._job.previewed.connect(self._on_preview)
-        self._job.succeeded.connect(self._on_result)
-        self._job.failed.connect(self._on_failed)
-        self._job.finished.connect(self._on_job_finished)
-        self._update_buttons()
-        self.progress.setValue(0)
-        self.progress.setFormat("sending…")
-        self.preview.clear()
-        self.shown_preview = None
-        self._say(f"Restyling {self._where(job_input)} like {job_input.reference_name} "
-                  f"(regions: {self._regions_sent(job_input)}).")
-        self._job.start()
+        self.controller.run(self._settings.options())
 
-    def _cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self.progress.setFormat("cancelling…")
-        elif self._live is not None or self._live_wanted:
-            self._drop_preview()
-            self._say("Preview cancelled.")
+    def _on_choice_changed(self, *_: object) -> None:
+        self.controller.inputs_changed()
 
-    def _update_buttons(self) -> None:
-        running = self._job is not None
-        self.run.setEnabled(not running)
-        self.live_preview.setEnabled(not running)
-        self.cancel.setEnabled(running or self._live is not None or self._live_wanted)
+    def _on_image_closed(self, *_: object) -> None:
+        """Closing a job's document cancels the job."""
+        self.controller.cancel_where(lambda capture: not layers.is_open(capture.context.document))
+        self._refresh_references()
 
-    def _on_starting(self, seconds: float) -> None:
-        self.progress.setFormat(f"starting the daemon… {seconds:.0f} s")
-        self._say(f"No daemon answered, so Photo Style started it: {' '.join(self._installed.start_command)}")
+    # The controller's Host --------------------------------------------------------------------------
 
-    def _on_queued(self, position: int) -> None:
-        self.progress.setFormat(f"waiting: {position} job(s) ahead" if position else "starting…")
+    def capture(self, preview_min_side: int | None) -> Capture:
+        reference = self._references[self.reference.currentIndex()] if self._references else None
+        shrink = layers.Shrink(preview_min_side) if preview_min_side is not None else None
+        return layers.capture(Krita.instance().activeDocument(), reference, self.regions.currentData(), shrink)
 
-    def _on_progress(self, progress: object) -> None:
-        # Held below 100 % until the result is in the document; the text first, so that whoever
-        # watches the value sees the stage it belongs to.
-        self.progress.setFormat(f"{progress.stage} {progress.iteration}/{progress.iterations}  (%p%)")
-        self.progress.setValue(int(min(progress.fraction, 0.99) * 1000))
+    def deliver(self, capture: Capture, result: Result, delivery: Delivery) -> None:
+        """The result layer; masked by the selection once Krita has made it the active layer."""
+        target: layers.Target = capture.context
+        if not layers.is_open(target.document):
+            raise InputError("The photo was closed before the result came; nothing was added.")
+        layer = layers.add_result_layer(target, result)
 
-    def _on_preview(self, image: QImage) -> None:
-        self.shown_preview = image
-        self.preview.setPixmap(QPixmap.fromImage(image).scaled(PREVIEW_PX, PREVIEW_PX, Qt.KeepAspectRatio,
-                                                               Qt.SmoothTransformation))
+        def finish() -> None:
+            layers.add_found_regions(target, result.regions)
+            target.document.refreshProjection()
+            delivery.done(target.layer_name)
 
-    def _on_failed(self, error: Exception) -> None:
-        self.progress.setFormat("stopped")
-        self._say(_explain(error))
-
-    def _on_result(self, result: object) -> None:
-        job_input = self._input
-        if not layers.is_open(job_input.document):
-            return
-        try:
-            layer = layers.add_result_layer(job_input, result)
-        except (layers.UserError, PhotoStyleClientError, ValueError) as error:
-            self._say(f"Could not add the result layer: {error}")
-            return
-        found = f" Regions found: {', '.join(region.name for region in result.regions)}." if result.regions else ""
-        notes = "".join(f" Note: {note}" for note in result.notes)
-        done = (f"Done: new layer “{job_input.layer_name}” ({result.seconds:.0f} s on {result.device})."
-                f"{found}{notes}")
-        if job_input.selection is None:
-            self._finish(job_input, result, done)
+        if capture.selection is None:
+            finish()
             return
 
         def mask(active: bool) -> None:
             try:
                 if not active:
-                    raise layers.UserError("Krita did not activate the result layer to mask it; nothing was "
-                                           "changed. Press Run again.")
-                layers.add_selection_mask(job_input, layer)
-            except layers.UserError as error:
+                    raise InputError("Krita did not activate the result layer to mask it; nothing was changed. "
+                                     "Press Run again.")
+                layers.add_selection_mask(target, capture.selection, layer)
+            except InputError as error:
                 layer.remove()
-                job_input.document.refreshProjection()
-                self._say(str(error))
+                target.document.refreshProjection()
+                delivery.failed(error)
                 return
-            self._finish(job_input, result, done)
+            finish()
 
-        layers.when_active(job_input.document, layer, mask)
+        layers.when_active(target.document, layer, mask)
 
-    def _finish(self, job_input: layers.JobInput, result: object, message: str) -> None:
-        """The result layer is complete: add the regions the engine found, and say so."""
-        layers.add_found_regions(job_input, result.regions)
-        job_input.document.refreshProjection()
-        self.progress.setValue(self.progress.maximum())
-        self.progress.setFormat("done")
-        self._say(message)
-
-    def _on_job_finished(self) -> None:
-        self._job = None
-        self._input = None
-        self._update_buttons()
-
-    @pyqtSlot()
-    def _on_thread_finished(self) -> None:
-        thread = self.sender()
-        self._threads.discard(thread)
-        thread.deleteLater()
-
-    # Live preview -----------------------------------------------------------------------------
-
-    def _preview(self) -> None:
-        """Send a shrunk copy of the selected area with the live-preview options; only show the answer."""
-        if self._job is not None:  # the button is disabled meanwhile; a reference change may still land here
-            return
-        self._drop_preview()  # a newer preview supersedes one in flight
-        self._remember()
-        limits = self._limits()
-        if limits is None:  # the shrink needs the daemon's minimum side: ask it (starting it) first
-            self._live_wanted = True
-            self._update_buttons()
-            self._say("Reaching the daemon for a preview…")
-            self._check_daemon(start=True)
-            return
-        job_input = self._capture(layers.Shrink(limits.min_side))
-        if job_input is None:
-            return
-        self._live_input = job_input
-        self._live_started = time.monotonic()
-        self._live = self._transfer(job_input, live_preview_options())
-        self._live.starting.connect(self._on_preview_starting)
-        self._live.queued.connect(self._on_preview_queued)
-        self._live.succeeded.connect(self._on_preview_result)
-        self._live.failed.connect(self._on_preview_failed)
-        self._live.finished.connect(self._on_preview_finished)
-        self._update_buttons()
-        self._say(f"Previewing {self._where(job_input)} like {job_input.reference_name}…")
-        self._live.start()
-
-    def _drop_preview(self) -> None:
-        """Cancel the current (or an automatic, pending) preview: whatever it still sends is ignored."""
-        self._refresh.stop()
-        self._live_wanted = False
-        if self._live is not None:
-            self._live.cancel()
-        self._live = None
-        self._live_input = None
-        self._update_buttons()
-
-    def _on_choice_changed(self, *_: object) -> None:
-        if self._live_shown and self._job is None:
-            self._refresh.start()
-
-    def _auto_preview(self) -> None:
-        if self._live_shown and self._job is None:
-            self._preview()
-
-    @pyqtSlot(float)
-    def _on_preview_starting(self, seconds: float) -> None:
-        if self.sender() is self._live:
-            self._say(f"Starting the daemon for a preview… {seconds:.0f} s")
-
-    @pyqtSlot(int)
-    def _on_preview_queued(self, position: int) -> None:
-        if self.sender() is self._live and position:
-            self._say(f"The preview waits for {position} job(s) ahead in the daemon…")
-
-    @pyqtSlot(object)
-    def _on_preview_result(self, result: object) -> None:
-        if self.sender() is not self._live:
-            return
-        job_input = self._live_input
-        try:
-            image = qimages.live_preview_image(job_input.content, result.image, job_input.selection)
-        except Exception as error:  # noqa: BLE001 - never out of a slot
-            self._say(f"Preview failed: {_explain(error)}")
-            return
-        self._on_preview(image)
-        self._live_shown = True
-        seconds = time.monotonic() - self._live_started
-        notes = "".join(f" Note: {note}" for note in result.notes)
-        self._say(f"Preview of {self._where(job_input)} like {job_input.reference_name} ({image.width()}×"
-                  f"{image.height()} px, {seconds:.1f} s). Run makes the full-size layer.{notes}")
-
-    @pyqtSlot(object)
-    def _on_preview_failed(self, error: Exception) -> None:
-        if self.sender() is self._live:  # a superseded or cancelled preview is no longer the current one
-            self._say(f"Preview failed: {_explain(error)}")
-
-    @pyqtSlot()
-    def _on_preview_finished(self) -> None:
-        if self.sender() is self._live:
-            self._live = None
-            self._live_input = None
-            self._update_buttons()
-
-    @staticmethod
-    def _regions_sent(job_input: layers.JobInput) -> str:
-        names = ", ".join(region.name for region in job_input.regions)
-        if not names:
-            return "found by the engine" if job_input.engine_mode == "auto" else "none"
-        unpaired = f"; not in the reference: {', '.join(job_input.unpaired)}" if job_input.unpaired else ""
-        return names + unpaired
-
-    @staticmethod
-    def _where(job_input: layers.JobInput) -> str:
-        return f"{'the selection' if job_input.selection else 'the whole layer'} of “{job_input.source.name()}”"
-
-    # Closing ----------------------------------------------------------------------------------
-
-    def _on_image_closed(self, *_: object) -> None:
-        """Closing the job's document cancels the job (and its preview)."""
-        if self._input is not None and not layers.is_open(self._input.document):
-            self._cancel()
-        if self._live_input is not None and not layers.is_open(self._live_input.document):
-            self._drop_preview()
-        self._refresh_references()
-
-    def _on_application_closing(self) -> None:
-        self._drop_preview()
-        for thread in list(self._threads):
-            thread.cancel()
-        for thread in list(self._threads):
-            thread.wait(5000)
-
-    def _say(self, text: str) -> None:
+    def say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
 
+    def show_state(self, state: State) -> None:
+        self.run.setEnabled(not state.running)
+        self.live_preview.setEnabled(not state.running)
+        self.cancel.setEnabled(state.can_cancel)
 
-def _explain(error: Exception) -> str:
-    """The client's sentence for what went wrong (it says what to run or change)."""
-    if isinstance(error, PhotoStyleClientError):
-        return str(error)
-    return f"Unexpected error, please report it: {type(error).__name__}: {error}"
+    def show_presets(self, capabilities: pb.Capabilities) -> None:
+        entries, active = preset_choices(capabilities, self.preset.currentText())
+        self.preset.clear()
+        for name, description in entries:
+            self.preset.addItem(name)
+            self.preset.setItemData(self.preset.count() - 1, description, Qt.ToolTipRole)
+        self.preset.setCurrentIndex(max(self.preset.findText(active), 0))
+
+    def show_progress(self, text: str, fraction: float | None) -> None:
+        self.progress.setFormat(text)  # the text first, so whoever watches the value sees its stage
+        if fraction is not None:
+            self.progress.setValue(round(fraction * self.progress.maximum()))
+
+    def show_picture(self, image: Image | None) -> None:
+        if image is None:
+            self.preview.clear()
+            self.shown_preview = None
+            return
+        self.shown_preview = qimages.picture(image)
+        self.preview.setPixmap(QPixmap.fromImage(self.shown_preview).scaled(
+            PREVIEW_PX, PREVIEW_PX, Qt.KeepAspectRatio, Qt.SmoothTransformation))

@@ -1,25 +1,26 @@
 """Krita documents <-> one transfer job: read photo, selection, reference and regions; add the result.
 
 Runs on the UI thread (Krita's API is not thread-safe). Reading changes nothing, and the result
-is only added once the whole image has arrived, so a failed or cancelled job leaves the document
-as it was; the source layer is only ever read. A live preview reads through the same code with a
-`Shrink`: only the selected area, every image shrunk (see `qimages`) and nothing ever written back.
+is only added once the whole image has arrived and the controller has checked it, so a failed or
+cancelled job leaves the document as it was; the source layer is only ever read. `capture` is the
+one path for Run and Preview: a live preview reads with a `Shrink` (only the selected area, every
+image shrunk, see `qimages`) and nothing is ever written back.
 
 Regions are local selections (selection masks on a layer), paired by name; which ones are sent
-is the client library's `plan_regions`, shared with GIMP. Regions the engine found come back as
+is the client library's `regions_to_send`, shared with GIMP. Regions the engine found come back as
 local selections "auto: 1"… on the photo's layer and the reference document's top layer.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
 from krita import Document, Krita, Node, Selection
-from photostyle.server.client import (SELECTION_REGION, EncodedImage, Image, Region, Result, check_found_regions,
-                               is_auto_region, live_preview_scale, plan_regions)
+from photostyle.server.client import (Capture, EncodedImage, Image, InputError, Region, Result, is_auto_region,
+                                      live_preview_scale, regions_to_send)
 from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QTimer
 from PyQt5.QtGui import QImage, QImageReader
 
@@ -32,10 +33,6 @@ Reference = Union[Document, str]
 _RGBA = "RGBA"
 _ENCODED_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8")
 _EMPTY_SELECTION = "The selection is empty; select the area to restyle, or Deselect to restyle everything."
-
-
-class UserError(Exception):
-    """Something the user can fix; the message is a sentence for the status line."""
 
 
 @dataclass(frozen=True)
@@ -52,23 +49,15 @@ class Shrink:
         return max(1, round(width * factor)), max(1, round(height * factor))
 
 
-@dataclass
-class JobInput:
-    """What a job was started from, kept until its result is written back (or its preview shown)."""
+@dataclass(frozen=True)
+class Target:
+    """Where a job's result goes (a `Capture`'s context): the photo's document and layer."""
 
     document: Document
     source: Node
-    width: int
-    height: int
-    depth: str
+    depth: str  # the layer's colour depth, which the result comes back in
+    reference: Reference  # an open document also receives the regions the engine finds
     reference_name: str
-    content: Image  # the whole layer; for a preview, the selection's area shrunk
-    style: Image | EncodedImage
-    selection: bytes | None = None  # 1 byte per pixel of `content`; None = the whole layer
-    regions: list[Region] = field(default_factory=list)
-    unpaired: tuple[str, ...] = ()  # local selections only in the photo (sent against an all-zero mask)
-    engine_mode: str = "given"  # for Options(regions=...), from the client library's plan
-    reference: Reference | None = None  # as chosen; an open document also receives the regions the engine finds
 
     @property
     def layer_name(self) -> str:
@@ -98,7 +87,7 @@ class _Frame:
         data = qimages.shrunk_rgba(source, self.x, self.y, self.width, self.height, depth, size)
         return Image(*size, 4, "uint8", data)
 
-    def mask(self, selection: object) -> Image:
+    def mask(self, selection: Selection) -> Image:
         """A Selection's coverage (1 byte per pixel)."""
         if self.shrink is None:
             data = bytes(selection.pixelData(self.x, self.y, self.width, self.height))
@@ -115,37 +104,42 @@ def reference_name(reference: Reference) -> str:
 
 
 def capture(document: Document | None, reference: Reference | None, region_mode: str,
-            shrink: Shrink | None = None) -> JobInput:
+            shrink: Shrink | None = None) -> Capture:
     """Read everything a job needs from the active layer, its document and the reference, with
-    the regions `region_mode` (a key of the client library's REGION_CHOICES) sends.
+    the regions `region_mode` (a key of the client library's REGION_CHOICES) sends; the capture's
+    context is the job's `Target`.
 
     With `shrink`, read it for a live preview: the selected area only, everything shrunk, 8-bit.
     """
     if document is None:
-        raise UserError("Open a photo first.")
+        raise InputError("Open a photo first.")
     source = document.activeNode()
     if source is None or source.type().endswith("mask"):
-        raise UserError("Select the layer to restyle in the Layers docker (not a mask).")
+        raise InputError("Select the layer to restyle in the Layers docker (not a mask).")
     if source.colorModel() != _RGBA or source.colorDepth() not in DEPTHS:
-        raise UserError(f"The layer is {source.colorModel()} {source.colorDepth()}; Photo Style works on RGB(A) "
-                        "layers. Convert with Image ▸ Convert Image Color Space.")
+        raise InputError(f"The layer is {source.colorModel()} {source.colorDepth()}; Photo Style works on RGB(A) "
+                         "layers. Convert with Image ▸ Convert Image Color Space.")
     if reference is None:
-        raise UserError("Choose a reference: another open document, or a file with the … button.")
+        raise InputError("Choose a reference: another open document, or a file with the … button.")
     if isinstance(reference, Document) and reference == document:
-        raise UserError("The reference is the photo itself; choose another document or a file.")
+        raise InputError("The reference is the photo itself; choose another document or a file.")
     if isinstance(reference, Document) and (reference.colorModel() != _RGBA or reference.colorDepth() not in DEPTHS):
-        raise UserError(f"The reference document is {reference.colorModel()}; convert it to RGB(A) first.")
-    width, height = document.width(), document.height()
+        raise InputError(f"The reference document is {reference.colorModel()}; convert it to RGB(A) first.")
     depth = source.colorDepth()
     selection = document.selection()
-    frame = _Frame(*_area(selection, width, height, shrink), shrink)
+    frame = _Frame(*_area(selection, document.width(), document.height(), shrink), shrink)
     reference_frame = (_Frame(0, 0, reference.width(), reference.height(), shrink)
                        if isinstance(reference, Document) else None)
-    job = JobInput(document, source, width, height, depth, reference_name(reference),
-                   content=frame.pixels(source, depth), style=_reference_image(reference, reference_frame, shrink),
-                   selection=_selection(selection, frame), reference=reference)
-    _add_regions(job, region_mode, frame, reference_frame)
-    return job
+    style = _reference_image(reference, reference_frame, shrink)
+    style_size = _size(style)
+    covered = _selection(selection, frame)
+    ours = {name: (lambda mask=mask: frame.mask(mask.selection())) for name, mask in local_selections(document).items()}
+    theirs = ({name: (lambda mask=mask: reference_frame.mask(mask.selection()))
+               for name, mask in local_selections(reference).items()} if reference_frame is not None else {})
+    regions, plan = regions_to_send(region_mode, ours, theirs, covered, style_size)
+    name = reference_name(reference)
+    return Capture(frame.pixels(source, depth), style, style_size, regions, plan, covered, source.name(), name,
+                   context=Target(document, source, depth, reference, name))
 
 
 def _area(selection: object | None, width: int, height: int, shrink: Shrink | None) -> tuple[int, int, int, int]:
@@ -155,7 +149,7 @@ def _area(selection: object | None, width: int, height: int, shrink: Shrink | No
     left, top = max(0, selection.x()), max(0, selection.y())
     right, bottom = min(width, selection.x() + selection.width()), min(height, selection.y() + selection.height())
     if right <= left or bottom <= top:
-        raise UserError(_EMPTY_SELECTION)
+        raise InputError(_EMPTY_SELECTION)
     x, area_width = _widen(left, right - left, shrink.min_side, width)
     y, area_height = _widen(top, bottom - top, shrink.min_side, height)
     return x, y, area_width, area_height
@@ -167,13 +161,14 @@ def _widen(start: int, length: int, minimum: int, total: int) -> tuple[int, int]
     return min(max(0, start - (wanted - length) // 2), total - wanted), wanted
 
 
-def _selection(selection: object | None, frame: _Frame) -> bytes | None:
+def _selection(selection: Selection | None, frame: _Frame) -> Image | None:
+    """The selection's coverage of the frame; None when nothing is selected."""
     if selection is None:
         return None
-    data = bytes(frame.mask(selection).data)
-    if not data.strip(b"\x00"):
-        raise UserError(_EMPTY_SELECTION)
-    return data
+    covered = frame.mask(selection)
+    if not bytes(covered.data).strip(b"\x00"):
+        raise InputError(_EMPTY_SELECTION)
+    return covered
 
 
 def _reference_image(reference: Reference, frame: _Frame | None, shrink: Shrink | None) -> Image | EncodedImage:
@@ -183,20 +178,20 @@ def _reference_image(reference: Reference, frame: _Frame | None, shrink: Shrink 
         return frame.pixels(reference, reference.colorDepth())
     if shrink is not None:
         if not Path(reference).is_file():
-            raise UserError(f"Cannot read the reference file {reference}: it is not there any more.")
+            raise InputError(f"Cannot read the reference file {reference}: it is not there any more.")
         image = qimages.shrunk_file(reference, shrink.size)
         if image is None:
-            raise UserError(f"{Path(reference).name} is not an image Krita's Qt can read; use a PNG or JPEG.")
+            raise InputError(f"{Path(reference).name} is not an image Krita's Qt can read; use a PNG or JPEG.")
         return image
     try:
         data = Path(reference).read_bytes()
     except OSError as exc:
-        raise UserError(f"Cannot read the reference file {reference}: {exc.strerror}.") from None
+        raise InputError(f"Cannot read the reference file {reference}: {exc.strerror}.") from None
     if data.startswith(_ENCODED_MAGIC):
         return EncodedImage(data)
     image = QImage.fromData(data)
     if image.isNull():
-        raise UserError(f"{Path(reference).name} is not an image Krita's Qt can read; use a PNG or JPEG.")
+        raise InputError(f"{Path(reference).name} is not an image Krita's Qt can read; use a PNG or JPEG.")
     png = QByteArray()
     buffer = QBuffer(png)
     buffer.open(QIODevice.WriteOnly)
@@ -229,26 +224,6 @@ def local_selections(document: Document) -> dict[str, Node]:
     return found
 
 
-def _add_regions(job: JobInput, mode: str, frame: _Frame, reference_frame: _Frame | None) -> None:
-    """The regions and engine mode the client library's plan gives for `mode`: the photo's local
-    selections (with an all-zero reference mask where the reference has none of that name), or
-    the selection as SELECTION_REGION against the whole reference."""
-    ours = local_selections(job.document)
-    theirs = local_selections(job.reference) if isinstance(job.reference, Document) else {}
-    plan = plan_regions(mode, ours, theirs)
-
-    def filled(value: bytes) -> Image:
-        width, height = _size(job.style)
-        return Image(width, height, 1, "uint8", value * (width * height))
-
-    job.regions = [Region(name, frame.mask(ours[name].selection()),
-                          reference_frame.mask(theirs[name].selection()) if name in theirs else filled(b"\x00"))
-                   for name in plan.names]
-    if plan.selection and job.selection is not None:
-        job.regions.append(Region(SELECTION_REGION, Image(*frame.size, 1, "uint8", job.selection), filled(b"\xff")))
-    job.unpaired, job.engine_mode = plan.unpaired, plan.engine_mode
-
-
 def _size(image: Image | EncodedImage) -> tuple[int, int]:
     """Width and height of pixels, or of a PNG/JPEG file as the daemon decodes it (from its header)."""
     if isinstance(image, Image):
@@ -258,21 +233,22 @@ def _size(image: Image | EncodedImage) -> tuple[int, int]:
     buffer.open(QIODevice.ReadOnly)
     size = QImageReader(buffer).size()
     if not size.isValid():
-        raise UserError("The reference file's size cannot be read; use a PNG or JPEG.")
+        raise InputError("The reference file's size cannot be read; use a PNG or JPEG.")
     return size.width(), size.height()
 
 
-def add_found_regions(job: JobInput, regions: list[Region]) -> None:
+def add_found_regions(target: Target, regions: list[Region]) -> None:
     """The regions the engine found, as local selections named after them: on the source layer,
     and on the reference document's top layer while it is open. Replaces the previous run's
     automatic regions in each document, so the names stay unique."""
     if not regions:
         return
-    _replace_found_regions(job.document, job.source, [(region.name, region.content_mask) for region in regions])
-    if isinstance(job.reference, Document) and is_open(job.reference):
-        top = [node for node in job.reference.topLevelNodes() if not node.type().endswith("mask")]
+    _replace_found_regions(target.document, target.source,
+                           [(region.name, region.content_mask) for region in regions])
+    if isinstance(target.reference, Document) and is_open(target.reference):
+        top = [node for node in target.reference.topLevelNodes() if not node.type().endswith("mask")]
         if top:
-            _replace_found_regions(job.reference, top[-1], [(region.name, region.style_mask) for region in regions])
+            _replace_found_regions(target.reference, top[-1], [(region.name, region.style_mask) for region in regions])
 
 
 def _replace_found_regions(document: Document, layer: Node, masks: list[tuple[str, Image]]) -> None:
@@ -293,16 +269,13 @@ def is_open(document: Document) -> bool:
     return any(open_document == document for open_document in Krita.instance().documents())
 
 
-def add_result_layer(job: JobInput, result: Result) -> Node:
-    """A new paint layer above the source holding the result, in the source's colour space.
-
-    Checks first that the regions the engine found (added later, by `add_found_regions`) fit the
-    images sent, so a wrong answer changes nothing."""
-    check_found_regions(result.regions, (job.width, job.height), _size(job.style))
-    layer = job.document.createNode(job.layer_name, "paintlayer")
-    layer.setColorSpace(job.source.colorModel(), job.depth, job.source.colorProfile())
-    job.source.parentNode().addChildNode(layer, job.source)
-    layer.setPixelData(bytes(from_wire(result.image.data, job.depth)), 0, 0, job.width, job.height)
+def add_result_layer(target: Target, result: Result) -> Node:
+    """A new paint layer above the source holding the (checked) result, in the source's colour space."""
+    layer = target.document.createNode(target.layer_name, "paintlayer")
+    layer.setColorSpace(target.source.colorModel(), target.depth, target.source.colorProfile())
+    target.source.parentNode().addChildNode(layer, target.source)
+    image = result.image
+    layer.setPixelData(bytes(from_wire(image.data, target.depth)), 0, 0, image.width, image.height)
     return layer
 
 
@@ -337,19 +310,19 @@ def _show(document: Document) -> None:
                 return
 
 
-def add_selection_mask(job: JobInput, layer: Node) -> None:
+def add_selection_mask(target: Target, selection: Image, layer: Node) -> None:
     """Give the (active) result layer a transparency mask holding the job's selection.
 
     Krita 5.1's API cannot fill a transparency mask it creates, so this runs Krita's own
     "Add Transparency Mask" on the layer and overwrites the mask's pixels. That action
     deselects the global selection, which is put back.
     """
-    kept = job.document.selection()
+    kept = target.document.selection()
     Krita.instance().action("add_new_transparency_mask").trigger()
     masks = [node for node in layer.childNodes() if node.type() == "transparencymask"]
     if not masks:
-        raise UserError("Krita did not add the transparency mask; the result layer was removed.")
+        raise InputError("Krita did not add the transparency mask; the result layer was removed.")
     masks[0].setName("Selection")
-    masks[0].setPixelData(job.selection, 0, 0, job.width, job.height)
-    job.document.setSelection(kept)
-    job.document.refreshProjection()
+    masks[0].setPixelData(bytes(selection.data), 0, 0, selection.width, selection.height)
+    target.document.setSelection(kept)
+    target.document.refreshProjection()

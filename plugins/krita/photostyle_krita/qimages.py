@@ -1,4 +1,5 @@
-"""Pixels as QImages: shrinking what a live preview sends, and showing what the daemon answers.
+"""Pixels as QImages: shrinking what a live preview sends, and showing what the daemon answers
+(the client library composes the preview's picture; `picture` makes it a QImage).
 
 Qt does the scaling (smoothly, in C++) because Krita for Windows may have no numpy. A shrunk
 image is read row by row, keeping every n-th pixel down to about twice the size sent, so a
@@ -12,9 +13,9 @@ from __future__ import annotations
 from array import array
 from typing import Callable, Protocol
 
-from photostyle.server.client import DaemonError, Image
+from photostyle.server.client import Image
 from PyQt5.QtCore import QSize, Qt
-from PyQt5.QtGui import QImage, QImageReader, QPainter
+from PyQt5.QtGui import QImage, QImageReader
 
 from .pixels import DEPTHS, to_wire
 
@@ -73,23 +74,10 @@ def shrunk_file(path: str, fit: Fit) -> Image | None:
                  image_bytes(image.convertToFormat(QImage.Format_RGBA8888), 4))
 
 
-def live_preview_image(content: Image, styled: Image, selection: bytes | None) -> QImage:
-    """What the preview area shows: the restyled pixels where the selection is and the photo's
-    elsewhere, as the result layer's mask will show them, at the size sent."""
-    width, height = content.width, content.height
-    if (styled.width, styled.height, styled.channels, styled.sample_type) != (width, height, 4, "uint8"):
-        raise DaemonError("The daemon answered the preview with an image of another size or layout (a daemon bug).")
-    after = bytes(styled.data)
-    if selection is None:
-        return _owned(after, width, height, 4 * width, QImage.Format_RGBA8888)
-    masked = bytearray(after)
-    masked[3::4] = bytes(map(min, after[3::4], selection))
-    shown = _owned(bytes(content.data), width, height, 4 * width, QImage.Format_RGBA8888).convertToFormat(
-        QImage.Format_ARGB32_Premultiplied)
-    painter = QPainter(shown)
-    painter.drawImage(0, 0, _owned(bytes(masked), width, height, 4 * width, QImage.Format_RGBA8888))
-    painter.end()
-    return shown
+def picture(image: Image) -> QImage:
+    """An 8-bit RGBA (a live preview) or RGB (a run's streamed preview) image as a QImage owning its pixels."""
+    form = QImage.Format_RGBA8888 if image.channels == 4 else QImage.Format_RGB888
+    return _owned(bytes(image.data), image.width, image.height, image.channels * image.width, form)
 
 
 def image_bytes(image: QImage, pixel_bytes: int) -> bytes:

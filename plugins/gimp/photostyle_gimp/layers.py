@@ -1,0 +1,56 @@
+"""A checked result into the image: a new layer above the source, masked by the selection, with
+the regions the engine found as channels, in one undo step per image."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from gi.repository import Gimp
+
+from photostyle.server.client import Capture, Result
+
+from . import pixels
+from .capture import Target
+from .regions import add_found_channels
+
+
+def add_result(capture: Capture, result: Result) -> str:
+    """Write `result` (checked against `capture` by the caller) into the captured image; returns the new layer's name."""
+    target: Target = capture.context
+    image = target.image
+    name = f"{target.layer.get_name()} (style: {capture.reference_name})"
+    with undo_step(image):
+        add_found_channels(image, [(region.name, region.content_mask) for region in result.regions],
+                           pixels.in_image(target.layer, target.crop))
+        _add_layer(target, name, f"R'G'B'A {pixels.sample_type(image)[1]}", bytes(result.image.data))
+    if target.reference_image is not None and result.regions:
+        with undo_step(target.reference_image):
+            add_found_channels(target.reference_image, [(region.name, region.style_mask) for region in result.regions],
+                               target.reference_area)
+    Gimp.displays_flush()
+    return name
+
+
+@contextmanager
+def undo_step(image: Gimp.Image) -> Iterator[None]:
+    """One undo group: one Undo removes everything done inside."""
+    image.undo_group_start()
+    try:
+        yield
+    finally:
+        image.undo_group_end()
+
+
+def _add_layer(target: Target, name: str, babl_format: str, data: bytes) -> None:
+    """The result as a new layer above the source (same size, offsets, precision), masked by the selection."""
+    image, source = target.image, target.layer
+    kind = Gimp.ImageType.RGBA_IMAGE if image.get_base_type() == Gimp.ImageBaseType.RGB else Gimp.ImageType.GRAYA_IMAGE
+    layer = Gimp.Layer.new(image, name, source.get_width(), source.get_height(), kind, 100.0, Gimp.LayerMode.NORMAL)
+    _, offset_x, offset_y = source.get_offsets()
+    layer.set_offsets(offset_x, offset_y)
+    layer.fill(Gimp.FillType.TRANSPARENT)
+    image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+    pixels.write(layer, target.crop, babl_format, data)
+    if not Gimp.Selection.is_empty(image):
+        layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))

@@ -1,0 +1,122 @@
+"""A scripted PhotoStyle client: implements `ClientProtocol` without a daemon.
+
+Each transfer takes the next `Script` (or the default one): the events it streams, how long it
+works (a job cancelled meanwhile raises CancelledError at once, as the daemon's does within a
+second), and its answer (an error, a given Result, or by default the content painted one colour).
+Every call is recorded with what was sent, so tests can check what a plug-in asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from photostyle.server.client import (CancelledError, DaemonUnavailableError, EncodedImage, Event, Image, Options,
+                                      Region, Result)
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.contract import CANCELLED_MESSAGE
+
+#: What the fake "restyles" every pixel to, unless a script says otherwise.
+PAINT = (200, 100, 0, 255)
+
+
+def capabilities(presets: Sequence[tuple[str, str]] = (("default", "Good and fast"), ("preview", "Instant")),
+                 min_side: int = 64, device: str = "fake:0") -> pb.Capabilities:
+    """A Capabilities message offering `presets` (name, description) with these limits."""
+    return pb.Capabilities(engine_version="0-fake", device=device, limits=pb.Limits(min_side=min_side),
+                           presets=[pb.Preset(name=name, description=about) for name, about in presets])
+
+
+def painted(content: Image, colour: tuple[int, ...] = PAINT) -> Image:
+    """`content`'s size, every pixel `colour` (8-bit RGBA)."""
+    return Image(content.width, content.height, 4, "uint8", bytes(colour) * (content.width * content.height))
+
+
+@dataclass
+class Script:
+    """One transfer's behaviour."""
+
+    events: list[Event] = field(default_factory=list)
+    seconds: float = 0.0  # works this long before answering (cancellable)
+    error: Exception | None = None
+    result: Callable[[Image], Result] | None = None  # from the content sent; default: painted, 0.5 s on fake:0
+
+
+@dataclass
+class Sent:
+    """One transfer as the fake received it."""
+
+    content: Image | EncodedImage
+    style: Image | EncodedImage
+    regions: list[Region]
+    options: Options
+    call: "FakeCall"
+
+
+class FakeCall:
+    """One scripted transfer in flight (implements CallProtocol)."""
+
+    def __init__(self, script: Script, content: Image) -> None:
+        self._script, self._content = script, content
+        self._cancelled = threading.Event()
+        self.cancelled_at: float | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def result(self, on_event: Callable[[Event], None] | None = None) -> Result:
+        for event in self._script.events:
+            if on_event is not None:
+                on_event(event)
+        if self._cancelled.wait(self._script.seconds):
+            raise CancelledError(CANCELLED_MESSAGE)
+        if self._script.error is not None:
+            raise self._script.error
+        if self._script.result is not None:
+            return self._script.result(self._content)
+        return Result(painted(self._content), [], 0.5, "fake:0", (self._content.width, self._content.height))
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+
+class FakeClient:
+    """Implements ClientProtocol: scripted capabilities and transfers, every call recorded."""
+
+    def __init__(self, offered: pb.Capabilities | None = None, scripts: Sequence[Script] = (),
+                 default: Script | None = None) -> None:
+        self.offered = offered or capabilities()
+        self.scripts = list(scripts)
+        self.default = default or Script()
+        self.sent: list[Sent] = []
+        self.closed = False
+        self.down = False  # capabilities() then fails as a daemon that is not there
+
+    def capabilities(self, timeout: float = 10.0) -> pb.Capabilities:
+        if self.down:
+            raise DaemonUnavailableError("No PhotoStyle daemon is answering at fake:1. Start one with "
+                                         "`photostyle serve`.")
+        return self.offered
+
+    def transfer(self, content: Image | EncodedImage, style: Image | EncodedImage, regions: Sequence[Region] = (),
+                 options: Options | None = None) -> FakeCall:
+        call = FakeCall(self.scripts.pop(0) if self.scripts else self.default, content)
+        self.sent.append(Sent(content, style, list(regions), options or Options(), call))
+        return call
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def connector(client: FakeClient, refuse: Exception | None = None) -> Callable:
+    """A Connector handing out `client` (or raising `refuse`), recording each `start` it was asked for."""
+    def connect(start: bool, on_wait: Callable[[float], None]) -> FakeClient:
+        connect.starts.append(start)
+        if refuse is not None:
+            raise refuse
+        return client
+
+    connect.starts = []
+    return connect
