@@ -69,7 +69,7 @@ def round_trip_seconds(client: Client, pixels: np.ndarray, repeat: int) -> float
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        result = client.transfer(image, style, options=Options(photoreal_iterations=0)).result()
+        result = client.transfer(image, style, options=Options(iterations=0)).result()
         times.append(time.perf_counter() - started)
         assert isinstance(result, Result) and result.image.data == image.data, "the round trip changed the pixels"
         del result
@@ -79,7 +79,7 @@ def round_trip_seconds(client: Client, pixels: np.ndarray, repeat: int) -> float
 def engine_seconds(sizes: list[int]) -> dict[int, float]:
     """Engine seconds of one default transfer per layer size (16-bit RGBA), model loaded beforehand."""
     reference = layer(1, np.uint8)[::-1].copy()
-    transfer(layer(1, np.uint8), reference, None, TransferOptions(photoreal_iterations=0))  # loads VGG19
+    transfer(layer(1, np.uint8), reference, None, TransferOptions(iterations=0))  # loads VGG19
     estimates = {}
     for megapixels in sizes:
         pixels = layer(megapixels, np.uint16)

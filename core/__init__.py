@@ -4,21 +4,23 @@
     result = transfer(content_pixels, style_pixels, regions, TransferOptions(preset="default"))
     result.image  # same size, channels and depth as content_pixels
 
-Nothing here knows about gRPC, files on the command line or host applications.
+Nothing here knows about gRPC, files on the command line or host applications. The options'
+schema (`options`) is torch-free, for the shells that describe options without running them.
 """
 
 from .errors import (Cancelled, ImageTooLargeError, InputImageError, MaskError, OptionsError, PhotoStyleError,
                      WeightsError)
 from .images import MAX_PIXELS, check_not_an_input, check_output_folder, check_output_path, load_image, save_image
 from .masks import RegionPair, check_region_names, check_regions, regions_from_segmentations
-from .presets import PRESETS, Preset, get_preset
+from .options import OPTIONS, OptionSpec, TransferOptions
+from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from .progress import CancelToken, Progress
-from .transfer import TransferOptions, TransferResult, check_options, resolve_device, transfer
+from .transfer import Recipe, TransferResult, check_options, resolve_device, transfer
 
 __all__ = [
-    "Cancelled", "CancelToken", "ImageTooLargeError", "InputImageError", "MAX_PIXELS", "MaskError", "OptionsError",
-    "PhotoStyleError", "PRESETS", "Preset", "Progress", "RegionPair", "TransferOptions", "TransferResult",
-    "WeightsError", "check_not_an_input", "check_options", "check_output_folder", "check_output_path",
-    "check_region_names", "check_regions", "get_preset", "load_image", "regions_from_segmentations", "resolve_device", "save_image",
-    "transfer",
+    "Cancelled", "CancelToken", "DEFAULT_PRESET", "ImageTooLargeError", "InputImageError", "MAX_PIXELS", "MaskError",
+    "OPTIONS", "OptionSpec", "OptionsError", "PhotoStyleError", "PRESETS", "Preset", "Progress", "Recipe",
+    "RegionPair", "TransferOptions", "TransferResult", "WeightsError", "check_not_an_input", "check_options", "check_output_folder",
+    "check_output_path", "check_region_names", "check_regions", "get_preset", "load_image",
+    "regions_from_segmentations", "resolve_device", "save_image", "transfer",
 ]

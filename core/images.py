@@ -27,12 +27,11 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageTooLargeError, InputImageError, OptionsError
+from .options import MIN_WORKING_SIDE
 from .progress import Checkpoint, no_checkpoint
 
 #: Images smaller than this on their short side carry too little for VGG19's statistics.
 MIN_SIDE = 64
-#: The smallest working short side VGG19's five scales can use.
-MIN_WORKING_SIDE = 32
 #: The longest file name, in bytes, where the file system does not say (ext4, XFS, Btrfs, APFS, NTFS).
 NAME_MAX = 255
 

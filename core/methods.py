@@ -1,26 +1,29 @@
-"""How a preset turns the working-size photo into a styled image: a method and its schedule.
+"""The method seam: how a preset turns the working-size photo into a styled image.
 
-A `Method` says where the optimisation starts (the paper's near-zero noise, or a region-wise
-colour transfer of the photo) and runs a list of `Stage`s. Each stage is L-BFGS on the image's
-pixels (in Caffe's space, as the reference code does) at a fraction of the working size, with or
-without the matting-Laplacian photorealism term. Between stages at different sizes the image is
-carried as a smooth local affine recolouring of the photo at the new size, so the finer stage
-starts from a photo, not from an upscaled blur. The paper's method is two stages at full working
-size from noise; the fast default is a coarse-to-fine pyramid from a colour transfer; the preview
-is the colour transfer alone. The transfer then carries the result to full resolution
-(`transfer._finish`).
+A `Method` says which options it reads, whether it needs VGG19, what it runs and how its result
+reaches full resolution (its `finish`). Two kinds are registered in `METHODS`:
+
+- `NeuralStyle`: the paper's optimisation. It starts somewhere (the reference's near-zero noise,
+  or a region-wise colour transfer of the photo), runs a list of `Stage`s, each L-BFGS on the
+  image's pixels (in Caffe's space, as the reference code does) at a fraction of the working size,
+  with or without the matting-Laplacian photorealism term, and carries the image between sizes
+  (as a smooth local affine recolouring of the photo at the new size, so a finer stage starts from
+  a photo, not an upscaled blur; or plainly resized, for a painterly result).
+- `ColourTransfer`: the region-wise colour statistics of the reference alone, no network.
+
+Presets (`presets`) name a method and its settings; `transfer` runs it and its finish.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 import torch
 
 from .colour_transfer import colour_transfer
-from .errors import OptionsError
+from .finish import Finish, Outcome, SmoothAffine, Upscale
 from .images import resize_image, working_shape
 from .local_affine import smooth_local_affine
 from .masks import resize_mask
@@ -32,8 +35,6 @@ from .vgg import VGG19Features, from_caffe, to_caffe
 CARRY_RADIUS = 3
 CARRY_EDGE = 0.05
 
-Start = Literal["noise", "colour transfer"]
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -43,48 +44,6 @@ class Stage:
     scale: float  # of the working size's long side
     iterations: int
     photorealism: bool  # the matting-Laplacian term is optimised (else only reported, if built)
-
-
-@dataclass(frozen=True)
-class Method:
-    """Where the optimisation starts and the stages it runs, in order."""
-
-    start: Start
-    stages: tuple[Stage, ...] = ()
-
-    def iterations(self, photorealism: bool) -> int:
-        """Total iterations of the stages with (or without) the photorealism term."""
-        return sum(s.iterations for s in self.stages if s.photorealism == photorealism)
-
-    def with_iterations(self, style: int | None, photoreal: int | None) -> "Method":
-        """The schedule with new totals for the stages without (`style`) and with (`photoreal`) the
-        photorealism term, split between those stages in the preset's proportions; None keeps them."""
-        stages = list(self.stages)
-        for photorealism, total, what in ((False, style, "style"), (True, photoreal, "photorealism")):
-            if total is None:
-                continue
-            if total < 0:
-                raise OptionsError("Iteration counts must be zero or more.")
-            chosen = [i for i, s in enumerate(stages) if s.photorealism == photorealism]
-            if not chosen:
-                if total:
-                    kind = "with" if photorealism else "without"
-                    raise OptionsError(f"This preset has no stage {kind} the photorealism term, so {what} iterations "
-                                       "cannot be set; leave them unset or choose another preset.")
-                continue
-            for index, count in zip(chosen, _split(total, [stages[i].iterations for i in chosen])):
-                stages[index] = replace(stages[index], iterations=count)
-        return replace(self, stages=tuple(stages))
-
-
-def _split(total: int, weights: list[int]) -> list[int]:
-    """`total` split in proportion to `weights` (evenly when they are all 0), by largest remainder."""
-    weights = weights if sum(weights) else [1] * len(weights)
-    exact = [total * w / sum(weights) for w in weights]
-    counts = [int(e) for e in exact]
-    for index in sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])[:total - sum(counts)]:
-        counts[index] += 1
-    return counts
 
 
 @dataclass
@@ -134,7 +93,8 @@ class Reporter:
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
 
-    def iteration(self, stage: Stage, count: int, losses_now: dict[str, float], x: torch.Tensor) -> None:
+    def iteration(self, stage: Stage, count: int, losses_now: dict[str, float], loss: float,
+                  x: torch.Tensor) -> None:
         if self.progress is None:
             return
         every = self.preview_every
@@ -142,17 +102,17 @@ class Reporter:
         preview = _preview(from_caffe(x.detach()), self.preview_size) if due else None
         fraction = 0.95 * (self._done + self._work(stage, count))
         self.progress(Progress(stage.name, self.method.stages.index(stage) + 1, self.stage_count, count,
-                               stage.iterations, fraction, losses_now, preview))
+                               stage.iterations, fraction, loss, losses_now, preview))
 
     def stage_done(self, stage: Stage) -> None:
         self._done += self._work(stage, stage.iterations)
 
-    def finishing(self, losses_now: dict[str, float], done: bool) -> None:
+    def finishing(self, losses_now: dict[str, float], loss: float, done: bool) -> None:
         """The finish (a few seconds at 24 MP) is reported as it starts and when it is done."""
         if self.progress is not None:
             step = int(done)
             self.progress(Progress("finishing", self.stage_count, self.stage_count, step, 1, 0.95 + 0.05 * step,
-                                   losses_now))
+                                   loss, losses_now))
 
 
 def _preview(rgb: torch.Tensor, size: int) -> np.ndarray:
@@ -163,54 +123,179 @@ def _preview(rgb: torch.Tensor, size: int) -> np.ndarray:
     return (rgb.clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
+class Method(Protocol):
+    """What a preset runs. Implementations are frozen dataclasses registered in `METHODS`."""
+
+    kind: str  # its name in `METHODS` and in the daemon's capabilities
+    stages: tuple[Stage, ...]  # what progress reports go through, in order (may be none)
+    finish: Finish
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The options it reads beyond those every transfer reads (`presets.COMMON_OPTIONS`)."""
+        ...
+
+    @property
+    def needs_network(self) -> bool:
+        """Whether it needs VGG19 (loaded once by `transfer`, and shared with automatic regions)."""
+        ...
+
+    def configured(self, values: Mapping[str, Any]) -> "Method":
+        """This method with the options it reads applied (checked values, by name)."""
+        ...
+
+    def run(self, images: WorkingImages, net: VGG19Features | None, seed: int, reporter: Reporter,
+            notes: list[str]) -> Outcome:
+        """Its result at its last stage's size; notes for the user go to `notes`."""
+        ...
+
+
+def _configured_finish(finish: Finish, values: Mapping[str, Any]) -> Finish:
+    """`smooth: False` swaps a smooth finish for the plain upscale of the optimised image."""
+    return Upscale() if values.get("smooth") is False else finish
+
+
+#: Starts of a `NeuralStyle`: the first image (1×3×H×W, Caffe space) from the images at the first
+#: stage's size and the seed.
+Start = Callable[[WorkingImages, int], torch.Tensor]
+
+
+def noise_start(level: WorkingImages, seed: int) -> torch.Tensor:
+    """The reference's: near-zero noise in Caffe space (the mean colour)."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn((1, 3, *level.content.shape[-2:]), generator=generator) * 1e-4).to(level.content.device)
+
+
+def colour_transfer_start(level: WorkingImages, seed: int) -> torch.Tensor:
+    """The photo recoloured with the reference's colour statistics, region by region."""
+    return to_caffe(colour_transfer(level.content, level.style, level.content_masks, level.style_masks))
+
+
+#: Carries of a `NeuralStyle`: the image (1×3×h×w, Caffe space) at the next size, from the photo at
+#: the previous size and the images at the next.
+Carry = Callable[[torch.Tensor, torch.Tensor, WorkingImages], torch.Tensor]
+
+
+def affine_carry(x: torch.Tensor, previous_photo: torch.Tensor, level: WorkingImages) -> torch.Tensor:
+    """The image as a lightly smoothed affine recolouring of the photo at the new size."""
+    return to_caffe(smooth_local_affine(from_caffe(x).clamp(0, 1), previous_photo, level.content,
+                                        CARRY_RADIUS, CARRY_EDGE).clamp(0, 1))
+
+
+def resize_carry(x: torch.Tensor, previous_photo: torch.Tensor, level: WorkingImages) -> torch.Tensor:
+    """The image itself, resized (its strokes are the result, not a recolouring of the photo)."""
+    return to_caffe(resize_image(from_caffe(x).clamp(0, 1), tuple(level.content.shape[-2:])).clamp(0, 1))
+
+
+@dataclass(frozen=True)
+class NeuralStyle:
+    """The paper's optimisation: content, masked style and TV losses, optionally photorealism."""
+
+    start: Start
+    stages: tuple[Stage, ...]
+    carry: Carry = affine_carry
+    finish: Finish = field(default_factory=SmoothAffine)
+    weights: LossWeights = field(default_factory=LossWeights)
+    kind: str = "neural-style"
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset({"iterations"} | ({"smooth"} if isinstance(self.finish, SmoothAffine) else set()))
+
+    @property
+    def needs_network(self) -> bool:
+        return bool(self.stages)
+
+    @property
+    def iterations(self) -> int:
+        return sum(stage.iterations for stage in self.stages)
+
+    def configured(self, values: Mapping[str, Any]) -> "NeuralStyle":
+        method = replace(self, finish=_configured_finish(self.finish, values))
+        total = values.get("iterations")
+        if total is None:
+            return method
+        counts = _split(total, [stage.iterations for stage in self.stages])
+        return replace(method, stages=tuple(replace(stage, iterations=count)
+                                            for stage, count in zip(self.stages, counts)))
+
+    def run(self, images: WorkingImages, net: VGG19Features | None, seed: int, reporter: Reporter,
+            notes: list[str]) -> Outcome:
+        """The stages from the start; one `Objective` per size, each built when first needed."""
+        assert net is not None, "NeuralStyle needs VGG19 (needs_network)"
+        objectives: dict[float, Objective] = {}
+        stage_losses: dict[str, dict[str, dict[str, float]]] = {}
+        scale = self.stages[0].scale if self.stages else 1.0
+        level = images.at_scale(scale)
+        x = self.start(level, seed)
+        for stage in self.stages:
+            if stage.scale != scale:
+                previous_photo, scale = level.content, stage.scale
+                level = images.at_scale(scale)
+                if x.shape[-2:] != level.content.shape[-2:]:
+                    x = self.carry(x, previous_photo, level)
+            if scale not in objectives:
+                objectives[scale] = Objective(net, level.content, level.style, level.content_masks,
+                                              level.style_masks, self.weights)
+            objective = objectives[scale]
+            if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
+                objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
+                reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
+            x = x.requires_grad_(True)
+            stage_losses[stage.name] = _run_stage(x, objective, stage, reporter, notes)
+            x = x.detach()
+            reporter.stage_done(stage)
+        last = self.stages[-1] if self.stages else None
+        loss = optimised_loss(stage_losses[last.name]["last"], last.photorealism) if last else 0.0
+        return Outcome(from_caffe(x).clamp(0, 1), level.content, stage_losses, loss)
+
+
+@dataclass(frozen=True)
+class ColourTransfer:
+    """The region-wise colour transfer alone: instant, no network."""
+
+    finish: Finish = field(default_factory=SmoothAffine)
+    stages: tuple[Stage, ...] = ()
+    kind: str = "colour-transfer"
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset({"smooth"} if isinstance(self.finish, SmoothAffine) else set())
+
+    @property
+    def needs_network(self) -> bool:
+        return False
+
+    def configured(self, values: Mapping[str, Any]) -> "ColourTransfer":
+        return replace(self, finish=_configured_finish(self.finish, values))
+
+    def run(self, images: WorkingImages, net: VGG19Features | None, seed: int, reporter: Reporter,
+            notes: list[str]) -> Outcome:
+        image = colour_transfer(images.content, images.style, images.content_masks, images.style_masks)
+        return Outcome(image.clamp(0, 1), images.content, {})
+
+
+#: Every kind of method, by the name presets and capabilities use.
+METHODS: dict[str, type] = {"neural-style": NeuralStyle, "colour-transfer": ColourTransfer}
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """`total` split in proportion to `weights` (evenly when they are all 0), by largest remainder."""
+    weights = weights if sum(weights) else [1] * len(weights)
+    exact = [total * w / sum(weights) for w in weights]
+    counts = [int(e) for e in exact]
+    for index in sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])[:total - sum(counts)]:
+        counts[index] += 1
+    return counts
+
+
+def optimised_loss(terms: Mapping[str, Any], photorealism: bool) -> Any:
+    """The sum of the terms a stage optimises (tensors or floats): photorealism only when it is on."""
+    return sum(value for name, value in terms.items() if photorealism or name != "photorealism")
+
+
 class _Diverged(Exception):
     """L-BFGS stepped to a non-finite loss; the last finite image is kept."""
-
-
-@dataclass
-class Outcome:
-    """A method's result at its last stage's size, and the photo at that size (for the finish)."""
-
-    image: torch.Tensor  # 3×h×w in [0, 1]
-    photo: torch.Tensor
-    stage_losses: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # stage -> first/last -> term
-
-
-def run_method(method: Method, images: WorkingImages, net: VGG19Features | None, weights: LossWeights, seed: int,
-               reporter: Reporter, notes: list[str]) -> Outcome:
-    """Run `method`'s stages from its start; one `Objective` per size, each built when first needed."""
-    objectives: dict[float, Objective] = {}
-    stage_losses: dict[str, dict[str, dict[str, float]]] = {}
-    scale = method.stages[0].scale if method.stages else 1.0
-    level = images.at_scale(scale)
-    x = _start(method.start, level, seed)
-    for stage in method.stages:
-        if stage.scale != scale:
-            previous_photo, scale = level.content, stage.scale
-            level = images.at_scale(scale)
-            if x.shape[-2:] != level.content.shape[-2:]:
-                x = to_caffe(smooth_local_affine(from_caffe(x).clamp(0, 1), previous_photo, level.content,
-                                                 CARRY_RADIUS, CARRY_EDGE).clamp(0, 1))
-        if scale not in objectives:
-            objectives[scale] = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
-                                          weights)
-        objective = objectives[scale]
-        if any(s.photorealism and s.iterations and s.scale == scale for s in method.stages):
-            objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
-            reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
-        x = x.requires_grad_(True)
-        stage_losses[stage.name] = _run_stage(x, objective, stage, reporter, notes)
-        x = x.detach()
-        reporter.stage_done(stage)
-    return Outcome(from_caffe(x).clamp(0, 1), level.content, stage_losses)
-
-
-def _start(start: Start, level: WorkingImages, seed: int) -> torch.Tensor:
-    """The first image, 1×3×H×W in Caffe space."""
-    if start == "noise":  # the reference's: near-zero noise in Caffe space (the mean colour)
-        generator = torch.Generator().manual_seed(seed)
-        return (torch.randn((1, 3, *level.content.shape[-2:]), generator=generator) * 1e-4).to(level.content.device)
-    return to_caffe(colour_transfer(level.content, level.style, level.content_masks, level.style_masks))
 
 
 def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Reporter,
@@ -225,7 +310,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         reporter.check_cancel()
         x.grad = None
         terms = objective.terms(x, stage.photorealism)
-        total_loss = sum(v for k, v in terms.items() if stage.photorealism or k != "photorealism")
+        total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
         if not np.isfinite(float(total_loss.detach())):
             raise _Diverged
@@ -233,7 +318,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         total_loss.backward()
         record.setdefault("first", values)
         count += 1
-        reporter.iteration(stage, count, values, x)
+        reporter.iteration(stage, count, values, float(total_loss.detach()), x)
         return total_loss
 
     if stage.iterations > 0:

@@ -1,87 +1,92 @@
-"""Named ways to run the engine: a working size, a method with its schedule, the loss weights and
-the finish. The daemon lists them in its capabilities, so the plug-ins show them without knowing
-them in advance.
+"""Named ways to run the engine: a working size and a method with its settings (`methods`). The
+daemon lists them, with the options each reads, in its capabilities, so the plug-ins offer them
+without knowing them in advance. Their times are measured by benchmarks/speed.py (README table).
 
-- `default`: the fast method (see `methods`), measured against the others by
-  benchmarks/speed.py: start from a region-wise colour transfer, then most iterations at ¼ and ½
-  size and a few at the working size, all with the photorealism term. On 10 DPST pairs (style
-  distance ÷ the paper's, median): 1.14 at 384 px in 22 s, 1.00 at 512 px in 38 s on a 2-core
-  CPU; more iterations at 384 px (100/40/10) gained little (1.13) and cost photorealism.
+- `default`: the fast method: start from a region-wise colour transfer, then most iterations at
+  ¼ and ½ size and a few at the working size, all with the photorealism term. On 10 DPST pairs
+  (style distance ÷ the paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at
+  384 px (100/40/10) gained little (1.13) and cost photorealism.
 - `preview`: the colour transfer and the finish only, for instant feedback.
+- `painterly`: the default's schedule without the photorealism term and without the smooth
+  finish: the paper's stage 1 alone, which repaints textures as well as colours.
 - `reference`: the paper's method and settings, for comparing quality with the paper.
-- `classic`: what `default` was before the fast method (the paper's method at 384 px with
-  250 + 100 iterations), kept as the speed benchmark's baseline.
+- `classic`: the paper's method at 384 px with 250 + 100 iterations (the former default), kept as
+  the speed benchmark's baseline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from .errors import OptionsError
-from .methods import Method, Stage
-from .objective import LossWeights
+from .finish import Upscale
+from .methods import ColourTransfer, Method, NeuralStyle, Stage, colour_transfer_start, noise_start, resize_carry
+
+#: Options every transfer reads, whatever its method (the method adds its own: `Method.reads`).
+COMMON_OPTIONS = frozenset({"preset", "size", "keep_brightness", "regions", "seed", "preview_every", "preview_size",
+                            "device", "weights"})
+DEFAULT_PRESET = "default"
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Everything that shapes a transfer; options may override `size` and the iteration counts."""
+    """A working size and a method; options may override what the method reads."""
 
     name: str
     description: str
     size: int  # long side of the working resolution, px
     method: Method
-    weights: LossWeights = field(default_factory=LossWeights)
-    smooth_radius: int = 15  # smooth-local-affine finish: joint bilateral filter radius, px
-    smooth_edge: float = 0.01  # and its range sigma
 
     @property
-    def style_iterations(self) -> int:
-        """Iterations without the photorealism term (the paper's stage 1)."""
-        return self.method.iterations(photorealism=False)
+    def reads(self) -> frozenset[str]:
+        """Every option a job with this preset may set."""
+        return COMMON_OPTIONS | self.method.reads
 
-    @property
-    def photoreal_iterations(self) -> int:
-        """Iterations with the photorealism term."""
-        return self.method.iterations(photorealism=True)
+    def configured(self, values: Mapping[str, Any]) -> "Preset":
+        """This preset with checked option values applied; options it does not read are refused."""
+        unread = [name for name in values if name not in self.reads]
+        if unread:
+            own = ", ".join(sorted(self.reads - COMMON_OPTIONS)) or "none"
+            raise OptionsError(f"The '{self.name}' preset does not use {', '.join(unread)} (its own options: {own}); "
+                               f"leave {'it' if len(unread) == 1 else 'them'} unset or choose a preset that uses "
+                               f"{'it' if len(unread) == 1 else 'them'}.")
+        size = values.get("size", self.size)
+        return Preset(self.name, self.description, size, self.method.configured(values))
 
 
-def _paper_method(style_iterations: int, photoreal_iterations: int) -> Method:
+def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
     """The paper's two stages at the working size, from near-zero noise."""
-    return Method("noise", (Stage("style", 1.0, style_iterations, photorealism=False),
-                            Stage("photorealism", 1.0, photoreal_iterations, photorealism=True)))
+    return NeuralStyle(noise_start, (Stage("style", 1.0, style_iterations, photorealism=False),
+                                     Stage("photorealism", 1.0, photoreal_iterations, photorealism=True)))
+
+
+def _pyramid(photorealism: bool) -> tuple[Stage, ...]:
+    """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size."""
+    return (Stage("coarse", 0.25, 60, photorealism), Stage("medium", 0.5, 30, photorealism),
+            Stage("fine", 1.0, 10, photorealism))
 
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(
-        name="default",
-        description="Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
-                    "with the paper's losses (about 40 s on a 2-core CPU).",
-        size=512,
-        method=Method("colour transfer", (Stage("coarse", 0.25, 60, photorealism=True),
-                                          Stage("medium", 0.5, 30, photorealism=True),
-                                          Stage("fine", 1.0, 10, photorealism=True))),
-    ),
+        "default", "Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
+                   "with the paper's losses.",
+        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True))),
     "preview": Preset(
-        name="preview",
-        description="Instant: region-wise colour statistics of the reference, no neural optimisation; for "
-                    "trying references and regions.",
-        size=384,
-        method=Method("colour transfer"),
-    ),
+        "preview", "Instant: region-wise colour statistics of the reference, no neural optimisation; for trying "
+                   "references and regions.",
+        384, ColourTransfer()),
+    "painterly": Preset(
+        "painterly", "Painterly: the default's schedule without the photorealism term or the smooth finish, so "
+                     "textures and strokes change too, as in the painterly apps.",
+        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=False), carry=resize_carry, finish=Upscale())),
     "reference": Preset(
-        name="reference",
-        description="The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise "
-                    "(very slow on a CPU; for comparing with the paper).",
-        size=700,
-        method=_paper_method(1000, 1000),
-    ),
+        "reference", "The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise (very slow "
+                     "on a CPU; for comparing with the paper).",
+        700, _paper(1000, 1000)),
     "classic": Preset(
-        name="classic",
-        description="The paper's method at 384 px with 250 + 100 iterations from noise (the former default; "
-                    "about 5 minutes on a 2-core CPU).",
-        size=384,
-        method=_paper_method(250, 100),
-    ),
+        "classic", "The paper's method at 384 px with 250 + 100 iterations from noise (the former default).",
+        384, _paper(250, 100)),
 }
 
 

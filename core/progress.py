@@ -15,13 +15,14 @@ from .errors import Cancelled
 class Progress:
     """One report: where the job is, its current losses, and sometimes a small preview."""
 
-    stage: str  # "style", "photorealism" or "finishing"
+    stage: str  # the method's stage ("coarse", "medium", "fine" for the default), last "finishing"
     stage_index: int  # 1-based
     stage_count: int
     iteration: int  # within the stage
     iterations: int  # in the stage
     fraction: float  # of the whole job, 0..1
-    losses: dict[str, float] = field(default_factory=dict)
+    loss: float = 0.0  # the total the stage optimises (the weighted terms it minimises)
+    losses: dict[str, float] = field(default_factory=dict)  # every weighted term, optimised or only reported
     preview: Optional[np.ndarray] = None  # H×W×3 uint8, long side ≤ preview size
 
 

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: A transfer that takes a second or two on a CPU (the default preset, all five iterations with
 #: the photorealism term, split over its coarse-to-fine stages).
-FAST = Options(size=64, photoreal_iterations=5)
+FAST = Options(size=64, iterations=5)
 #: A transfer that runs for many seconds, to be cancelled or interrupted.
-SLOW = Options(preset="classic", size=64, style_iterations=2000, photoreal_iterations=0)
+SLOW = Options(preset="classic", size=64, iterations=4000)
 
 
 def photo(height: int = 80, width: int = 96, channels: int = 3, dtype: type = np.uint8, flip: bool = False) -> np.ndarray:

@@ -19,11 +19,11 @@ from PIL import Image as PILImage
 
 from daemon_fixtures import CONTENT, FAST, STYLE, client, daemon, image, photo, running_daemon  # noqa: F401  (fixtures)
 from photostyle.core import PRESETS
-from photostyle.core.transfer import REGION_MODES
+from photostyle.core.options import JOB_OPTIONS, OPTIONS_BY_NAME
 from photostyle.server.client import (Client, DaemonUnavailableError, EncodedImage, Image, Options, Preview,
                                       Progress, Queued, Region, Result)
 from photostyle.server.wire import photostyle_pb2 as pb
-from photostyle.server.wire.contract import REGION_MODES as WIRE_REGION_MODES
+from photostyle.server.wire.options import from_wire
 from photostyle.server.wire.contract import SERVICE
 from photostyle.server.daemon import Limits
 from photostyle.server.wire.arrays import array_from_image
@@ -40,7 +40,17 @@ def test_capabilities_state_engine_device_presets_and_limits(client, device):
     assert [p.name for p in caps.presets] == list(PRESETS)  # the engine's presets, default first
     described = {p.name: p for p in caps.presets}
     assert described["default"].description == PRESETS["default"].description
-    assert (described["reference"].style_iterations, described["reference"].photoreal_iterations) == (1000, 1000)
+    assert (described["reference"].iterations, described["reference"].method) == (2000, "neural-style")
+    assert (described["preview"].iterations, described["preview"].method) == (0, "colour-transfer")
+    # Each preset lists what a job may set with it: the hosts show only those.
+    assert "iterations" in described["default"].options and "iterations" not in described["preview"].options
+    assert "smooth" not in described["painterly"].options and "keep_brightness" in described["painterly"].options
+    assert "device" not in described["default"].options  # the daemon's own
+    specs = {spec.name: spec for spec in caps.options}
+    assert [spec.name for spec in caps.options] == [spec.name for spec in JOB_OPTIONS] and caps.default_preset == "default"
+    assert (specs["size"].minimum, specs["size"].maximum, specs["size"].unit) == (32, Limits().max_working_size, "px")
+    assert (specs["keep_brightness"].kind, specs["keep_brightness"].default) == ("bool", "false")
+    assert list(specs["preset"].choices) == list(PRESETS) and list(specs["regions"].choices) == ["given", "auto"]
     assert caps.limits.max_pixels == Limits().max_pixels and caps.limits.min_side == 64
     assert caps.limits.chunk_bytes < caps.limits.max_message_bytes and caps.limits.max_message_bytes > 4 << 20
     assert caps.limits.upload_idle_seconds == Limits().upload_idle_s
@@ -49,7 +59,7 @@ def test_capabilities_state_engine_device_presets_and_limits(client, device):
 
 
 def test_transfer_streams_queue_progress_previews_then_result(client, device):
-    options = Options(size=64, photoreal_iterations=8, preview_every=2, preview_size=48)
+    options = Options(size=64, iterations=8, preview_every=2, preview_size=48)
     events = list(client.transfer(CONTENT, STYLE, options=options))
     assert isinstance(events[0], Queued) and events[0].position == 0
     assert isinstance(events[-1], Result)
@@ -158,8 +168,7 @@ def test_jobs_wait_in_fifo_line_and_are_told_their_position(daemon, device):
     iterations = 40 if torch.device(device).type == "cpu" else 400
     with Client(daemon.address) as first_client, Client(daemon.address) as second_client:
         first = first_client.transfer(CONTENT, STYLE, options=Options(preset="classic", size=64,
-                                                                      style_iterations=iterations,
-                                                                      photoreal_iterations=0))
+                                                                      iterations=iterations))
         first_events = iter(first)
         assert next(first_events) == Queued(0)
         second_events = list(second_client.transfer(CONTENT, STYLE, options=FAST))
@@ -217,8 +226,22 @@ def test_image_info_names_unknown_sample_types():
         Image(64, 64, 3, "uint32", b"").info()
 
 
+def test_every_job_option_of_the_schema_is_a_wire_field_and_back():
+    assert sorted(field.name for field in pb.TransferOptions.DESCRIPTOR.fields) == sorted(spec.name for spec in JOB_OPTIONS)
+    values = {"preset": "painterly", "size": 300, "iterations": 7, "keep_brightness": True, "smooth": False,
+              "regions": "auto", "seed": 2**40, "preview_every": 3, "preview_size": 64}
+    assert from_wire(Options(**values).to_wire()) == values
+    assert from_wire(Options().to_wire()) == {}  # unset stays unset: the preset's values
+    assert Options.parse("default", "size=384 keep_brightness=yes regions=auto") == Options(
+        "default", size=384, keep_brightness=True, regions="auto")
+    with pytest.raises(ValueError, match="Unknown option 'sise'"):
+        Options(sise=3)
+    with pytest.raises(ValueError, match="size is a whole number"):
+        Options.parse(None, "size=big")
+
+
 def test_options_region_modes_are_the_engines_and_unknown_ones_are_refused():
-    assert tuple(WIRE_REGION_MODES) == REGION_MODES
+    assert OPTIONS_BY_NAME["regions"].choices == ("given", "auto")
     assert Options().to_wire().regions == pb.REGION_MODE_GIVEN
     assert Options(regions="auto").to_wire().regions == pb.REGION_MODE_AUTO
     with pytest.raises(ValueError, match="'magic'.*given, auto"):

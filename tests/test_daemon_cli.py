@@ -15,7 +15,7 @@ from daemon_fixtures import daemon, photo, running_daemon  # noqa: F401  (fixtur
 from photostyle.core import PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult
 from photostyle.server.cli.serve import RemoteTransfer
 
-FAST = TransferOptions(size=64, photoreal_iterations=5)
+FAST = TransferOptions(size=64, iterations=5)
 
 
 def remote(address: str) -> RemoteTransfer:

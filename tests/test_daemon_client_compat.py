@@ -30,7 +30,7 @@ VENDORED_CLIENT = textwrap.dedent("""
     with Client(sys.argv[2]) as client:
         out["api"] = client.capabilities().api_version
         events = list(client.transfer(Image(w, h, 3, "uint8", content), Image(70, 90, 3, "uint8", style),
-                                      options=Options(size=64, photoreal_iterations=5)))
+                                      options=Options(size=64, iterations=5)))
         image = events[-1].image
         out["result"] = [image.width, image.height, image.channels, image.sample_type, len(image.data)]
         out["events"] = sorted({type(event).__name__ for event in events})

@@ -215,7 +215,7 @@ def test_a_client_that_stalls_before_its_pixels_is_dropped_and_the_line_moves_on
 
 def test_eight_clients_all_get_results_in_order_with_bounded_memory():
     big = image(photo(1500, 2000, 4, np.uint16))  # 24 MB of pixels per job
-    options = Options(size=64, photoreal_iterations=2, smooth=False)
+    options = Options(size=64, iterations=2, smooth=False)
     with daemon_process("--device", "cpu") as daemon:  # host memory is what this measures
         with Client(daemon.address) as client:
             assert client.transfer(big, STYLE, options=options).result().image.width == 2000
@@ -309,8 +309,7 @@ def test_out_of_memory_is_resource_exhausted_and_the_daemon_survives():
         resource.prlimit(daemon.process.pid, resource.RLIMIT_AS, (used + (300 << 20), resource.RLIM_INFINITY))
         big = image(photo(700, 700))
         with pytest.raises(DeviceOutOfMemoryError) as caught:
-            client.transfer(big, big, options=Options(preset="classic", size=700, style_iterations=1,
-                                                      photoreal_iterations=1)).result()
+            client.transfer(big, big, options=Options(preset="classic", size=700, iterations=2)).result()
         assert "ran out of memory" in str(caught.value) and "smaller working size" in str(caught.value)
         resource.prlimit(daemon.process.pid, resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         assert isinstance(client.transfer(CONTENT, STYLE, options=FAST).result(), Result)

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from hostile_files import (PNG_SIGNATURE, SAMPLE_FILES, tiff_without_width, with_jpeg_size, with_png_size,
                            with_tiff_size)
 from daemon_fixtures import photo
-from photostyle.core import InputImageError, check_output_path, get_preset, load_image, save_image
+from photostyle.core import InputImageError, check_output_path, load_image, save_image
 from photostyle.core.images import MIN_WORKING_SIDE
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import ErrorKind
@@ -92,8 +92,7 @@ def options(draw: st.DrawFn) -> pb.TransferOptions:
                               seed=draw(edgy([0, -1, SEED_MAX, -2**63], INT64)),
                               preview_every=draw(edgy([0, -1], INT32)), preview_size=draw(edgy([0, 1024, 1025], INT32)),
                               regions=draw(edgy([0, 1, 2, -1], INT32)))
-    for name, values in (("size", [0, 31, 32, 2048, 2049]), ("style_iterations", [-1, 0, 5000, 5001]),
-                         ("photoreal_iterations", [-1, 0, 5000, 5001])):
+    for name, values in (("size", [0, 31, 32, 2048, 2049]), ("iterations", [-1, 0, 5000, 5001])):
         value = draw(st.none() | edgy(values, INT32))
         if value is not None:
             setattr(wire, name, value)
@@ -140,14 +139,12 @@ def assert_within_limits(plan: Plan, limits: Limits) -> None:
         else:
             assert 0 < info.size_bytes <= limits.max_encoded_bytes()
     assert plan.total_bytes <= len(plan.blobs) * limits.max_encoded_bytes()
-    options = plan.options  # the engine's options, as the job will run
-    assert 0 <= options.seed <= SEED_MAX
-    working_size = get_preset(options.preset).size if options.size is None else options.size
-    assert MIN_WORKING_SIDE <= working_size <= limits.max_working_size
-    for count in (options.style_iterations, options.photoreal_iterations):
-        assert count is None or 0 <= count <= limits.max_iterations
-    assert options.preview_every >= 0 and 0 < options.preview_size <= 1024
-    assert options.regions in ("given", "auto")
+    values = plan.options.values  # the options' effective values, as the job will run
+    assert 0 <= values["seed"] <= SEED_MAX
+    assert MIN_WORKING_SIDE <= values["size"] == plan.options.preset.size <= limits.max_working_size
+    assert 0 <= values["iterations"] <= limits.max_iterations
+    assert values["preview_every"] >= 0 and 0 < values["preview_size"] <= 1024
+    assert values["regions"] in ("given", "auto")
 
 
 def check_or_refuse(setup: pb.TransferSetup, limits: Limits = Limits()) -> None:

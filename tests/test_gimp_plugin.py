@@ -227,6 +227,17 @@ def test_transfer_adds_a_masked_layer_and_leaves_the_photo_alone(gimp_root: Path
 
 
 @pytest.mark.gimp
+def test_the_painterly_preset_and_kept_brightness_through_the_options_text(gimp_root: Path,
+                                                                          daemon_address: str) -> None:
+    """A preset and an option GIMP's plug-in does not know by name: the daemon offers and runs them."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "painterly"))
+    assert facts["status"] == "success", facts["message"]
+    assert facts["size"] == facts["source_size"] and facts["source_unchanged"]
+    assert facts["changed_inside"] > 0.05 and facts["changed_outside"] == 0.0
+
+
+@pytest.mark.gimp
 def test_16_bit_image_comes_back_at_16_bits(gimp_root: Path, daemon_address: str) -> None:
     install_into(gimp_root, daemon_address)
     facts = result_of(start_gimp(gimp_root, "16bit"))
@@ -285,7 +296,7 @@ def test_one_undo_removes_the_result(gimp_root: Path, daemon_address: str) -> No
 
 
 @pytest.mark.gimp
-@pytest.mark.parametrize("scenario", ["bad-preset", "style-on-default"])
+@pytest.mark.parametrize("scenario", ["bad-preset", "smooth-on-painterly"])
 def test_arguments_the_daemon_refuses_are_the_callers_error(gimp_root: Path, daemon_address: str,
                                                             scenario: str) -> None:
     """`preset` is a free string and the iteration counts depend on the preset: the daemon checks
@@ -299,7 +310,7 @@ def test_arguments_the_daemon_refuses_are_the_callers_error(gimp_root: Path, dae
         assert "Unknown preset 'no-such-preset'" in facts["message"]
         assert all(name in facts["message"] for name in names), (names, facts["message"])  # the daemon's list
     else:
-        assert "no stage without the photorealism term" in facts["message"]
+        assert "The 'painterly' preset does not use smooth" in facts["message"]
     assert facts["layers"] == facts["layers_before"]
     assert facts["source_unchanged"] and facts["composite_unchanged"]
 

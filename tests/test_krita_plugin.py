@@ -37,14 +37,11 @@ PHOTO, REFERENCE = EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg"
 DRIVER = Path(__file__).resolve().parent / "krita"
 SCREENSHOT = ROOT / "docs" / "krita-docker.png"
 KRITA_TIMEOUT_S = 180
-# Engine overrides in kritarc (one HOME serves every test, so each sets them all). The default
-# preset's stages (coarse, medium, fine) all have the photorealism term: it takes no style
-# iterations; 10 photorealism iterations give each stage at least one. The cancel test needs a long
-# job with a "style" stage: the classic preset.
-FAST = {"preset": "default", "working_size": "64", "style_iterations": "", "photoreal_iterations": "10",
-        "preview_every": "1"}
-SLOW = {"preset": "classic", "working_size": "256", "style_iterations": "300", "photoreal_iterations": "100",
-        "preview_every": "1"}
+# Engine overrides in kritarc (one HOME serves every test, so each sets them all): 10 iterations
+# give each of the default preset's stages (coarse, medium, fine) at least one. The cancel test
+# needs a long job with a "style" stage: the classic preset.
+FAST = {"preset": "default", "working_size": "64", "engine_options": "iterations=10", "preview_every": "1"}
+SLOW = {"preset": "classic", "working_size": "256", "engine_options": "iterations=400", "preview_every": "1"}
 
 
 def load_pixels_module():

@@ -311,7 +311,7 @@ def test_the_region_choice_decides_what_a_preview_sends() -> None:
         control.preview()
         loop.pump(lambda: not host.state.previewing)
         assert [region.name for region in client.sent[0].regions] == names, mode
-        assert client.sent[0].options.regions == engine_mode == plan_regions(mode, sky, reference_sky).engine_mode
+        assert client.sent[0].options.values["regions"] == engine_mode == plan_regions(mode, sky, reference_sky).engine_mode
 
 
 def _gimp_options_module():
@@ -335,6 +335,7 @@ class _Config:
 
 def test_gimps_arguments_become_options_with_zero_meaning_the_presets_value() -> None:
     options = _gimp_options_module()
-    config = _Config(**{"preset": "painterly", "size": 0, "style-iterations": 7, "photoreal-iterations": 0})
-    assert options.options_from_config(config) == Options(preset="painterly", style_iterations=7)
-    assert options.options_from_config(_Config(**{**config.values, "preset": ""})).preset == Options().preset
+    config = _Config(**{"preset": "painterly", "size": 0, "options": "iterations=7 keep_brightness=true"})
+    assert options.options_from_config(config) == Options(preset="painterly", iterations=7, keep_brightness=True)
+    assert options.options_from_config(_Config(**{**config.values, "size": 300})).values["size"] == 300
+    assert options.options_from_config(_Config(**{**config.values, "preset": ""})).preset == options.DEFAULT_PRESET

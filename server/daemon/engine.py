@@ -9,12 +9,13 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import replace
+
 
 import grpc
 import torch
 
-from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError, Progress, WeightsError, resolve_device,
+from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError, Progress, Recipe, WeightsError,
+                             resolve_device,
                              transfer)
 from photostyle.core.vgg import load_vgg19
 from photostyle.server.wire import photostyle_pb2 as pb
@@ -49,7 +50,8 @@ class Engine:
     def run(self, job: Job) -> Outcome:
         """Run `job` (its inputs are set); never raises."""
         assert job.inputs is not None
-        options = replace(job.plan.options, device=str(self.device), weights=self.weights)
+        recipe = job.plan.options
+        options = Recipe(recipe.preset, {**recipe.values, "device": str(self.device), "weights": self.weights})
         inputs = job.inputs
         try:
             return transfer(inputs.content, inputs.style, inputs.regions, options,
@@ -74,7 +76,7 @@ class Engine:
         self._release_memory()
         return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.OUT_OF_MEMORY,
                        f"The daemon's device ({self.device_name}) ran out of memory on this job "
-                       f"({describe(job.plan.blobs[0].info)}, working size {options.size or 'of the preset'}). "
+                       f"({describe(job.plan.blobs[0].info)}, working size {recipe.preset.size} px). "
                        "Use a smaller working size or a smaller layer, or close other programs using that "
                        "device's memory, then retry. The daemon is still running.")
 
@@ -97,7 +99,7 @@ def _report(job: Job, progress: Progress) -> None:
     job.events.put(pb.TransferEvent(progress=pb.Progress(
         stage=progress.stage, stage_index=progress.stage_index, stage_count=progress.stage_count,
         iteration=progress.iteration, iterations=progress.iterations, fraction=progress.fraction,
-        losses=progress.losses)))
+        loss=progress.loss, losses=progress.losses)))
     if progress.preview is not None and job.previews.acquire(blocking=False):
         info, data = to_wire(progress.preview)
         job.events.put(pb.TransferEvent(preview=pb.Preview(info=info, data=bytes(data))))

@@ -78,4 +78,4 @@ class Job:
     def summary(self) -> str:
         blobs = self.plan.blobs
         return (f"{describe(blobs[0].info)} styled by {describe(blobs[1].info)}, {len(self.plan.region_names)} "
-                f"region(s), preset {self.plan.options.preset}, from {self.peer}")
+                f"region(s), preset {self.plan.options.preset.name}, from {self.peer}")

@@ -22,8 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from photostyle.core import OptionsError, WeightsError
-from photostyle.core.images import MAX_PIXELS, MIN_SIDE, MIN_WORKING_SIDE
-from photostyle.core.transfer import MAX_OPTION
+from photostyle.core.images import MAX_PIXELS, MIN_SIDE
+from photostyle.core.options import MAX_OPTION, MIN_WORKING_SIDE
 from photostyle.server.wire.contract import DEFAULT_PORT, SERVICE, clean_token
 
 from .auth import TokenInterceptor

@@ -26,12 +26,14 @@ from typing import Callable, Iterator, TypeVar
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from photostyle.core import PRESETS, RegionPair, TransferResult
+from photostyle.core import DEFAULT_PRESET, PRESETS, OptionSpec, RegionPair, TransferResult
+from photostyle.core.options import JOB_OPTIONS
 from photostyle.core.images import MIN_SIDE
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.arrays import to_wire
 from photostyle.server.wire.chunks import chunks
 from photostyle.server.wire.contract import API_VERSION, SERVICE, ErrorKind
+from photostyle.server.wire.options import format_value
 
 from .engine import Engine
 from .jobs import CANCELLED, Failure, Inputs, Job, abort
@@ -74,8 +76,11 @@ class PhotoStyleService:
         limits = self._limits
         return pb.Capabilities(
             engine_version=version("photostyle"), api_version=API_VERSION, device=self._engine.device_name,
-            presets=[pb.Preset(name=p.name, description=p.description, size=p.size, style_iterations=p.style_iterations,
-                               photoreal_iterations=p.photoreal_iterations) for p in PRESETS.values()],
+            presets=[pb.Preset(name=p.name, description=p.description, size=p.size,
+                               iterations=sum(stage.iterations for stage in p.method.stages), method=p.method.kind,
+                               options=[spec.name for spec in JOB_OPTIONS if spec.name in p.reads])
+                     for p in PRESETS.values()],
+            options=[_option_spec(spec, limits) for spec in JOB_OPTIONS], default_preset=DEFAULT_PRESET,
             limits=pb.Limits(max_pixels=limits.max_pixels, min_side=MIN_SIDE, max_regions=limits.max_regions,
                              max_working_size=limits.max_working_size, max_iterations=limits.max_iterations,
                              chunk_bytes=limits.chunk_bytes, max_message_bytes=limits.max_message_bytes,
@@ -238,3 +243,17 @@ def _stalled(idle_seconds: float) -> Failure:
                    f"The daemon asked for this job's pixels but heard nothing from the client for "
                    f"{idle_seconds:g} s, so it dropped the job to let the others run; nothing was changed. "
                    "Check the connection to the daemon and retry.")
+
+
+def _option_spec(spec: OptionSpec, limits: Limits) -> pb.OptionSpec:
+    """One option of the engine's schema as the capabilities describe it, with this daemon's limits."""
+    maximum = {"size": limits.max_working_size, "iterations": limits.max_iterations}.get(spec.name, spec.maximum)
+    choices = list(PRESETS) if spec.name == "preset" else list(spec.choices)
+    message = pb.OptionSpec(name=spec.name, kind=spec.kind.__name__, label=spec.label, help=spec.help,
+                            default="" if spec.default is None else format_value(spec.default), unit=spec.unit,
+                            choices=choices)
+    if spec.minimum is not None:
+        message.minimum = spec.minimum
+    if maximum is not None:
+        message.maximum = maximum
+    return message

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import grpc
 
-from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, TransferOptions, check_options,
-                             check_region_names, get_preset)
+from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, Recipe, TransferOptions, check_options,
+                             check_region_names)
 from photostyle.core.images import MAX_PIXELS, MIN_SIDE, check_pixel_count, working_shape
 from photostyle.server.wire import photostyle_pb2 as pb
-from photostyle.server.wire.contract import CHUNK_BYTES, MAX_MESSAGE_BYTES, REGION_MODE_NAMES, ErrorKind
+from photostyle.server.wire.contract import CHUNK_BYTES, MAX_MESSAGE_BYTES, ErrorKind
+from photostyle.server.wire.options import OptionValueError, from_wire
 from photostyle.server.wire.images import SAMPLE_TYPE_NAMES, SAMPLE_TYPES
 
 _LAYOUTS = {pb.CHANNEL_LAYOUT_GREY: "grey", pb.CHANNEL_LAYOUT_GREY_ALPHA: "grey+alpha",
@@ -97,7 +98,7 @@ class Plan:
 
     blobs: list[Blob]
     region_names: list[str]
-    options: TransferOptions
+    options: Recipe
 
     @property
     def total_bytes(self) -> int:
@@ -158,35 +159,21 @@ def _check_mask(info: pb.ImageInfo, what: str, image: pb.ImageInfo, limits: Limi
     check_image(info, what, limits, min_side=1)
 
 
-def _engine_options(wire: pb.TransferOptions) -> TransferOptions:
-    """The engine's options from the wire's: unset fields take the engine's defaults."""
-    if wire.regions not in REGION_MODE_NAMES:
-        raise invalid(ErrorKind.OPTIONS, f"Unknown region mode {wire.regions}; use REGION_MODE_GIVEN (the setup's "
-                                         "regions, none = the whole image) or REGION_MODE_AUTO (found by the engine).")
-    optional = {name: getattr(wire, name) for name in ("size", "smooth", "style_iterations", "photoreal_iterations")
-                if wire.HasField(name)}
-    return TransferOptions(preset=wire.preset or TransferOptions.preset, seed=wire.seed,
-                           preview_every=wire.preview_every,
-                           preview_size=wire.preview_size or TransferOptions.preview_size,
-                           regions=REGION_MODE_NAMES[wire.regions], **optional)
-
-
-def _check_options(wire: pb.TransferOptions, limits: Limits) -> TransferOptions:
-    """The wire's options, checked by the engine against this daemon's limits."""
-    options = _engine_options(wire)
+def _check_options(wire: pb.TransferOptions, limits: Limits) -> Recipe:
+    """The wire's options, checked once by the engine against this daemon's limits."""
     try:
-        check_options(options, max_working_size=limits.max_working_size, max_iterations=limits.max_iterations)
-    except OptionsError as exc:
+        values = from_wire(wire)
+        return check_options(TransferOptions(**values), {"size": limits.max_working_size,
+                                                          "iterations": limits.max_iterations})
+    except (OptionsError, OptionValueError) as exc:
         raise invalid(ErrorKind.OPTIONS, str(exc)) from None
-    return options
 
 
-def check_working_shape(height: int, width: int, what: str, options: TransferOptions, limits: Limits) -> None:
+def check_working_shape(height: int, width: int, what: str, recipe: Recipe, limits: Limits) -> None:
     """RequestError (OPTIONS) when an image of this shape would be worked on above the daemon's
     --max-working-size: a long, thin one, whose short side keeps the engine's least."""
-    size = get_preset(options.preset).size if options.size is None else options.size
     try:
-        working_shape(height, width, size, limit=limits.max_working_size, what=what)
+        working_shape(height, width, recipe.preset.size, limit=limits.max_working_size, what=what)
     except OptionsError as exc:
         raise invalid(ErrorKind.OPTIONS, f"{exc} (The limit is the daemon's --max-working-size.)") from None
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -357,11 +358,19 @@ def add_vendor_arguments(parser: argparse.ArgumentParser, host: str, option: str
                              "win_amd64, macosx_11_0_arm64, manylinux_2_17_x86_64 (default: this machine's)")
 
 
+#: "[Errno 27] File too large: 'a' -> 'b'", as shutil.Error words it → "File too large".
+_ERRNO_PREFIX = re.compile(r"^\[Errno \d+\] ([^:]*).*$")
+
+
+def _first_group(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
 def _reason(error: OSError) -> str:
     """What failed, in a few words: copytree's shutil.Error holds a list of (source, target, why)."""
     if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
         _, target, why = error.args[0][0]
-        return f"cannot write {target} ({why})"
+        return f"cannot write {target} ({_ERRNO_PREFIX.sub(_first_group, str(why))})"
     if error.filename is not None:  # a copy names its source first and its target second
         return f"cannot write {error.filename2 or error.filename} ({error.strerror or error})"
     return str(error)

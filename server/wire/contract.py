@@ -58,9 +58,6 @@ class ErrorKind(str, Enum):
     STALLED = "upload-stalled"  # the client went silent while sending its setup or pixels
     INTERNAL = "internal"  # a bug in the daemon; it keeps running
 
-#: Region modes by the engine's names (photostyle.core.transfer.REGION_MODES) → wire enum.
-REGION_MODES: dict[str, int] = {"given": pb.REGION_MODE_GIVEN, "auto": pb.REGION_MODE_AUTO}
-REGION_MODE_NAMES: dict[int, str] = {enum: name for name, enum in REGION_MODES.items()}
 
 
 def clean_token(token: str) -> str:

@@ -80,26 +80,26 @@ class Region(_message.Message):
     def __init__(self, name: _Optional[str] = ..., content_mask: _Optional[_Union[ImageInfo, _Mapping]] = ..., style_mask: _Optional[_Union[ImageInfo, _Mapping]] = ...) -> None: ...
 
 class TransferOptions(_message.Message):
-    __slots__ = ("preset", "size", "seed", "smooth", "style_iterations", "photoreal_iterations", "preview_every", "preview_size", "regions")
+    __slots__ = ("preset", "size", "seed", "smooth", "preview_every", "preview_size", "regions", "iterations", "keep_brightness")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     SMOOTH_FIELD_NUMBER: _ClassVar[int]
-    STYLE_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
-    PHOTOREAL_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_SIZE_FIELD_NUMBER: _ClassVar[int]
     REGIONS_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    KEEP_BRIGHTNESS_FIELD_NUMBER: _ClassVar[int]
     preset: str
     size: int
     seed: int
     smooth: bool
-    style_iterations: int
-    photoreal_iterations: int
     preview_every: int
     preview_size: int
     regions: RegionMode
-    def __init__(self, preset: _Optional[str] = ..., size: _Optional[int] = ..., seed: _Optional[int] = ..., smooth: _Optional[bool] = ..., style_iterations: _Optional[int] = ..., photoreal_iterations: _Optional[int] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., regions: _Optional[_Union[RegionMode, str]] = ...) -> None: ...
+    iterations: int
+    keep_brightness: bool
+    def __init__(self, preset: _Optional[str] = ..., size: _Optional[int] = ..., seed: _Optional[int] = ..., smooth: _Optional[bool] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., regions: _Optional[_Union[RegionMode, str]] = ..., iterations: _Optional[int] = ..., keep_brightness: _Optional[bool] = ...) -> None: ...
 
 class TransferSetup(_message.Message):
     __slots__ = ("options", "content", "style", "regions")
@@ -132,7 +132,7 @@ class SendPixels(_message.Message):
     def __init__(self) -> None: ...
 
 class Progress(_message.Message):
-    __slots__ = ("stage", "stage_index", "stage_count", "iteration", "iterations", "fraction", "losses")
+    __slots__ = ("stage", "stage_index", "stage_count", "iteration", "iterations", "fraction", "losses", "loss")
     class LossesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +147,7 @@ class Progress(_message.Message):
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     FRACTION_FIELD_NUMBER: _ClassVar[int]
     LOSSES_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
     stage: str
     stage_index: int
     stage_count: int
@@ -154,7 +155,8 @@ class Progress(_message.Message):
     iterations: int
     fraction: float
     losses: _containers.ScalarMap[str, float]
-    def __init__(self, stage: _Optional[str] = ..., stage_index: _Optional[int] = ..., stage_count: _Optional[int] = ..., iteration: _Optional[int] = ..., iterations: _Optional[int] = ..., fraction: _Optional[float] = ..., losses: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    loss: float
+    def __init__(self, stage: _Optional[str] = ..., stage_index: _Optional[int] = ..., stage_count: _Optional[int] = ..., iteration: _Optional[int] = ..., iterations: _Optional[int] = ..., fraction: _Optional[float] = ..., losses: _Optional[_Mapping[str, float]] = ..., loss: _Optional[float] = ...) -> None: ...
 
 class Preview(_message.Message):
     __slots__ = ("info", "data")
@@ -203,18 +205,42 @@ class GetCapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Preset(_message.Message):
-    __slots__ = ("name", "description", "size", "style_iterations", "photoreal_iterations")
+    __slots__ = ("name", "description", "size", "iterations", "method", "options")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
-    STYLE_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
-    PHOTOREAL_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     size: int
-    style_iterations: int
-    photoreal_iterations: int
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., size: _Optional[int] = ..., style_iterations: _Optional[int] = ..., photoreal_iterations: _Optional[int] = ...) -> None: ...
+    iterations: int
+    method: str
+    options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., size: _Optional[int] = ..., iterations: _Optional[int] = ..., method: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class OptionSpec(_message.Message):
+    __slots__ = ("name", "kind", "label", "help", "default", "minimum", "maximum", "unit", "choices")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    HELP_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    label: str
+    help: str
+    default: str
+    minimum: int
+    maximum: int
+    unit: str
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., help: _Optional[str] = ..., default: _Optional[str] = ..., minimum: _Optional[int] = ..., maximum: _Optional[int] = ..., unit: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_pixels", "min_side", "max_regions", "max_working_size", "max_iterations", "chunk_bytes", "max_message_bytes", "max_jobs", "upload_idle_seconds")
@@ -239,7 +265,7 @@ class Limits(_message.Message):
     def __init__(self, max_pixels: _Optional[int] = ..., min_side: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_working_size: _Optional[int] = ..., max_iterations: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., upload_idle_seconds: _Optional[float] = ...) -> None: ...
 
 class Capabilities(_message.Message):
-    __slots__ = ("engine_version", "api_version", "device", "presets", "limits", "sample_types", "encodings", "jobs_in_line", "instance")
+    __slots__ = ("engine_version", "api_version", "device", "presets", "limits", "sample_types", "encodings", "jobs_in_line", "instance", "options", "default_preset")
     ENGINE_VERSION_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +275,8 @@ class Capabilities(_message.Message):
     ENCODINGS_FIELD_NUMBER: _ClassVar[int]
     JOBS_IN_LINE_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_PRESET_FIELD_NUMBER: _ClassVar[int]
     engine_version: str
     api_version: str
     device: str
@@ -258,4 +286,6 @@ class Capabilities(_message.Message):
     encodings: _containers.RepeatedScalarFieldContainer[Encoding]
     jobs_in_line: int
     instance: str
-    def __init__(self, engine_version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., sample_types: _Optional[_Iterable[_Union[SampleType, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., jobs_in_line: _Optional[int] = ..., instance: _Optional[str] = ...) -> None: ...
+    options: _containers.RepeatedCompositeFieldContainer[OptionSpec]
+    default_preset: str
+    def __init__(self, engine_version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., sample_types: _Optional[_Iterable[_Union[SampleType, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., jobs_in_line: _Optional[int] = ..., instance: _Optional[str] = ..., options: _Optional[_Iterable[_Union[OptionSpec, _Mapping]]] = ..., default_preset: _Optional[str] = ...) -> None: ...

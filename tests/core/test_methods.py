@@ -1,4 +1,5 @@
-"""Methods and their schedules: iteration overrides, and the run from start to last stage."""
+"""The method seam: methods' options, iteration overrides, the run from start to last stage, and
+the presets built on them."""
 
 from __future__ import annotations
 
@@ -7,54 +8,70 @@ import torch
 
 from core_test_helpers import smooth_rgb
 from photostyle.core.errors import OptionsError
-from photostyle.core.methods import Method, Reporter, Stage, WorkingImages, run_method
-from photostyle.core.objective import LossWeights
-from photostyle.core.vgg import load_vgg19
+from photostyle.core.finish import SmoothAffine, Upscale
+from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Reporter, Stage, WorkingImages,
+                                     colour_transfer_start, noise_start, resize_carry)
+from photostyle.core.presets import COMMON_OPTIONS, PRESETS
+from photostyle.core.vgg import load_vgg19, to_caffe
 
-PYRAMID = Method("colour transfer", (Stage("coarse", 0.25, 60, True), Stage("medium", 0.5, 30, True),
-                                     Stage("fine", 1.0, 10, True)))
-PAPER = Method("noise", (Stage("style", 1.0, 1000, False), Stage("photorealism", 1.0, 1000, True)))
+PYRAMID = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.25, 60, True), Stage("medium", 0.5, 30, True),
+                                              Stage("fine", 1.0, 10, True)))
+PAPER = NeuralStyle(noise_start, (Stage("style", 1.0, 1000, False), Stage("photorealism", 1.0, 1000, True)))
 
 
-def counts(method: Method) -> list[int]:
+def counts(method: NeuralStyle) -> list[int]:
     return [stage.iterations for stage in method.stages]
 
 
 class TestIterationOverrides:
-    def test_totals_of_each_kind(self):
-        assert (PAPER.iterations(photorealism=False), PAPER.iterations(photorealism=True)) == (1000, 1000)
-        assert (PYRAMID.iterations(photorealism=False), PYRAMID.iterations(photorealism=True)) == (0, 100)
-
-    def test_none_keeps_the_schedule(self):
-        assert PYRAMID.with_iterations(None, None) == PYRAMID
+    def test_unset_keeps_the_schedule(self):
+        assert PYRAMID.configured({}) == PYRAMID and PYRAMID.iterations == 100 and PAPER.iterations == 2000
 
     @pytest.mark.parametrize("total, expected", [(100, [60, 30, 10]), (10, [6, 3, 1]), (5, [3, 2, 0]),
                                                  (1, [1, 0, 0]), (0, [0, 0, 0]), (201, [121, 60, 20])])
     def test_a_total_is_split_in_the_presets_proportions(self, total, expected):
-        method = PYRAMID.with_iterations(None, total)
+        method = PYRAMID.configured({"iterations": total})
         assert counts(method) == expected and sum(counts(method)) == total
         assert [s.name for s in method.stages] == ["coarse", "medium", "fine"]
 
-    def test_each_kind_goes_to_its_own_stages(self):
-        assert counts(PAPER.with_iterations(7, 3)) == [7, 3]
-        assert counts(PAPER.with_iterations(None, 0)) == [1000, 0]
+    def test_the_papers_two_stages_share_a_total(self):
+        # The golden reference test's 3 iterations: two without the photorealism term, one with.
+        assert counts(PAPER.configured({"iterations": 3})) == [2, 1]
+        assert counts(PAPER.configured({"iterations": 2000})) == [1000, 1000]
 
     def test_stages_set_to_zero_share_a_new_total_evenly(self):
-        assert counts(PYRAMID.with_iterations(None, 0).with_iterations(None, 9)) == [3, 3, 3]
-
-    def test_a_kind_the_method_lacks(self):
-        assert PYRAMID.with_iterations(0, None) == PYRAMID  # zero of nothing is fine
-        with pytest.raises(OptionsError, match="no stage without the photorealism term"):
-            PYRAMID.with_iterations(5, None)
-        with pytest.raises(OptionsError, match="no stage with the photorealism term"):
-            Method("colour transfer").with_iterations(None, 5)
-
-    def test_negative(self):
-        with pytest.raises(OptionsError, match="zero or more"):
-            PAPER.with_iterations(-1, None)
+        assert counts(PYRAMID.configured({"iterations": 0}).configured({"iterations": 9})) == [3, 3, 3]
 
 
-class TestRunMethod:
+class TestWhatMethodsRead:
+    def test_registry_names_every_kind(self):
+        assert {name: kind().kind if kind is ColourTransfer else name for name, kind in METHODS.items()} == {
+            "neural-style": "neural-style", "colour-transfer": "colour-transfer"}
+        assert PAPER.kind == "neural-style" and ColourTransfer().kind == "colour-transfer"
+
+    def test_smooth_only_where_the_finish_is_smooth(self):
+        assert PYRAMID.reads == {"iterations", "smooth"} and ColourTransfer().reads == {"smooth"}
+        painterly = NeuralStyle(colour_transfer_start, PYRAMID.stages, carry=resize_carry, finish=Upscale())
+        assert painterly.reads == {"iterations"}
+
+    def test_smooth_off_swaps_the_finish(self):
+        assert PYRAMID.finish == SmoothAffine() and PYRAMID.configured({"smooth": False}).finish == Upscale()
+        assert ColourTransfer().configured({"smooth": False}).finish == Upscale()
+        assert PYRAMID.configured({"smooth": True}).finish == SmoothAffine()
+
+    def test_only_optimising_methods_need_the_network(self):
+        assert PYRAMID.needs_network and not ColourTransfer().needs_network
+
+    def test_presets_refuse_options_their_method_does_not_read(self):
+        assert PRESETS["preview"].reads == COMMON_OPTIONS | {"smooth"}
+        with pytest.raises(OptionsError, match="'preview' preset does not use iterations"):
+            PRESETS["preview"].configured({"iterations": 5})
+        with pytest.raises(OptionsError, match="'painterly' preset does not use smooth"):
+            PRESETS["painterly"].configured({"smooth": False})
+        assert PRESETS["default"].configured({"size": 64, "iterations": 10}).size == 64
+
+
+class TestRun:
     def images(self) -> WorkingImages:
         content = torch.from_numpy(smooth_rgb(64, 96, seed=1)).permute(2, 0, 1).contiguous()
         style = torch.from_numpy(smooth_rgb(80, 64, seed=2)).permute(2, 0, 1).contiguous()
@@ -62,18 +79,36 @@ class TestRunMethod:
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
         images = self.images()
-        method = PYRAMID.with_iterations(None, 6)
-        outcome = run_method(method, images, load_vgg19(), LossWeights(), 0, Reporter(method, None, None), [])
+        method = PYRAMID.configured({"iterations": 6})
+        outcome = method.run(images, load_vgg19(), 0, Reporter(method, None, None), [])
         assert outcome.image.shape == (3, 64, 96) and outcome.photo is images.content
         assert outcome.image.min() >= 0 and outcome.image.max() <= 1
         assert list(outcome.stage_losses) == ["coarse", "medium", "fine"]
         # Each coarser stage worked on a smaller image: the objective's content target shrinks with it.
         assert outcome.stage_losses["coarse"]["last"]["style"] < outcome.stage_losses["coarse"]["first"]["style"]
+        # The loss it reports is what the last stage minimised: every term, photorealism included.
+        assert outcome.loss == pytest.approx(sum(outcome.stage_losses["fine"]["last"].values()))
 
-    def test_without_stages_the_start_is_the_result(self):
+    def test_a_stage_without_photorealism_reports_the_loss_without_it(self):
         images = self.images()
-        method = Method("colour transfer")
-        outcome = run_method(method, images, None, LossWeights(), 0, Reporter(method, None, None), [])
-        assert outcome.stage_losses == {} and outcome.image.shape == (3, 64, 96)
+        method = NeuralStyle(noise_start, (Stage("style", 1.0, 2, False),))
+        outcome = method.run(images, load_vgg19(), 0, Reporter(method, None, None), [])
+        last = outcome.stage_losses["style"]["last"]
+        assert "photorealism" not in last and outcome.loss == pytest.approx(sum(last.values()))
+
+    def test_the_colour_transfer_matches_the_references_colour(self):
+        images = self.images()
+        method = ColourTransfer()
+        outcome = method.run(images, None, 0, Reporter(method, None, None), [])
+        assert outcome.stage_losses == {} and outcome.image.shape == (3, 64, 96) and outcome.loss == 0
         # The colour transfer of a photo to a reference: its mean colour is the reference's.
         torch.testing.assert_close(outcome.image.mean(dim=(1, 2)), images.style.mean(dim=(1, 2)), atol=1e-3, rtol=0)
+
+    def test_the_resize_carry_keeps_the_image_not_the_photo(self):
+        images = self.images()
+        small = images.at_scale(0.5)
+        x = to_caffe(torch.rand(3, *small.content.shape[-2:]))
+        carried = resize_carry(x, small.content, images)
+        assert carried.shape == (1, 3, *images.content.shape[-2:])
+        # A plain resize: its mean colour is the small image's, whatever the photo looks like.
+        torch.testing.assert_close(carried.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=1.0, rtol=0)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -33,18 +32,17 @@ from photostyle.core import (
 )
 from photostyle.core.images import working_shape
 from photostyle.core.local_affine import smooth_local_affine
-from photostyle.core.methods import run_method
+from photostyle.core.finish import SmoothAffine
+from photostyle.core.methods import NeuralStyle, noise_start
 from photostyle.core.metrics import photorealism_energy
 from photostyle.core.vgg import CAFFE_MEAN_BGR
 
-#: The module (photostyle.core.transfer is also the name of the function the package exports).
-transfer_module = importlib.import_module("photostyle.core.transfer")
 
 #: Small and quick: the photo is downscaled to a 48 px long side for the optimisation (the default
 #: preset: every iteration has the photorealism term, split over its coarse-to-fine stages).
-FAST = TransferOptions(size=48, photoreal_iterations=4)
+FAST = TransferOptions(size=48, iterations=4)
 #: The paper's two stages (the `classic` preset), as small and quick.
-PAPER = TransferOptions(preset="classic", size=48, style_iterations=2, photoreal_iterations=2)
+PAPER = TransferOptions(preset="classic", size=48, iterations=4)
 CONTENT_SHAPE = (72, 88)
 
 
@@ -133,14 +131,14 @@ class TestOutputLayout:
     def test_size_not_multiple_of_16_at_full_resolution(self, style, device):
         # 101×77 is below the preset's working size: optimised at full size, no downscaling.
         content = content_image(shape=(77, 101), seed=3)
-        result = transfer(content, style, options=TransferOptions(photoreal_iterations=4, device=device))
+        result = transfer(content, style, options=TransferOptions(iterations=4, device=device))
         assert result.image.shape == (77, 101, 3) and result.image.dtype == np.uint8
         assert result.working_size == (101, 77)
         assert_restyled(result.image, content, style)
 
     def test_odd_working_size(self, style, device):
         content = content_image(shape=(77, 101), seed=3)
-        result = transfer(content, style, options=TransferOptions(size=61, photoreal_iterations=3, device=device))
+        result = transfer(content, style, options=TransferOptions(size=61, iterations=3, device=device))
         assert result.working_size == (61, 47) and working_shape(77, 101, 61) == (47, 61)
         assert result.image.shape == (77, 101, 3)
         assert_restyled(result.image, content, style)
@@ -150,7 +148,7 @@ class TestOutputLayout:
         y, x = np.mgrid[0:CONTENT_SHAPE[0], 0:CONTENT_SHAPE[1]]
         checker = ((x // 2 + y // 2) % 2 - 0.5)[..., None]
         content = np.clip(content_image().astype(np.float64) + 80 * checker, 0, 255).astype(np.uint8)
-        options = TransferOptions(size=48, photoreal_iterations=4, device=device)
+        options = TransferOptions(size=48, iterations=4, device=device)
         raw = transfer(content, style, options=replace(options, smooth=False))
         finished = transfer(content, style, options=options)
         assert raw.image.shape == content.shape and raw.image.dtype == np.uint8
@@ -168,7 +166,7 @@ class TestOutputLayout:
         # Stage 1 starts from near-zero noise in Caffe space, i.e. the Caffe mean colour; with no
         # optimisation the affine finish rebuilds that flat colour at full size.
         content = content_image(np.float32)
-        options = TransferOptions(preset="classic", size=48, style_iterations=0, photoreal_iterations=0, device=device)
+        options = TransferOptions(preset="classic", size=48, iterations=0, device=device)
         result = transfer(content, style, options=options)
         mean_rgb = np.array(CAFFE_MEAN_BGR[::-1], np.float32) / 255
         np.testing.assert_allclose(result.image, np.broadcast_to(mean_rgb, result.image.shape), rtol=0, atol=2e-3)
@@ -211,15 +209,20 @@ class TestDeterminism:
 class TestProgress:
     def test_reports(self, style):
         recorder = Recorder()
-        options = TransferOptions(preset="classic", size=48, style_iterations=3, photoreal_iterations=2)
+        options = TransferOptions(preset="classic", size=48, iterations=6)  # 250:100 → 4 + 2
         result = transfer(content_image(), style, options=options, progress=recorder)
         stages = [r.stage for r in recorder.reports]
-        assert stages == ["style"] * 3 + ["photorealism"] * 2 + ["finishing"] * 2
-        assert [r.iteration for r in recorder.stage("style")] == [1, 2, 3]
+        assert stages == ["style"] * 4 + ["photorealism"] * 2 + ["finishing"] * 2
+        assert [r.iteration for r in recorder.stage("style")] == [1, 2, 3, 4]
         assert [r.iteration for r in recorder.stage("photorealism")] == [1, 2]
         assert [r.iteration for r in recorder.stage("finishing")] == [0, 1]  # as it starts, when it is done
-        assert [(r.stage_index, r.stage_count) for r in recorder.reports] == [(1, 3)] * 3 + [(2, 3)] * 2 + [(3, 3)] * 2
-        assert all(r.iterations == 3 for r in recorder.stage("style"))
+        assert [(r.stage_index, r.stage_count) for r in recorder.reports] == [(1, 3)] * 4 + [(2, 3)] * 2 + [(3, 3)] * 2
+        assert all(r.iterations == 4 for r in recorder.stage("style"))
+        # The loss shown is what each stage minimises: without the photorealism term in stage 1.
+        for report in recorder.stage("style"):
+            assert report.loss == pytest.approx(sum(v for k, v in report.losses.items() if k != "photorealism"))
+        for report in recorder.stage("photorealism") + recorder.stage("finishing"):
+            assert report.loss == pytest.approx(sum(report.losses.values()))
         fractions = [r.fraction for r in recorder.reports]
         assert all(b > a for a, b in zip(fractions[:-3], fractions[1:-2])), fractions
         assert fractions[-3:] == [0.95, 0.95, 1.0]  # the finish starts where the iterations ended
@@ -232,12 +235,12 @@ class TestProgress:
     def test_previews(self, style):
         recorder = Recorder()
         # At 72×88, below the default preset's 512 px, the photo is optimised at full size.
-        options = TransferOptions(preset="classic", style_iterations=3, photoreal_iterations=2,
+        options = TransferOptions(preset="classic", iterations=5,
                                   preview_every=2, preview_size=44)
         transfer(content_image(), style, options=options, progress=recorder)
         with_preview = [(r.stage, r.iteration) for r in recorder.reports if r.preview is not None]
         # Every 2nd iteration of each stage, and its last one.
-        assert with_preview == [("style", 2), ("style", 3), ("photorealism", 2)]
+        assert with_preview == [("style", 2), ("style", 4), ("photorealism", 1)]  # 5 iterations: 4 + 1
         for report in recorder.reports:
             if report.preview is not None:
                 assert report.preview.dtype == np.uint8
@@ -245,7 +248,7 @@ class TestProgress:
 
     def test_preview_long_side_never_exceeds_preview_size(self, style):
         recorder = Recorder()
-        options = TransferOptions(size=48, photoreal_iterations=6, preview_every=1, preview_size=32)
+        options = TransferOptions(size=48, iterations=6, preview_every=1, preview_size=32)
         transfer(content_image(), style, options=options, progress=recorder)
         previews = [r.preview for r in recorder.reports if r.preview is not None]
         assert previews and all(max(p.shape[:2]) <= 32 for p in previews)
@@ -263,7 +266,7 @@ class TestCancel:
 
         started = time.perf_counter()
         with pytest.raises(Cancelled):
-            transfer(content_image(), style, options=TransferOptions(size=48, photoreal_iterations=1000),
+            transfer(content_image(), style, options=TransferOptions(size=48, iterations=1000),
                      progress=progress, cancel=token)
         # The next iteration's check stops it: no third report, no minutes of work.
         assert [r.iteration for r in recorder.reports] == [1, 2]
@@ -304,13 +307,15 @@ class TestOptionErrors:
     @pytest.mark.parametrize(
         "options, message",
         [
-            (TransferOptions(preset="fastest"), "Unknown preset 'fastest'.*default, preview, reference, classic"),
+            (TransferOptions(preset="fastest"), "Unknown preset 'fastest'.*default, preview, painterly, reference, classic"),
             (TransferOptions(device="tpu"), "tpu"),
             (TransferOptions(device="not a device"), "Unknown device 'not a device'"),
             (TransferOptions(size=16), "at least 32"),
-            (TransferOptions(style_iterations=-1), "zero or more"),
-            (TransferOptions(photoreal_iterations=-5), "zero or more"),
-            (TransferOptions(style_iterations=3), "no stage without the photorealism term"),
+            (TransferOptions(iterations=-1), "Iterations -1 is out of range; use zero or more"),
+            (TransferOptions(iterations=True), "Iterations must be a whole number"),
+            (TransferOptions(preset="preview", iterations=3), "'preview' preset does not use iterations"),
+            (TransferOptions(preset="painterly", smooth=True), "'painterly' preset does not use smooth"),
+            (TransferOptions(keep_brightness="yes"), "must be true or false"),
         ],
     )
     def test_bad_options(self, style, options, message):
@@ -380,7 +385,7 @@ class TestTwoStagesOnAnExamplePair:
         style = load_image(dpst_dir / "style" / f"tar{pair}.png")
         regions = regions_from_segmentations(load_image(dpst_dir / "segmentation" / f"in{pair}.png"),
                                              load_image(dpst_dir / "segmentation" / f"tar{pair}.png"))
-        options = TransferOptions(preset="classic", size=128, style_iterations=60, photoreal_iterations=40)
+        options = TransferOptions(preset="classic", size=128, iterations=100)
         result = transfer(content, style, regions, options=options)
         style_stage, photoreal_stage = result.stage_losses["style"], result.stage_losses["photorealism"]
         # Stage 1 (from near-zero noise) cuts the style loss several times over.
@@ -395,10 +400,9 @@ class TestTwoStagesOnAnExamplePair:
 
 
 def quick(preset: str, **changes) -> TransferOptions:
-    """`preset` at a 48 px working size with a few iterations of each kind of stage it has."""
-    described = PRESETS[preset]
-    return TransferOptions(preset=preset, size=48, style_iterations=2 if described.style_iterations else None,
-                           photoreal_iterations=3 if described.photoreal_iterations else None, **changes)
+    """`preset` at a 48 px working size with a few iterations, where it optimises."""
+    optimises = "iterations" in PRESETS[preset].reads
+    return TransferOptions(preset=preset, size=48, iterations=5 if optimises else None, **changes)
 
 
 def golden_inputs() -> tuple[np.ndarray, np.ndarray, list[RegionPair]]:
@@ -420,12 +424,13 @@ class TestReferenceIsThePapersMethodUnchanged:
 
     def test_settings_are_the_papers(self):
         preset = PRESETS["reference"]
-        assert preset.size == 700 and (preset.style_iterations, preset.photoreal_iterations) == (1000, 1000)
-        assert preset.method.start == "noise"
-        assert [(s.scale, s.photorealism) for s in preset.method.stages] == [(1.0, False), (1.0, True)]
-        weights = preset.weights
+        method = preset.method
+        assert preset.size == 700 and isinstance(method, NeuralStyle) and method.start is noise_start
+        assert [(s.scale, s.iterations, s.photorealism) for s in method.stages] == [(1.0, 1000, False),
+                                                                                  (1.0, 1000, True)]
+        weights = method.weights
         assert (weights.content, weights.style, weights.tv, weights.photorealism) == (5.0, 100.0, 1e-3, 1e4)
-        assert (preset.smooth_radius, preset.smooth_edge) == (15, 0.01)
+        assert method.finish == SmoothAffine(radius=15, edge=0.01)
 
     @pytest.mark.parametrize("smooth", [True, False], ids=["finished", "raw"])
     def test_same_result_as_before_the_method_seam(self, smooth):
@@ -437,7 +442,7 @@ class TestReferenceIsThePapersMethodUnchanged:
         # TF32 convolutions alone move VGG's features by far more than this tolerance).
         golden = np.load(Path(__file__).parent / "data" / "reference_golden.npz")
         content, style, regions = golden_inputs()
-        options = TransferOptions(preset="reference", size=40, style_iterations=2, photoreal_iterations=1,
+        options = TransferOptions(preset="reference", size=40, iterations=3,
                                   device="cpu", smooth=smooth)
         result = transfer(content, style, regions, options)
         expected = golden["smooth" if smooth else "raw"]
@@ -452,13 +457,14 @@ class TestFullResolution:
         # on a CPU (see TestDeterminism), and CUDA's arithmetic differs from the CPU's in the last bits.
         outcomes = []
 
-        def run_and_keep(*args, **kwargs):
-            outcomes.append(run_method(*args, **kwargs))
+        def run_and_keep(method, *args, **kwargs):
+            outcomes.append(run(method, *args, **kwargs))
             return outcomes[-1]
 
-        monkeypatch.setattr(transfer_module, "run_method", run_and_keep)
+        run = NeuralStyle.run
+        monkeypatch.setattr(NeuralStyle, "run", run_and_keep)
         content = content_image(np.float32)  # 72×88, below the 128 px working size: no resizing
-        options = TransferOptions(size=128, photoreal_iterations=6, device=device)
+        options = TransferOptions(size=128, iterations=6, device=device)
         raw = transfer(content, style, options=replace(options, smooth=False))
         finished = transfer(content, style, options=options)
         assert raw.working_size == finished.working_size == (88, 72)
@@ -488,7 +494,7 @@ class TestFullResolution:
             style = np.zeros((300, 400, 3), np.uint8)
             style[..., 2] = 200
             started = time.perf_counter()
-            result = transfer(content, style, options=TransferOptions(size=64, photoreal_iterations=3, device="cpu"))
+            result = transfer(content, style, options=TransferOptions(size=64, iterations=3, device="cpu"))
             seconds = time.perf_counter() - started
             image = result.image
             print(json.dumps({"peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
@@ -553,7 +559,7 @@ class TestDefaultStylesEachRegionLikeItsPartner:
 
     def test_default_moves_the_style_statistics_beyond_the_colour_transfer_it_starts_from(self, device):
         content, style, regions, _ = halves_pair(seed=3)
-        started = transfer(content, style, regions, TransferOptions(preset="default", photoreal_iterations=0,
+        started = transfer(content, style, regions, TransferOptions(preset="default", iterations=0,
                                                                     device=device))
         optimised = transfer(content, style, regions, TransferOptions(preset="default", device=device))
         first, last = optimised.stage_losses["coarse"]["first"], optimised.stage_losses["fine"]["last"]
@@ -568,7 +574,7 @@ class TestDefaultStylesEachRegionLikeItsPartner:
 class TestDefaultSchedule:
     def test_coarse_to_fine_stages_report_in_order_with_previews(self, style):
         recorder = Recorder()
-        options = TransferOptions(photoreal_iterations=12, preview_every=2, preview_size=40)
+        options = TransferOptions(iterations=12, preview_every=2, preview_size=40)
         result = transfer(content_image(), style, options=options, progress=recorder)
         names = [stage.name for stage in PRESETS["default"].method.stages]
         assert list(dict.fromkeys(r.stage for r in recorder.reports)) == names + ["finishing"]
@@ -585,6 +591,42 @@ class TestDefaultSchedule:
         assert all(max(r.preview.shape[:2]) == 40 for r in previews)
 
     def test_iteration_overrides_split_over_the_stages(self, style):
-        result = transfer(content_image(), style, options=TransferOptions(size=48, photoreal_iterations=10))
+        result = transfer(content_image(), style, options=TransferOptions(size=48, iterations=10))
         iterations = {name: losses["first"] != losses["last"] for name, losses in result.stage_losses.items()}
         assert iterations == {"coarse": True, "medium": True, "fine": True}
+
+
+def luma_of(image: np.ndarray) -> np.ndarray:
+    """Rec. 709 luma of 8-bit RGB, in [0, 1]."""
+    return image[..., :3].astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722]) / 255
+
+
+class TestKeepBrightness:
+    def test_colour_from_the_reference_brightness_from_the_photo(self, style, device):
+        content = content_image()
+        options = TransferOptions(size=48, iterations=4, device=device)
+        plain = transfer(content, style, options=options)
+        kept = transfer(content, style, options=replace(options, keep_brightness=True))
+        # Each pixel's luma is the photo's (to 8-bit rounding, and where no channel had to clip)...
+        unclipped = (kept.image > 2).all(axis=2) & (kept.image < 253).all(axis=2)
+        assert unclipped.mean() > 0.9
+        assert np.abs(luma_of(kept.image) - luma_of(content))[unclipped].max() < 2.5 / 255
+        # ...which the plain result's is not: the reference is brighter than the photo.
+        assert np.abs(luma_of(plain.image) - luma_of(content)).mean() > 0.03
+        # The colour still moved: the chroma (colour minus luma) is the plain result's, not the photo's.
+        def chroma(image):
+            return image[..., :3].astype(np.float64) / 255 - luma_of(image)[..., None]
+        assert np.abs(chroma(kept.image) - chroma(plain.image)).mean() < np.abs(chroma(content) - chroma(plain.image)).mean() / 3
+
+
+class TestPainterly:
+    def test_repaints_rather_than_recolours(self, style, device):
+        content = content_image()
+        painterly = transfer(content, style, options=TransferOptions(preset="painterly", size=48, iterations=10,
+                                                                     device=device))
+        photoreal = transfer(content, style, options=TransferOptions(size=48, iterations=10, device=device))
+        assert painterly.image.shape == content.shape and painterly.image.dtype == np.uint8
+        assert np.abs(mean_colour(painterly.image) - mean_colour(style)).max() < np.abs(
+            mean_colour(content) - mean_colour(style)).max()  # the reference's look
+        # No photorealism term and no smooth finish: far from an affine recolouring of the photo.
+        assert photorealism_energy(painterly.image, content) > 3 * photorealism_energy(photoreal.image, content)

@@ -30,7 +30,7 @@ def grab(path: str) -> None:
 
     window = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name", "^Photo Style Transfer$"],
                             capture_output=True, text=True, timeout=60, check=True).stdout.split()[0]
-    time.sleep(float(os.environ.get("PHOTOSTYLE_GRAB_AFTER", "12")))  # presets, then the live preview (~1-3 s)
+    time.sleep(float(os.environ.get("PHOTOSTYLE_GRAB_AFTER", "30")))  # presets, then the live preview (~1-3 s idle, far more on a busy machine)
     geometry = dict(line.split("=") for line in subprocess.run(
         ["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True, check=True).stdout.split())
     x, y, width, height = (int(geometry[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))

@@ -3,7 +3,8 @@
 Environment: PHOTOSTYLE_SCENARIO is "transfer", "16bit", "channels" (regions "sky" and "ground"
 as channels in both images), "auto" (no channel named alike, only a stale "auto: 9": the engine
 finds regions), "daemon-down", "bad-preset" (a preset the daemon does not have),
-"style-on-default" (style iterations for the default preset, which has no such stage),
+"smooth-on-painterly" (an option the painterly preset does not use), "painterly" (the painterly
+preset, keeping the photo's brightness, through the options text),
 "slow" (a long job, for the test to kill) or "undo" (which needs GIMP's GUI, under Xvfb, and
 xdotool): these call our procedure non-interactively, as a script would. "dialog" (GUI too) opens
 the dialog as a retoucher does; dialog_screenshot.py, run as a helper, grabs it once the live
@@ -266,13 +267,16 @@ def procedure_scenario():
     config.set_property("size", 64)
     if SCENARIO == "slow":  # a long job, to be killed mid-job: the paper's method, many style iterations
         config.set_property("preset", "classic")
-        config.set_property("style-iterations", 2000)
-    elif SCENARIO == "style-on-default":  # the old way: the default preset has no stage without photorealism
-        config.set_property("style-iterations", 3)
-        config.set_property("photoreal-iterations", 2)
-    else:  # the default preset's stages all have the photorealism term: 5 iterations spread over them
+        config.set_property("options", "iterations=4000")
+    elif SCENARIO == "smooth-on-painterly":  # the painterly preset has no smooth finish to turn off
+        config.set_property("preset", "painterly")
+        config.set_property("options", "smooth=false")
+    elif SCENARIO == "painterly":
+        config.set_property("preset", "painterly")
+        config.set_property("options", "iterations=5 keep_brightness=true")
+    else:  # 5 iterations spread over the default preset's stages
         config.set_property("preset", "no-such-preset" if SCENARIO == "bad-preset" else "default")
-        config.set_property("photoreal-iterations", 5)
+        config.set_property("options", "iterations=5")
     result = procedure.run(config)
 
     status = result.index(0)

@@ -14,7 +14,7 @@ from typing import Protocol
 #: The daemon's default preset: the argument's default (registration cannot ask the daemon).
 DEFAULT_PRESET = "default"
 #: The option arguments the dialog shows as GIMP widgets (the preset has the daemon's combo box).
-OPTION_ARGUMENTS = ("size",)
+OPTION_ARGUMENTS = ("size", "options")
 
 
 class _Config(Protocol):
@@ -34,21 +34,18 @@ def add_option_arguments(procedure, flags) -> None:
     """Register the engine overrides as arguments of `procedure`, after the preset and the regions."""
     procedure.add_int_argument("size", "_Working size", "Long side the engine optimises at, px (0 = the preset's)",
                                0, 4096, 0, flags)
-    procedure.add_int_argument("style-iterations", "Style iterations",
-                               "Iterations of the preset's stages without the photorealism term (0 = the "
-                               "preset's; the default preset has none, so it refuses more)", 0, 100000, 0, flags)
-    procedure.add_int_argument("photoreal-iterations", "Photorealism iterations",
-                               "Iterations of the preset's stages with the photorealism term (0 = the preset's)",
-                               0, 100000, 0, flags)
+    # Every other option of the engine's schema, as text: the daemon's capabilities describe them
+    # (`photostyle transfer --help` lists them too) and it checks each job's against its own limits.
+    procedure.add_string_argument("options", "_Options", "More engine options as name=value, e.g. "
+                                  "'keep_brightness=true iterations=50' (empty = the preset's values)", "", flags)
 
 
 def options_from_config(config: _Config):
     """The client's Options for the arguments in `config` (0 and "" take the preset's value)."""
     from photostyle.server.client import Options  # needs grpc: not at registration
+    from photostyle.server.wire.options import parse_options
 
-    def preset_if_zero(name: str) -> int | None:
-        return config.get_property(name) or None
-
-    return Options(preset=config.get_property("preset") or DEFAULT_PRESET, size=preset_if_zero("size"),
-                   style_iterations=preset_if_zero("style-iterations"),
-                   photoreal_iterations=preset_if_zero("photoreal-iterations"))
+    values = parse_options(str(config.get_property("options") or ""))
+    if config.get_property("size"):
+        values["size"] = config.get_property("size")
+    return Options(preset=config.get_property("preset") or DEFAULT_PRESET, **values)

@@ -194,7 +194,12 @@ class PhotoStyleDocker(DockWidget):
 
     def _run(self) -> None:
         self._remember()
-        self.controller.run(self._settings.options())
+        try:
+            options = self._settings.options()
+        except ValueError as error:  # the engine_options text in kritarc
+            self.say(f"{error} (kritarc, [PhotoStyle] engine_options)", error=True)
+            return
+        self.controller.run(options)
 
     def _on_choice_changed(self, *_: object) -> None:
         self.controller.inputs_changed()

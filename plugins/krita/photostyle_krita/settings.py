@@ -5,9 +5,9 @@ Connection (address, token), the chosen preset, the last reference file and the 
 size, iterations, preview cadence) are not on the panel: they sit here for power users and
 tests, "" meaning the preset's value. They apply to Run only (Preview always sends the client
 library's `live_preview_options()`).
-`style_iterations` counts the iterations of the preset's stages without the photorealism term
-(the default preset has none, so the daemon refuses a positive value with it),
-`photoreal_iterations` those of the stages with it.
+`engine_options` holds any other option of the engine's schema as text, the GIMP procedure's form
+("iterations=50 keep_brightness=true"; the daemon's capabilities describe them and it refuses
+one a preset does not use).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from krita import Krita
 
 from photostyle.server.client.launch import DaemonConfig
 from photostyle.server.client import DEFAULT_REGION_CHOICE, REGION_CHOICES, Options
+from photostyle.server.wire.options import parse_options
 
 GROUP = "PhotoStyle"
 
@@ -30,8 +31,7 @@ class Settings:
     reference_file: str = ""
     regions: str = DEFAULT_REGION_CHOICE
     working_size: str = ""
-    style_iterations: str = ""
-    photoreal_iterations: str = ""
+    engine_options: str = ""
     preview_every: str = "10"
 
     @classmethod
@@ -49,11 +49,12 @@ class Settings:
             Krita.instance().writeSetting(GROUP, item.name, str(getattr(self, item.name)))
 
     def options(self) -> Options:
-        """Engine options for a job; a malformed override reads as the preset's value."""
-        return Options(preset=self.preset, size=_number(self.working_size),
-                       style_iterations=_number(self.style_iterations),
-                       photoreal_iterations=_number(self.photoreal_iterations),
-                       preview_every=_number(self.preview_every) or 0)
+        """Engine options for a job; a malformed number override reads as the preset's value, a
+        malformed `engine_options` text is a ValueError whose message names the fix."""
+        values = parse_options(self.engine_options)
+        values.setdefault("size", _number(self.working_size))
+        values.setdefault("preview_every", _number(self.preview_every))
+        return Options(preset=self.preset, **values)
 
 
 def _former_region_mode() -> str:
