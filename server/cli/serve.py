@@ -19,6 +19,7 @@ import numpy as np
 
 from photostyle.core import (Cancelled, PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult,
                              check_regions)
+from photostyle.core.options import check_values
 from photostyle.core.progress import ProgressCallback
 
 from ..client import CancelledError, Client, Options, PhotoStyleClientError, Queued, Region
@@ -167,10 +168,8 @@ class RemoteTransfer:
         # Before the masks become 8 bits, which would turn a NaN into 0. The options are the
         # daemon's to check, once, with its limits.
         check_regions(regions or [], np.shape(content)[:2], np.shape(style)[:2])
-        try:
-            remote_options = Options(**options.given())
-        except ValueError as exc:  # a value the wire cannot carry (e.g. above int32)
-            raise PhotoStyleError(str(exc)) from None
+        check_values(options.given())  # the schema's ranges, which the wire's types need; the rest is the daemon's
+        remote_options = Options(**options.given())
         remote_regions = [Region(r.name, image_from_array(_mask8(r.content_mask)), image_from_array(_mask8(r.style_mask)))
                           for r in regions or []]
         try:
