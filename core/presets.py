@@ -39,6 +39,11 @@ class Preset:
     method: Method
 
     @property
+    def iterations(self) -> int:
+        """Its optimiser iterations in all (0 for a method that does not optimise)."""
+        return sum(stage.iterations for stage in self.method.stages)
+
+    @property
     def reads(self) -> frozenset[str]:
         """Every option a job with this preset may set."""
         return COMMON_OPTIONS | self.method.reads

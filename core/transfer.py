@@ -82,7 +82,7 @@ def check_options(options: TransferOptions, limits: Mapping[str, int] | None = N
         raise OptionsError(f"Preset '{preset.name}' works at {preset.size} px, above the largest working size "
                            f"allowed here ({limits['size']} px); ask for a working size of "
                            f"{OPTIONS_BY_NAME['size'].describe_range(limits['size'])}.")
-    iterations = sum(stage.iterations for stage in preset.method.stages)
+    iterations = preset.iterations
     if "iterations" in limits and iterations > limits["iterations"]:
         raise OptionsError(f"Preset '{preset.name}' runs {iterations} iterations, more than allowed here "
                            f"({limits['iterations']}); ask for {OPTIONS_BY_NAME['iterations'].describe_range(limits['iterations'])}.")

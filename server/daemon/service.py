@@ -77,7 +77,7 @@ class PhotoStyleService:
         return pb.Capabilities(
             engine_version=version("photostyle"), api_version=API_VERSION, device=self._engine.device_name,
             presets=[pb.Preset(name=p.name, description=p.description, size=p.size,
-                               iterations=sum(stage.iterations for stage in p.method.stages), method=p.method.kind,
+                               iterations=p.iterations, method=p.method.kind,
                                options=[spec.name for spec in JOB_OPTIONS if spec.name in p.reads])
                      for p in PRESETS.values()],
             options=[_option_spec(spec, limits) for spec in JOB_OPTIONS], default_preset=DEFAULT_PRESET,

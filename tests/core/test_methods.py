@@ -45,8 +45,7 @@ class TestIterationOverrides:
 
 class TestWhatMethodsRead:
     def test_registry_names_every_kind(self):
-        assert {name: kind().kind if kind is ColourTransfer else name for name, kind in METHODS.items()} == {
-            "neural-style": "neural-style", "colour-transfer": "colour-transfer"}
+        assert METHODS == {"neural-style": NeuralStyle, "colour-transfer": ColourTransfer}
         assert PAPER.kind == "neural-style" and ColourTransfer().kind == "colour-transfer"
 
     def test_smooth_only_where_the_finish_is_smooth(self):
@@ -69,6 +68,7 @@ class TestWhatMethodsRead:
         with pytest.raises(OptionsError, match="'painterly' preset does not use smooth"):
             PRESETS["painterly"].configured({"smooth": False})
         assert PRESETS["default"].configured({"size": 64, "iterations": 10}).size == 64
+        assert (PRESETS["reference"].iterations, PRESETS["preview"].iterations) == (2000, 0)
 
 
 class TestRun:
