@@ -16,9 +16,14 @@ same run, plus how many pairs each preset styles more than the colour transfer d
 Part 2 (--layer-sizes): each preset on the first pair's photo enlarged to the given megapixels,
 time and peak memory, as a ratio to the smallest size.
 
+--revision REV also runs each preset with the engine as it was at git revision REV (checked out
+under benchmarks/out/), job for job beside today's, as rows "PRESET@REV": before and after a
+change, on the same pairs, in one run.
+
 Saves a contact sheet (photo | reference | paper | each preset) to benchmarks/out/speed.png.
 
     python benchmarks/speed.py --pairs 39 --presets default preview classic --layer-sizes 1 24
+    python benchmarks/speed.py --pairs 5 --presets default painterly --revision 90b37be --baseline default@90b37be
 """
 
 from __future__ import annotations
@@ -26,8 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import platform
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +52,8 @@ from photostyle.core.colour_transfer import colour_transfer
 from photostyle.core.images import split_pixels
 from photostyle.core.masks import pair_regions
 
-OUT = Path(__file__).resolve().parent / "out"
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
 COLOUR_TRANSFER = "colour transfer"  # the baseline row: no engine preset, see plain_colour_transfer()
 THUMB_WIDTH = 200
 
@@ -65,7 +76,7 @@ def plain_colour_transfer(content: np.ndarray, style: np.ndarray, regions: list)
 class Run:
     """One timed job in a fresh process."""
 
-    preset: str
+    preset: str  # "default", or "default@REV": the default preset of the engine at git revision REV
     pair: str
     megapixels: float | None = None  # None: the pair at its own size
     device: str = "auto"
@@ -92,8 +103,53 @@ def _run_job(run: Run, results: "multiprocessing.Queue") -> None:
     results.put((seconds, peak, device, None if run.megapixels else image))
 
 
+#: One job of an earlier revision, in a fresh interpreter whose `photostyle` is that revision's
+#: (argv: its package folder, this folder, the job as JSON, where to save the image).
+_REVISION_JOB = """
+import json, resource, sys, time
+import numpy as np
+sys.path[:0] = sys.argv[1:3]
+from photostyle.core import TransferOptions, transfer
+from dpst_pairs import load_pair
+job = json.loads(sys.argv[3])
+content, style, regions = load_pair(job["pair"])
+started = time.perf_counter()
+result = transfer(content, style, regions, TransferOptions(preset=job["preset"], device=job["device"]))
+seconds = time.perf_counter() - started
+np.save(sys.argv[4], result.image)
+print(json.dumps([seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, result.device]))
+"""
+
+
+def revision_package(revision: str) -> Path:
+    """A folder holding `photostyle` as it was at git `revision` (a worktree under benchmarks/out/)."""
+    tree = OUT / f"rev-{revision}"
+    if not tree.is_dir():
+        subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(tree), revision], check=True,
+                       capture_output=True)
+    package = OUT / f"rev-{revision}-package" / "photostyle"
+    package.mkdir(parents=True, exist_ok=True)
+    for part in ("core", "server"):
+        if not (package / part).is_symlink():
+            (package / part).symlink_to(tree / part)
+    return package.parent
+
+
+def timed_at_revision(run: Run) -> tuple[float, float, str, np.ndarray | None]:
+    preset, revision = run.preset.split("@")
+    job = json.dumps({"pair": run.pair, "preset": preset, "device": run.device})
+    with tempfile.TemporaryDirectory() as folder:
+        image_path = Path(folder) / "result.npy"
+        done = subprocess.run([sys.executable, "-c", _REVISION_JOB, str(revision_package(revision)), str(HERE), job,
+                               str(image_path)], capture_output=True, text=True, check=True)
+        seconds, peak, device = json.loads(done.stdout.splitlines()[-1])
+        return seconds, peak, device, np.load(image_path)
+
+
 def timed(run: Run) -> tuple[float, float, str, np.ndarray | None]:
     """Run one job in a fresh process (so its peak memory and model loading are its own)."""
+    if "@" in run.preset:
+        return timed_at_revision(run)
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     process = context.Process(target=_run_job, args=(run, results))
@@ -203,7 +259,7 @@ def layer_sizes_part(args: argparse.Namespace, presets: list[str]) -> None:
     print(header)
     print("-" * len(header))
     for preset in presets:
-        if preset == COLOUR_TRANSFER:
+        if preset == COLOUR_TRANSFER or "@" in preset:
             continue
         first: tuple[float, float] | None = None
         for megapixels in sorted(args.layer_sizes):
@@ -212,6 +268,17 @@ def layer_sizes_part(args: argparse.Namespace, presets: list[str]) -> None:
             first = first or (seconds, peak)
             print(f"{preset:>16} | {megapixels:8.1f} | {seconds:7.2f} {peak:7.2f} | {seconds / first[0]:15.2f} "
                   f"{peak / first[1]:15.2f}", flush=True)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), which every time measured here depends on."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -226,10 +293,14 @@ def main() -> None:
     parser.add_argument("--no-pairs", action="store_true", help="only the layer-size part")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-size", type=int, default=384, help="long side at which all measures are taken")
+    parser.add_argument("--revision", metavar="REV", help="also run each preset with the engine at this git "
+                        "revision, as rows PRESET@REV (pairs part only)")
     args = parser.parse_args()
     require_pairs()
-    presets = list(dict.fromkeys(args.presets + [COLOUR_TRANSFER]))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    earlier = [f"{preset}@{args.revision}" for preset in args.presets] if args.revision else []
+    presets = list(dict.fromkeys([item for both in zip(args.presets, earlier or args.presets) for item in both]
+                                 + [COLOUR_TRANSFER]))
+    print(f"CPU {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}")
     if not args.no_pairs:
         pairs_part(args, presets)

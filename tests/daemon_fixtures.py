@@ -157,19 +157,23 @@ def wait_until(condition, timeout: float, step: float = 0.05) -> bool:
 
 
 @contextmanager
-def silent_calls(address: str, count: int, timeout: float = 60.0, settle: float = 0.0) -> Iterator[list[grpc.Future]]:
-    """`count` Transfer calls that are opened and then send nothing (hung or hostile clients);
-    `settle` seconds are left for the daemon to take them all before the caller goes on."""
+def open_streams(address: str, path: str, count: int, request: bytes | None = None, timeout: float = 30.0,
+                 settle: float = 1.0) -> Iterator[list[grpc.Future]]:
+    """`count` calls of the streaming method at `path` left open and silent: a bidirectional one
+    sends nothing, a server-streaming one its `request` and then only listens (as a stuck or
+    hostile client would); `settle` seconds are left for the daemon to take them all before the
+    caller goes on, and they are cancelled on exit."""
     never = threading.Event()
 
-    def nothing() -> Iterator[pb.TransferRequest]:
+    def nothing() -> Iterator[bytes]:
         never.wait(timeout)
         yield from ()
 
     with grpc.insecure_channel(address) as channel:
-        transfer = channel.stream_stream(TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
-                                          response_deserializer=pb.TransferEvent.FromString)
-        calls = [transfer(nothing(), timeout=timeout) for _ in range(count)]
+        if request is None:
+            calls = [channel.stream_stream(path)(nothing(), timeout=timeout) for _ in range(count)]
+        else:
+            calls = [channel.unary_stream(path)(request, timeout=timeout) for _ in range(count)]
         time.sleep(settle)
         try:
             yield calls
@@ -177,3 +181,8 @@ def silent_calls(address: str, count: int, timeout: float = 60.0, settle: float 
             never.set()
             for call in calls:
                 call.cancel()
+
+
+def silent_calls(address: str, count: int, timeout: float = 60.0, settle: float = 0.0):
+    """`count` Transfer calls that are opened and then send nothing (hung or hostile clients)."""
+    return open_streams(address, TRANSFER_PATH, count, timeout=timeout, settle=settle)

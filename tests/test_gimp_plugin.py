@@ -37,7 +37,8 @@ from photostyle.server.install.host_packages import VENDOR_DIR, download_command
 from photostyle.server.install.common import (CLIENT_PACKAGE, DAEMON_CONFIG, daemon_start_command,
                                                     read_daemon_config)
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "server" / "cli" / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "server" / "cli" / "examples"
 SCENARIO = Path(__file__).resolve().parent / "gimp" / "scenario.py"
 DIALOG_GRABBER = Path(__file__).resolve().parent / "gimp" / "dialog_screenshot.py"
 PLUGIN = "plug-ins/photostyle"
@@ -235,6 +236,9 @@ def test_the_painterly_preset_and_kept_brightness_through_the_options_text(gimp_
     assert facts["status"] == "success", facts["message"]
     assert facts["size"] == facts["source_size"] and facts["source_unchanged"]
     assert facts["changed_inside"] > 0.05 and facts["changed_outside"] == 0.0
+    # Colour from the reference, brightness from the photo (8-bit rounding aside).
+    tone = facts["tone_change"]
+    assert tone["colour"] > 5 and tone["luma"] < 0.1 * tone["colour"], tone
 
 
 @pytest.mark.gimp
@@ -395,6 +399,22 @@ def test_dialog_shows_the_live_preview_and_cancel_changes_nothing(gimp_root: Pat
     right = rgb.crop((width // 2, 0, width, height)).tobytes()
     bluish = sum(1 for i in range(0, len(right), 3) if right[i + 2] > right[i] + 25)
     assert bluish > 20_000, f"the live preview did not show a restyled selection ({bluish} blue pixels)"
+    if os.environ.get("PHOTOSTYLE_UPDATE_SCREENSHOTS"):  # the README's picture of the dialog, as it is now
+        shutil.copyfile(grab, ROOT / "docs" / "gimp-dialog.png")
+
+
+@pytest.mark.gimp
+def test_the_dialogs_option_widgets_are_the_presets_and_set_the_job(gimp_root: Path, daemon_address: str) -> None:
+    """The dialog opens on the preview preset with options text holding iterations (which that
+    preset does not read) and keep_brightness: its widgets, built from the daemon's capabilities,
+    drop the first and keep the second, so OK runs a job the daemon accepts, keeping the photo's brightness."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "dialog-ok", gui=True))
+    assert facts["helper_exit"] == 0, "the dialog never appeared"
+    assert facts["status"] == "success", facts["message"]
+    assert facts["layers"] == ["Background (style: rocket.jpg)", "Background"] and facts["source_unchanged"]
+    tone = facts["tone_change"]
+    assert tone["colour"] > 5 and tone["luma"] < 0.1 * tone["colour"], tone
 
 
 @pytest.mark.gimp

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -30,7 +30,7 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
-from daemon_fixtures import (CONTENT, FAST, SLOW, STYLE, image, photo, raw_transfer, running_daemon, silent_calls,
+from daemon_fixtures import (CONTENT, FAST, SLOW, STYLE, image, open_streams, photo, raw_transfer, running_daemon, silent_calls,
                              wait_until)
 from hostile_files import encode, jpeg_declaring, png_declaring, tiff_declaring, tiff_without_width
 from photostyle.server.client import (AuthenticationError, CancelledError, Client, EncodedImage, Image,
@@ -427,15 +427,21 @@ def call_beyond_the_cap(lab: Lab) -> Outcome:
     checks and capabilities still answer."""
     address = lab.address("quiet")
     with silent_calls(address, QUIET_CALLS, timeout=30, settle=1.0):
-        started = time.monotonic()
-        try:
-            raw_transfer(address, [setup(), chunk(PIXELS)], timeout=20)
-            outcome = Outcome(OK, "a call beyond --max-calls ran")
-        except grpc.RpcError as error:
-            outcome = rpc_outcome(error)
-        if time.monotonic() - started > 3:
-            outcome.aftermath.append(f"refused only after {time.monotonic() - started:.1f} s")
+        outcome = one_call_too_many(address)
         outcome.aftermath += still_answering(address)
+    return outcome
+
+
+def one_call_too_many(address: str) -> Outcome:
+    """A transfer sent while every call slot is held: it must be refused, and at once."""
+    started = time.monotonic()
+    try:
+        raw_transfer(address, [setup(), chunk(PIXELS)], timeout=20)
+        outcome = Outcome(OK, "a call beyond --max-calls ran")
+    except grpc.RpcError as error:
+        outcome = rpc_outcome(error)
+    if time.monotonic() - started > 3:
+        outcome.aftermath.append(f"refused only after {time.monotonic() - started:.1f} s")
     return outcome
 
 
@@ -469,32 +475,6 @@ WATCH_PATH = f"/{health.SERVICE_NAME}/Watch"
 WATCH_REQUEST = health_pb2.HealthCheckRequest(service=SERVICE).SerializeToString()
 
 
-@contextmanager
-def open_streams(address: str, path: str, count: int, request: bytes | None = None,
-                 timeout: float = 30.0) -> Iterator[list]:
-    """`count` calls of the streaming method at `path` left open and silent: a bidirectional one
-    sends nothing, a server-streaming one its `request` and then only listens (as a stuck or
-    hostile client would); they are given a second to settle and cancelled on exit."""
-    never = threading.Event()
-
-    def nothing() -> Iterator[bytes]:
-        never.wait(timeout)
-        yield from ()
-
-    with grpc.insecure_channel(address) as channel:
-        if request is None:
-            calls = [channel.stream_stream(path)(nothing(), timeout=timeout) for _ in range(count)]
-        else:
-            calls = [channel.unary_stream(path)(request, timeout=timeout) for _ in range(count)]
-        time.sleep(1.0)
-        try:
-            yield calls
-        finally:
-            never.set()
-            for call in calls:
-                call.cancel()
-
-
 def streams_left_open(path: str, count: int, request: bytes | None = None) -> Provoke:
     """`count` silent streams on the "main" daemon (--max-jobs 4): it still serves beside them."""
     def provoke(lab: Lab) -> Outcome:
@@ -509,15 +489,7 @@ def reflection_beyond_the_cap(lab: Lab) -> Outcome:
     new transfer is refused at once."""
     address = lab.address("quiet")
     with open_streams(address, REFLECTION_PATH, QUIET_CALLS):
-        started = time.monotonic()
-        try:
-            raw_transfer(address, [setup(), chunk(PIXELS)], timeout=20)
-            outcome = Outcome(OK, "a call beyond --max-calls ran")
-        except grpc.RpcError as error:
-            outcome = rpc_outcome(error)
-        if time.monotonic() - started > 3:
-            outcome.aftermath.append(f"refused only after {time.monotonic() - started:.1f} s")
-    return outcome
+        return one_call_too_many(address)
 
 
 def silent_reflection_past_the_setup_deadline(lab: Lab) -> Outcome:

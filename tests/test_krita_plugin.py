@@ -29,6 +29,7 @@ from PIL import Image
 
 from photostyle.server.install import krita as install_krita
 from photostyle.server.client import LIVE_PREVIEW_SIDE, Client, DaemonUnavailableError, live_preview_scale
+from photostyle.server.client.option_form import option_fields
 from photostyle.server.install.common import read_daemon_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,8 @@ KRITA_TIMEOUT_S = 180
 # Engine overrides in kritarc (one HOME serves every test, so each sets them all): 10 iterations
 # give each of the default preset's stages (coarse, medium, fine) at least one. The cancel test
 # needs a long job with a "style" stage: the classic preset.
-FAST = {"preset": "default", "working_size": "64", "engine_options": "iterations=10", "preview_every": "1"}
+FAST = {"preset": "default", "engine_options": "size=64 iterations=10", "preview_every": "1"}
+# SLOW's working size is where a kritarc from before the option widgets kept it.
 SLOW = {"preset": "classic", "working_size": "256", "engine_options": "iterations=400", "preview_every": "1"}
 
 
@@ -250,7 +252,9 @@ def assert_document_unchanged(record: dict, out: Path) -> None:
 class TestInKrita:
     def test_run_adds_masked_layer_and_leaves_the_photo_alone(self, krita_home, daemon, tmp_path):
         started = time.monotonic()
-        record = run_krita(krita_home, tmp_path, "run", daemon, FAST, [REFERENCE, PHOTO])
+        # The README's picture shows the default preset as it is, on the demo pair at its size.
+        engine = {**FAST, "engine_options": ""} if os.environ.get("PHOTOSTYLE_UPDATE_SCREENSHOTS") else FAST
+        record = run_krita(krita_home, tmp_path, "run", daemon, engine, [REFERENCE, PHOTO])
         width, height = record["size"]
         assert record["status"].startswith("Done: new layer “Background styled like rocket.jpg”"), record["status"]
         assert "regions: top" in record["status_started"]  # local selections named alike were paired
@@ -272,11 +276,35 @@ class TestInKrita:
         after_run = [text for seconds, text in record["statuses"] if seconds >= record["run_clicked_at"]]
         assert after_run and not any("preview" in text.lower() for text in after_run), after_run
         assert record["selection_after"]  # the user's selection is still there
-        assert 0 < (tmp_path / "screenshot.png").stat().st_size < 300_000
-        if os.environ.get("PHOTOSTYLE_SAVE_SCREENSHOT"):  # refresh the README's picture on purpose only
+        assert 0 < (tmp_path / "screenshot.png").stat().st_size < 400_000
+        if os.environ.get("PHOTOSTYLE_UPDATE_SCREENSHOTS"):  # refresh the README's picture on purpose only
             SCREENSHOT.parent.mkdir(exist_ok=True)
             shutil.copyfile(tmp_path / "screenshot.png", SCREENSHOT)
         print(f"Krita run: {time.monotonic() - started:.1f} s")
+
+    def test_option_widgets_come_from_the_daemon_and_set_the_job(self, krita_home, daemon, tmp_path):
+        """The painterly preset (which Krita's docker does not know by name) with options text
+        holding smooth, which that preset does not read: the docker shows the preset's options as
+        the daemon describes them, drops smooth (or the daemon would refuse the job), and ticking
+        its "Keep the photo's brightness" box runs a job whose result has the photo's brightness."""
+        engine = {"preset": "painterly", "engine_options": "size=64 iterations=5 smooth=false"}
+        record = run_krita(krita_home, tmp_path, "options", daemon, engine, [PHOTO])
+        with Client(daemon) as client:
+            offered = client.capabilities()
+        assert record["presets_offered"] == [preset.name for preset in offered.presets]
+        assert record["preset_chosen"] == "painterly"
+        assert record["option_widgets"] == [field.name for field in option_fields(offered, "painterly")]
+        assert "keep_brightness" in record["option_widgets"] and "smooth" not in record["option_widgets"]
+        assert record["options_text"] == "size=64 iterations=5 keep_brightness=true"
+        assert record["status"].startswith("Done: new layer"), record["status"]
+        width, height = record["size"]
+        inside = raw(tmp_path, "selection.raw", width, height, 1)[:, :, 0] > 127
+        photo = raw(tmp_path, "source_before.raw", width, height)[:, :, 2::-1][inside].astype(float)  # BGRA -> RGB
+        styled = raw(tmp_path, "result_layer.raw", width, height)[:, :, 2::-1][inside].astype(float)
+        luma = np.abs((styled - photo) @ np.array([0.2126, 0.7152, 0.0722])).mean()
+        colour = np.abs(styled - photo).mean()
+        assert colour > 5 and luma < 0.1 * colour, (luma, colour)
+        assert (tmp_path / "source_after.raw").read_bytes() == (tmp_path / "source_before.raw").read_bytes()
 
     def test_preview_shows_a_restyled_look_and_changes_nothing(self, krita_home, daemon, tmp_path):
         photo, second = tmp_path / "coffee-large.png", tmp_path / "second-reference.png"

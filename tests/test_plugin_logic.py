@@ -12,10 +12,17 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeClient, FakeHost, FakeLoop, Script, capabilities, connector, painted
+from photostyle.core import PRESETS
+from photostyle.core.options import JOB_OPTIONS
 from photostyle.server.client import (LIVE_PREVIEW_PRESET, SELECTION_REGION, Capture, Controller, DaemonError,
                                       DaemonUnavailableError, Image, InputError, InvalidMasksError,
                                       InvalidRequestError, Options, Progress, Queued, Region, Result, check_result,
                                       composite_preview, placed_mask, plan_regions, preset_choices, regions_to_send)
+from photostyle.server.client.option_form import HOST_SET, WIDGET_MAX, form_text, form_values, option_fields
+from photostyle.server.daemon.service import option_messages, preset_messages
+from photostyle.server.daemon.validation import Limits
+from photostyle.server.wire import photostyle_pb2 as pb
+from photostyle.server.wire.options import parse_options
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 4, 3
@@ -333,9 +340,50 @@ class _Config:
         return self.values[name]
 
 
-def test_gimps_arguments_become_options_with_zero_meaning_the_presets_value() -> None:
+def test_gimps_options_text_becomes_the_jobs_options() -> None:
     options = _gimp_options_module()
-    config = _Config(**{"preset": "painterly", "size": 0, "options": "iterations=7 keep_brightness=true"})
-    assert options.options_from_config(config) == Options(preset="painterly", iterations=7, keep_brightness=True)
-    assert options.options_from_config(_Config(**{**config.values, "size": 300})).values["size"] == 300
+    config = _Config(**{"preset": "painterly", "options": "size=300 iterations=7 keep_brightness=true"})
+    assert options.options_from_config(config) == Options(preset="painterly", size=300, iterations=7,
+                                                          keep_brightness=True)
     assert options.options_from_config(_Config(**{**config.values, "preset": ""})).preset == options.DEFAULT_PRESET
+
+
+def _daemons_capabilities(**limits: int) -> pb.Capabilities:
+    """The capabilities a real daemon with these limits describes (its presets and options)."""
+    return pb.Capabilities(presets=preset_messages(), options=option_messages(Limits(**limits)))
+
+
+def test_the_option_widgets_are_the_options_each_preset_reads_with_its_values() -> None:
+    """The hosts' widgets come from the daemon: a preset's own options with the preset's values and
+    the daemon's limits as ranges; what the host sets itself (preset, regions, previews) is not there."""
+    offered = _daemons_capabilities(max_working_size=1500, max_iterations=900)
+    default = {field.name: field for field in option_fields(offered, "default")}
+    sent = {spec.name for spec in JOB_OPTIONS}  # device and weights are set where the engine runs
+    assert set(default) == (PRESETS["default"].reads & sent) - HOST_SET
+    assert default["size"].default == PRESETS["default"].size and default["size"].kind == "int"
+    assert (default["size"].minimum, default["size"].maximum, default["size"].unit) == (32, 1500, "px")
+    assert default["iterations"].default == PRESETS["default"].iterations and default["iterations"].maximum == 900
+    assert default["keep_brightness"].kind == "bool" and default["keep_brightness"].default is False
+    assert default["smooth"].default is True and default["keep_brightness"].label == "Keep the photo's brightness"
+    assert default["seed"].maximum == WIDGET_MAX  # the schema's 2^63 - 1 does not fit a spin box
+    preview = {field.name for field in option_fields(offered, "preview")}
+    assert "iterations" not in preview and preview == (PRESETS["preview"].reads & sent) - HOST_SET
+    assert option_fields(offered, "no-such-preset") == []
+
+
+def test_the_option_widgets_read_and_write_the_options_text() -> None:
+    """Values the user set are the options text, minus what equals the preset's; switching preset
+    drops what the new one does not read (the daemon would refuse it), and bad text is the preset's."""
+    offered = _daemons_capabilities()
+    default = option_fields(offered, "default")
+    values = form_values(default, "iterations=50 keep_brightness=true size=99999")
+    assert values["iterations"] == 50 and values["keep_brightness"] is True
+    assert values["size"] == 2048  # fitted to the daemon's limit
+    assert values["smooth"] is True  # unset: the preset's
+    assert form_text(default, values) == "size=2048 iterations=50 keep_brightness=true"  # the schema's order
+    assert form_text(default, {**values, "iterations": PRESETS["default"].iterations, "size": 512,
+                               "keep_brightness": False}) == ""
+    assert parse_options(form_text(default, {**values, "smooth": False}))["smooth"] is False
+    preview = option_fields(offered, "preview")
+    assert "iterations" not in form_text(preview, form_values(preview, "iterations=50 keep_brightness=true"))
+    assert form_values(default, "size=") == form_values(default, "")  # malformed: the preset's values

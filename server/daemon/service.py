@@ -76,11 +76,7 @@ class PhotoStyleService:
         limits = self._limits
         return pb.Capabilities(
             engine_version=version("photostyle"), api_version=API_VERSION, device=self._engine.device_name,
-            presets=[pb.Preset(name=p.name, description=p.description, size=p.size,
-                               iterations=p.iterations, method=p.method.kind,
-                               options=[spec.name for spec in JOB_OPTIONS if spec.name in p.reads])
-                     for p in PRESETS.values()],
-            options=[_option_spec(spec, limits) for spec in JOB_OPTIONS], default_preset=DEFAULT_PRESET,
+            presets=preset_messages(), options=option_messages(limits), default_preset=DEFAULT_PRESET,
             limits=pb.Limits(max_pixels=limits.max_pixels, min_side=MIN_SIDE, max_regions=limits.max_regions,
                              max_working_size=limits.max_working_size, max_iterations=limits.max_iterations,
                              chunk_bytes=limits.chunk_bytes, max_message_bytes=limits.max_message_bytes,
@@ -243,6 +239,19 @@ def _stalled(idle_seconds: float) -> Failure:
                    f"The daemon asked for this job's pixels but heard nothing from the client for "
                    f"{idle_seconds:g} s, so it dropped the job to let the others run; nothing was changed. "
                    "Check the connection to the daemon and retry.")
+
+
+def preset_messages() -> list[pb.Preset]:
+    """The engine's presets as the capabilities list them, each with the options it reads."""
+    return [pb.Preset(name=preset.name, description=preset.description, size=preset.size,
+                      iterations=preset.iterations, method=preset.method.kind,
+                      options=[spec.name for spec in JOB_OPTIONS if spec.name in preset.reads])
+            for preset in PRESETS.values()]
+
+
+def option_messages(limits: Limits) -> list[pb.OptionSpec]:
+    """The job options of the engine's schema as the capabilities describe them."""
+    return [_option_spec(spec, limits) for spec in JOB_OPTIONS]
 
 
 def _option_spec(spec: OptionSpec, limits: Limits) -> pb.OptionSpec:

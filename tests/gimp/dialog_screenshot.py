@@ -10,7 +10,7 @@ its daemon running, as the gimp tests leave them), with the tests' environment:
 As GIMP's batch code it opens the example photo with a selection, names the reference file, then calls
 the procedure interactively; the dialog blocks it, so a helper process (this file again, with
 PHOTOSTYLE_GRAB=PATH) waits for the dialog window, gives it time to fill the daemon's presets
-and show the live preview, saves it as PNG, and presses Escape.
+and show the live preview, saves it as PNG, and presses Escape (or PHOTOSTYLE_GRAB_KEY).
 """
 
 import os
@@ -35,7 +35,8 @@ def grab(path: str) -> None:
         ["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True, check=True).stdout.split())
     x, y, width, height = (int(geometry[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
     Gdk.pixbuf_get_from_window(Gdk.get_default_root_window(), x, y, width, height).savev(path, "png", [], [])
-    subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "Escape"], timeout=30, check=True)
+    key = os.environ.get("PHOTOSTYLE_GRAB_KEY", "Escape")  # or "alt+o": the dialog's _OK
+    subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", key], timeout=30, check=True)
 
 
 if os.environ.get("PHOTOSTYLE_GRAB"):

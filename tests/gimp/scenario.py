@@ -6,9 +6,9 @@ finds regions), "daemon-down", "bad-preset" (a preset the daemon does not have),
 "smooth-on-painterly" (an option the painterly preset does not use), "painterly" (the painterly
 preset, keeping the photo's brightness, through the options text),
 "slow" (a long job, for the test to kill) or "undo" (which needs GIMP's GUI, under Xvfb, and
-xdotool): these call our procedure non-interactively, as a script would. "dialog" (GUI too) opens
-the dialog as a retoucher does; dialog_screenshot.py, run as a helper, grabs it once the live
-preview should be in (PHOTOSTYLE_GRAB, inside the chroot) and presses Escape. "presets" and "preview"
+xdotool): these call our procedure non-interactively, as a script would. "dialog" and "dialog-ok"
+(GUI too) open the dialog as a retoucher does; dialog_screenshot.py, run as a helper, grabs it once
+the live preview should be in (PHOTOSTYLE_GRAB, inside the chroot) and presses Escape, or OK. "presets" and "preview"
 import the installed plug-in and call what its dialog's controller calls: the combo box's entries,
 and the live preview's path (the one capture with GEGL's shrinking reads, the daemon's `preview`
 preset, the client library's picture as the dialog's pixbuf). PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
@@ -56,6 +56,22 @@ def changed_fraction(before, after, width, box):
         a, b = before[row], after[row]
         changed += sum(a[i:i + 4] != b[i:i + 4] for i in range(0, len(a), 4))
     return changed / ((x1 - x0) * (y1 - y0))
+
+
+def tone_change(source, new, box):
+    """Mean change of Rec. 709 luma and of R, G, B (8-bit levels) from `source` to `new` (two layers
+    of one size) inside `box` (x0, y0, x1, y1, layer coordinates)."""
+    width, before, after = source.get_width(), pixels(source, "R'G'B'A u8"), pixels(new, "R'G'B'A u8")
+    luma = colour = count = 0
+    x0, y0, x1, y1 = box
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            i = (y * width + x) * 4
+            a, b = before[i:i + 3], after[i:i + 3]
+            luma += abs(sum(w * (q - p) for w, p, q in zip((0.2126, 0.7152, 0.0722), a, b)))
+            colour += sum(abs(q - p) for p, q in zip(a, b)) / 3
+            count += 1
+    return {"luma": luma / count, "colour": colour / count}
 
 
 def load_plugin():
@@ -168,23 +184,38 @@ def live_preview_scenario():
 
 
 def dialog_scenario():
-    """The interactive dialog on the photo with a selection; a helper grabs it, then cancels it."""
+    """The interactive dialog on the photo with a selection; a helper grabs it, then cancels it
+    ("dialog") or presses OK ("dialog-ok": the preview preset, with options text the dialog's
+    widgets must sort: iterations, which that preset does not read, and the photo's brightness kept)."""
     image = load("coffee.png")
     reference = load("rocket.jpg")
     image.select_ellipse(Gimp.ChannelOps.REPLACE, 150, 75, 300, 240)
     Gimp.Display.new(image)
     before = image_state(image)
+    source = image.get_layers()[0]
+    press = "alt+o" if SCENARIO == "dialog-ok" else "Escape"
     helper = subprocess.Popen(["/usr/bin/python3", f"{DATA}/dialog_screenshot.py"],
-                              env={**os.environ, "PHOTOSTYLE_GRAB": GRAB, "PHOTOSTYLE_GRAB_AFTER": "10"})
+                              env={**os.environ, "PHOTOSTYLE_GRAB": GRAB, "PHOTOSTYLE_GRAB_AFTER": "10",
+                                   "PHOTOSTYLE_GRAB_KEY": press})
     procedure = Gimp.get_pdb().lookup_procedure(PROCEDURE)
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
     config.set_property("image", image)
-    config.set_core_object_array("drawables", [image.get_layers()[0]])
+    config.set_core_object_array("drawables", [source])
     config.set_property("reference-layer", reference.get_layers()[0])
-    status = procedure.run(config).index(0)
-    return {"status": status.value_nick, "helper_exit": helper.wait(timeout=90),
-            "image_unchanged": {key: value == before[key] for key, value in image_state(image).items()}}
+    if SCENARIO == "dialog-ok":
+        config.set_property("preset", "preview")
+        config.set_property("options", "iterations=5 keep_brightness=true")
+    result = procedure.run(config)
+    status = result.index(0)
+    facts = {"status": status.value_nick, "helper_exit": helper.wait(timeout=90),
+             "message": result.index(1) if status not in (Gimp.PDBStatusType.SUCCESS, Gimp.PDBStatusType.CANCEL)
+             else "", "layers": [layer.get_name() for layer in image.get_layers()],
+             "image_unchanged": {key: value == before[key] for key, value in image_state(image).items()}}
+    if status == Gimp.PDBStatusType.SUCCESS:
+        facts["tone_change"] = tone_change(source, image.get_layers()[0], (250, 150, 350, 240))
+        facts["source_unchanged"] = pixels(source) == before["pixels"][0]
+    return facts
 
 
 def add_region_channels(image, horizon, names=("sky", "ground")):
@@ -264,19 +295,18 @@ def procedure_scenario():
         config.set_property("reference-file", Gio.File.new_for_path(f"{DATA}/rocket.jpg"))
     else:
         config.set_property("reference-layer", reference.get_layers()[0])
-    config.set_property("size", 64)
     if SCENARIO == "slow":  # a long job, to be killed mid-job: the paper's method, many style iterations
         config.set_property("preset", "classic")
-        config.set_property("options", "iterations=4000")
+        config.set_property("options", "size=64 iterations=4000")
     elif SCENARIO == "smooth-on-painterly":  # the painterly preset has no smooth finish to turn off
         config.set_property("preset", "painterly")
-        config.set_property("options", "smooth=false")
+        config.set_property("options", "size=64 smooth=false")
     elif SCENARIO == "painterly":
         config.set_property("preset", "painterly")
-        config.set_property("options", "iterations=5 keep_brightness=true")
+        config.set_property("options", "size=64 iterations=5 keep_brightness=true")
     else:  # 5 iterations spread over the default preset's stages
         config.set_property("preset", "no-such-preset" if SCENARIO == "bad-preset" else "default")
-        config.set_property("options", "iterations=5")
+        config.set_property("options", "size=64 iterations=5")
     result = procedure.run(config)
 
     status = result.index(0)
@@ -313,6 +343,8 @@ def procedure_scenario():
             changed_inside=changed_fraction(composite_before, composite_after, width, (270, 165, 370, 245)),
             changed_outside=changed_fraction(composite_before, composite_after, width, (10, 5, width - 10, 40)),
         )
+        if SCENARIO == "painterly":  # the photo's brightness kept: its luma, not its colours
+            facts["tone_change"] = tone_change(source, new, (260, 160, 360, 240))
         if SCENARIO == "auto":
             facts.update(crop=crop, reference_size=[reference.get_width(), reference.get_height()],
                          photo_channels=[channel_facts(channel, crop) for channel in image.get_channels()],
@@ -326,7 +358,7 @@ def procedure_scenario():
 
 if SCENARIO in ("presets", "preview"):
     facts = live_preview_scenario()
-elif SCENARIO == "dialog":
+elif SCENARIO in ("dialog", "dialog-ok"):
     facts = dialog_scenario()
 else:
     facts = procedure_scenario()

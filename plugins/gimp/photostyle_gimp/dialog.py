@@ -3,7 +3,9 @@ adapter over the client library's `Controller` (shared with Krita's docker).
 
 The controller talks to the daemon on worker threads and reports through GLib's main loop, so
 the dialog never blocks; its policy here is `auto_preview`: the preview follows the reference and
-the region choice by itself. OK closes the dialog and the procedure runs the job (transfer.py).
+the region choice by itself. The engine options are typed widgets built from the daemon's
+capabilities for the chosen preset (option_widgets.py), bound to the `options` text argument.
+OK closes the dialog and the procedure runs the job (transfer.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from photostyle.server.wire import photostyle_pb2 as pb
 
 from . import PLUGIN_DIR, connect_daemon, preview
 from .capture import capture
-from .options import DEFAULT_PRESET, OPTION_ARGUMENTS
+from .option_widgets import OptionWidgets
+from .options import DEFAULT_PRESET, OPTIONS_ARGUMENT
 
 TITLE = "Photo Style Transfer"
 #: The arguments that make the preview out of date when they change.
@@ -67,8 +70,8 @@ class _Panel:
                  layer: Gimp.Layer) -> None:
         self._config, self._image, self._layer = config, image, layer
         self._descriptions: dict[str, str] = {}
-        settings = dialog.fill_box("photostyle-settings",
-                                   ["reference-layer", "reference-file", "regions", *OPTION_ARGUMENTS])
+        self._capabilities: pb.Capabilities | None = None
+        settings = dialog.fill_box("photostyle-settings", ["reference-layer", "reference-file", "regions"])
         self.preset = Gtk.ComboBoxText(tooltip_text="The PhotoStyle daemon's presets")
         self._set_presets([(self._chosen_preset(), "")], self._chosen_preset())
         self.preset.set_sensitive(False)
@@ -87,6 +90,11 @@ class _Panel:
             self._labels = Gtk.SizeGroup(mode=Gtk.SizeGroupMode.HORIZONTAL)
             self._labels.add_widget(regions.get_label())
             self._labels.add_widget(preset_label)
+        self.options = OptionWidgets(self._on_options_set)
+        options_frame = Gtk.Frame(label="Engine options (this preset's)")
+        options_frame.add(self.options.grid)
+        self.options.grid.set_border_width(6)
+        settings.pack_start(options_frame, False, False, 0)
 
         self.image = Gtk.Image(width_request=preview.PREVIEW_BOX, height_request=preview.PREVIEW_BOX)
         frame = Gtk.Frame(label="Live preview (quick colour transfer)")
@@ -111,6 +119,7 @@ class _Panel:
                                      auto_preview=True, run_label="OK")
         self.preset.connect("changed", self._on_preset_changed)
         config.connect("notify::preset", self._on_preset_set)  # Reset, Load Saved Settings
+        config.connect(f"notify::{OPTIONS_ARGUMENT}", self._on_options_text_set)
         self.button.connect("clicked", lambda button: self.controller.preview())
         for name in _PREVIEW_INPUTS:
             config.connect(f"notify::{name}", lambda config, spec: self.controller.inputs_changed())
@@ -138,11 +147,31 @@ class _Panel:
         about = self._descriptions.get(name, "")
         self.preset_about.set_text(about)
         combo.set_tooltip_text(about or "The PhotoStyle daemon's presets")
+        self._show_options()
 
     def _on_preset_set(self, config: Gimp.ProcedureConfig, spec: GObject.ParamSpec) -> None:
         name = self._chosen_preset()
         if self.preset.get_active_id() != name and not self.preset.set_active_id(name):
             self._set_presets([*self._descriptions.items(), (name, "")], name)  # not the daemon's (yet): as it is
+
+    # The engine options -------------------------------------------------------------------------
+
+    def _options_text(self) -> str:
+        return str(self._config.get_property(OPTIONS_ARGUMENT) or "")
+
+    def _show_options(self) -> None:
+        if self._capabilities is not None:
+            self.options.show(self._capabilities, self._chosen_preset(), self._options_text())
+
+    def _on_options_set(self, text: str) -> None:
+        """A widget changed (or the form dropped what the preset does not read): the argument follows."""
+        if self._options_text() != text:
+            self._config.set_property(OPTIONS_ARGUMENT, text)
+
+    def _on_options_text_set(self, config: Gimp.ProcedureConfig, spec: GObject.ParamSpec) -> None:
+        """Reset, Load Saved Settings: the widgets follow the argument."""
+        if self._options_text() != self.options.text():
+            self._show_options()
 
     # The controller's PreviewHost -----------------------------------------------------------------
 
@@ -158,8 +187,10 @@ class _Panel:
         self.button.set_sensitive(not state.previewing)
 
     def show_presets(self, capabilities: pb.Capabilities) -> None:
+        self._capabilities = capabilities
         self._set_presets(*preset_choices(capabilities, self._chosen_preset()))
         self.preset.set_sensitive(True)
+        self._show_options()
 
     def show_picture(self, image: Image | None) -> None:
         if image is None:

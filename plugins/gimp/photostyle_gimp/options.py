@@ -1,9 +1,11 @@
-"""The engine options as procedure arguments: the one place GIMP's plug-in names them.
+"""The engine options as procedure arguments: the preset's name and one options text.
 
-Registration (`add_preset_argument`, `add_option_arguments`), the dialog's widgets for them
-(`OPTION_ARGUMENTS`, which GIMP's ProcedureDialog builds from the arguments) and their conversion
-into the client's `Options` (`options_from_config`) live here together, so a schema-driven set of options can
-replace them in one module. Nothing here imports GIMP or the client at module level: the plug-in
+GIMP fixes a procedure's arguments when it registers it, before any daemon can be asked what it
+offers; so the engine's options travel as text ("size=512 keep_brightness=true"), which scripts
+set directly and the dialog writes from typed widgets built from the daemon's capabilities
+(dialog.py, with the client library's option_form). Registration (`add_preset_argument`,
+`add_option_arguments`) and the conversion into the client's `Options` (`options_from_config`)
+live here together. Nothing here imports GIMP or the client at module level: the plug-in
 registers even when GIMP's Python lacks grpc, and tests read it without GIMP.
 """
 
@@ -13,8 +15,8 @@ from typing import Protocol
 
 #: The daemon's default preset: the argument's default (registration cannot ask the daemon).
 DEFAULT_PRESET = "default"
-#: The option arguments the dialog shows as GIMP widgets (the preset has the daemon's combo box).
-OPTION_ARGUMENTS = ("size", "options")
+#: The argument holding the engine options as text (the dialog's option widgets write it).
+OPTIONS_ARGUMENT = "options"
 
 
 class _Config(Protocol):
@@ -31,21 +33,18 @@ def add_preset_argument(procedure, flags) -> None:
 
 
 def add_option_arguments(procedure, flags) -> None:
-    """Register the engine overrides as arguments of `procedure`, after the preset and the regions."""
-    procedure.add_int_argument("size", "_Working size", "Long side the engine optimises at, px (0 = the preset's)",
-                               0, 4096, 0, flags)
-    # Every other option of the engine's schema, as text: the daemon's capabilities describe them
-    # (`photostyle transfer --help` lists them too) and it checks each job's against its own limits.
-    procedure.add_string_argument("options", "_Options", "More engine options as name=value, e.g. "
-                                  "'keep_brightness=true iterations=50' (empty = the preset's values)", "", flags)
+    """Register the engine options as one text argument of `procedure`, after the preset and the regions."""
+    # The daemon's capabilities describe the options (`photostyle transfer --help` lists them too)
+    # and it checks each job's against its own limits.
+    procedure.add_string_argument(OPTIONS_ARGUMENT, "_Options", "Engine options as name=value, e.g. "
+                                  "'size=512 keep_brightness=true iterations=50' (empty = the preset's values)",
+                                  "", flags)
 
 
 def options_from_config(config: _Config):
-    """The client's Options for the arguments in `config` (0 and "" take the preset's value)."""
+    """The client's Options for the arguments in `config` ("" takes the preset's values)."""
     from photostyle.server.client import Options  # needs grpc: not at registration
     from photostyle.server.wire.options import parse_options
 
-    values = parse_options(str(config.get_property("options") or ""))
-    if config.get_property("size"):
-        values["size"] = config.get_property("size")
+    values = parse_options(str(config.get_property(OPTIONS_ARGUMENT) or ""))
     return Options(preset=config.get_property("preset") or DEFAULT_PRESET, **values)

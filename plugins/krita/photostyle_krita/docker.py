@@ -5,7 +5,8 @@ Preview, Run and Cancel do, talks to the daemon off the UI thread (starting the 
 when none answers) and says what happened; this docker implements its `Host`: `layers` reads the
 document into a `Capture` (one path for Run and Preview) and writes the result back, `qimages`
 shows pictures, `settings` holds what is remembered (and the engine options, in one place), and
-`qtloop` brings the workers' reports to Krita's UI thread. Nothing may escape a slot: an
+`qtloop` brings the workers' reports to Krita's UI thread, and `option_widgets` shows the chosen
+preset's engine options as the daemon describes them. Nothing may escape a slot: an
 exception would open Krita's modal error dialog, so the controller reports every failure here.
 """
 
@@ -27,6 +28,7 @@ from photostyle.server.client.protocol import ClientProtocol, Connector
 from photostyle.server.wire import photostyle_pb2 as pb
 
 from . import layers, qimages
+from .option_widgets import OptionWidgets
 from .qtloop import QtLoop
 from .settings import Settings
 
@@ -75,6 +77,9 @@ class PhotoStyleDocker(DockWidget):
         self.live_preview = QPushButton("Preview", objectName="live_preview",
                                         toolTip="A quick look at the selected area (about a second): the daemon's "
                                                 "“preview” preset on a shrunk copy. The document is not changed.")
+        self.options = OptionWidgets(self._on_options_set)
+        self.options.hide()  # until the daemon has said what the chosen preset reads
+        self._capabilities: pb.Capabilities | None = None
         self.run = QPushButton("Run", objectName="run")
         self.cancel = QPushButton("Cancel", objectName="cancel", enabled=False)
         self.progress = QProgressBar(objectName="progress", maximum=1000, textVisible=True)
@@ -104,6 +109,7 @@ class PhotoStyleDocker(DockWidget):
         body = QWidget()
         column = QVBoxLayout(body)
         column.addLayout(form)
+        column.addWidget(self.options)
         column.addLayout(buttons)
         column.addWidget(self.progress)
         column.addWidget(self.preview)
@@ -115,6 +121,7 @@ class PhotoStyleDocker(DockWidget):
         self.browse.clicked.connect(self._choose_file)
         self.reference.currentIndexChanged.connect(self._on_choice_changed)
         self.regions.currentIndexChanged.connect(self._on_choice_changed)
+        self.preset.currentIndexChanged.connect(self._show_options)
         self.live_preview.clicked.connect(self._preview)
         self.run.clicked.connect(self._run)
         self.cancel.clicked.connect(self.controller.cancel)
@@ -196,10 +203,18 @@ class PhotoStyleDocker(DockWidget):
         self._remember()
         try:
             options = self._settings.options()
-        except ValueError as error:  # the engine_options text in kritarc
+        except ValueError as error:  # the engine_options text, as edited in kritarc
             self.say(f"{error} (kritarc, [PhotoStyle] engine_options)", error=True)
             return
         self.controller.run(options)
+
+    def _show_options(self, *_: object) -> None:
+        if self._capabilities is not None:
+            self.options.show_options(self._capabilities, self.preset.currentText(), self._settings.engine_options)
+
+    def _on_options_set(self, text: str) -> None:
+        self._settings.engine_options = text
+        self._remember()
 
     def _on_choice_changed(self, *_: object) -> None:
         self.controller.inputs_changed()
@@ -256,12 +271,16 @@ class PhotoStyleDocker(DockWidget):
         self.cancel.setEnabled(state.can_cancel)
 
     def show_presets(self, capabilities: pb.Capabilities) -> None:
+        self._capabilities = capabilities
         entries, active = preset_choices(capabilities, self.preset.currentText())
+        self.preset.blockSignals(True)  # one options form for the whole refill, below
         self.preset.clear()
         for name, description in entries:
             self.preset.addItem(name)
             self.preset.setItemData(self.preset.count() - 1, description, Qt.ToolTipRole)
         self.preset.setCurrentIndex(max(self.preset.findText(active), 0))
+        self.preset.blockSignals(False)
+        self._show_options()
 
     def show_progress(self, text: str, fraction: float | None) -> None:
         self.progress.setFormat(text)  # the text first, so whoever watches the value sees its stage

@@ -1,13 +1,11 @@
 """What the docker remembers between Krita sessions, kept in kritarc's [PhotoStyle] group.
 
-Connection (address, token), the chosen preset, the last reference file and the region mode
-(a key of the client library's REGION_CHOICES) are set in the panel. Engine overrides (working
-size, iterations, preview cadence) are not on the panel: they sit here for power users and
-tests, "" meaning the preset's value. They apply to Run only (Preview always sends the client
-library's `live_preview_options()`).
-`engine_options` holds any other option of the engine's schema as text, the GIMP procedure's form
-("iterations=50 keep_brightness=true"; the daemon's capabilities describe them and it refuses
-one a preset does not use).
+Connection (address, token), the chosen preset, the last reference file, the region mode (a key
+of the client library's REGION_CHOICES) and the engine options are set in the panel. The engine
+options are text, the GIMP procedure's form ("size=512 iterations=50 keep_brightness=true"),
+written by the panel's option widgets (built from the daemon's capabilities). They and the
+preview cadence (`preview_every`, kept here for power users and tests) apply to Run only:
+Preview always sends the client library's `live_preview_options()`.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ class Settings:
     preset: str = "default"
     reference_file: str = ""
     regions: str = DEFAULT_REGION_CHOICE
-    working_size: str = ""
     engine_options: str = ""
     preview_every: str = "10"
 
@@ -42,6 +39,7 @@ class Settings:
                   for item in fields(cls)}
         if values["regions"] not in REGION_CHOICES:
             values["regions"] = DEFAULT_REGION_CHOICE
+        values["engine_options"] = _with_former_working_size(values["engine_options"])
         return cls(**values)
 
     def save(self) -> None:
@@ -52,7 +50,6 @@ class Settings:
         """Engine options for a job; a malformed number override reads as the preset's value, a
         malformed `engine_options` text is a ValueError whose message names the fix."""
         values = parse_options(self.engine_options)
-        values.setdefault("size", _number(self.working_size))
         values.setdefault("preview_every", _number(self.preview_every))
         return Options(preset=self.preset, **values)
 
@@ -62,6 +59,14 @@ def _former_region_mode() -> str:
     selection name" (`pair_regions`) unticked meant the whole reference; ticked, the automatic mode
     still pairs named regions."""
     return "whole" if Krita.instance().readSetting(GROUP, "pair_regions", "") == "False" else DEFAULT_REGION_CHOICE
+
+
+def _with_former_working_size(engine_options: str) -> str:
+    """A kritarc from before the option widgets kept the working size apart (`working_size`)."""
+    former = Krita.instance().readSetting(GROUP, "working_size", "").strip()
+    if former.isdigit() and "size=" not in engine_options:
+        return f"size={former} {engine_options}".strip()
+    return engine_options
 
 
 def _number(text: str) -> int | None:

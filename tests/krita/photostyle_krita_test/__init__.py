@@ -18,7 +18,8 @@ from pathlib import Path
 from krita import Extension, Krita, Selection
 from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QImage
-from PyQt5.QtWidgets import QApplication, QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QWidget
+from PyQt5.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QGroupBox, QLabel, QProgressBar,
+                             QPushButton, QWidget)
 
 OUT = Path(os.environ.get("PHOTOSTYLE_TEST_OUT", "."))
 SCENARIO = os.environ.get("PHOTOSTYLE_TEST_SCENARIO", "")
@@ -147,6 +148,21 @@ class Driver:
         if SCENARIO == "run":  # a preview in flight, superseded at once by Run: it must leave no trace
             self.widget(QPushButton, "live_preview").click()
             self.record["run_clicked_at"] = round(time.monotonic() - self.started, 2)
+        if SCENARIO == "options":  # once the daemon has described the chosen preset's options
+            self.wait_for(lambda: not self.widget(QGroupBox, "engine_options").isHidden(), self.start_run)
+            return
+        self.start_run()
+
+    def start_run(self) -> None:
+        if SCENARIO == "options":  # the engine options as the docker shows them, then one ticked
+            self.record["presets_offered"] = [self.widget(QComboBox, "preset").itemText(index)
+                                              for index in range(self.widget(QComboBox, "preset").count())]
+            self.record["preset_chosen"] = self.widget(QComboBox, "preset").currentText()
+            box = self.widget(QGroupBox, "engine_options")
+            self.record["option_widgets"] = [child.objectName()[len("option_"):] for child in
+                                             box.findChildren(QWidget) if child.objectName().startswith("option_")]
+            self.widget(QCheckBox, "option_keep_brightness").click()
+            self.record["options_text"] = box.text()
         trace("run with reference", self.record["reference"])
         self.widget(QPushButton, "run").click()
         self.record["status_started"] = self.widget(QLabel, "status").text()
@@ -273,7 +289,7 @@ class Driver:
                                             and not self.widget(QLabel, "preview").pixmap().isNull())
         dump("source_after.raw", self.source.pixelData(0, 0, width, height))
         dump("projection_after.raw", document.pixelData(0, 0, width, height))
-        if SCENARIO == "run":
+        if SCENARIO in ("run", "options"):
             result = [n for n in document.topLevelNodes() if n.name().endswith("styled like " + Path(REFERENCE).name)]
             if result:
                 dump("result_layer.raw", result[0].pixelData(0, 0, width, height))
