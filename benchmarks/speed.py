@@ -293,13 +293,16 @@ def main() -> None:
     parser.add_argument("--no-pairs", action="store_true", help="only the layer-size part")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-size", type=int, default=384, help="long side at which all measures are taken")
-    parser.add_argument("--revision", metavar="REV", help="also run each preset with the engine at this git "
+    parser.add_argument("--revision", metavar="REV", help="also run presets with the engine at this git "
                         "revision, as rows PRESET@REV (pairs part only)")
+    parser.add_argument("--revision-presets", nargs="+", metavar="PRESET",
+                        help="the presets to run at --revision (default: all of --presets; name only those it has)")
     args = parser.parse_args()
     require_pairs()
-    earlier = [f"{preset}@{args.revision}" for preset in args.presets] if args.revision else []
-    presets = list(dict.fromkeys([item for both in zip(args.presets, earlier or args.presets) for item in both]
-                                 + [COLOUR_TRANSFER]))
+    earlier = set(args.revision_presets or args.presets) if args.revision else set()
+    presets = [name for preset in args.presets
+               for name in ([preset, f"{preset}@{args.revision}"] if preset in earlier else [preset])]
+    presets = list(dict.fromkeys(presets + [COLOUR_TRANSFER]))
     print(f"CPU {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}")
     if not args.no_pairs:

@@ -97,7 +97,12 @@ def chroot_python(root: Path) -> list[str]:
 
 
 def start_gimp(root: Path, scenario: str, gui: bool = False, timeout_s: int = 240) -> subprocess.Popen:
-    """Start GIMP 3 on tests/gimp/scenario.py: gimp-console, or the GUI under Xvfb (`gui`)."""
+    """Start GIMP 3 on tests/gimp/scenario.py: gimp-console, or the GUI under Xvfb (`gui`).
+
+    GIMP's remembered "last values" of our procedure are forgotten first: an interactive run
+    starts from them, and each scenario must start from what it sets itself."""
+    for remembered in inside(root, GIMP_DIR).joinpath("plug-in-settings").glob("*photostyle*"):
+        remembered.unlink()
     gimp = (["xvfb-run", "-a", "-s", "-screen 0 1280x900x24", "gimp-3.0", "--no-splash"] if gui
             else ["gimp-console-3.0", "-i"])
     # A fixed environment: a changed LANG makes GIMP re-query every plug-in.

@@ -106,6 +106,9 @@ class Driver:
         self.watching = True
         krita = Krita.instance()
         krita.activeWindow().qwindow().showMaximized()
+        for other in krita.dockers():  # room for the docker's every row, in the screenshot too
+            if other.objectName() not in ("photostyle_docker", "KisLayerBox"):
+                other.hide()
         self.docker.show()
         self.docker.raise_()
         self.document = document = krita.activeDocument()
