@@ -419,6 +419,10 @@ _OUTPUT_FORMATS: dict[str, _FileFormat] = {
 }
 
 
+#: The extensions `save_image` writes.
+OUTPUT_EXTENSIONS: tuple[str, ...] = tuple(_OUTPUT_FORMATS)
+
+
 def _output_format(path: Path) -> _FileFormat:
     try:
         return _OUTPUT_FORMATS[path.suffix.lower()]

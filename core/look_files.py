@@ -4,7 +4,9 @@
 graders read) goes through colour-science: red changes fastest in its lines, and DOMAIN_MIN/MAX
 (or Resolve's LUT_3D_INPUT_RANGE) scale the input. A Hald CLUT is an image of the lattice itself:
 level L holds L² nodes a side in an L³×L³ square, red fastest, then green, then blue (ffmpeg's
-`haldclut`, darktable, RawTherapee, G'MIC read it); we write level 8 (64³ nodes, 512×512) at 16 bits.
+`haldclut`, darktable, RawTherapee, G'MIC read it); we write level 8 (64³ nodes, 512×512) at 16 bits,
+sampling the look at those nodes (between them it can differ from the look by an 8-bit level or
+two where the look bends sharply; a .cube holds the lattice itself).
 
 One file holds one LUT. A look with regions is saved only as its global LUT, and only when the
 caller asks for that (`Look.without_regions()`); each region's LUT can be saved as a look of its own.
