@@ -16,8 +16,9 @@ instead of leaving them at the identity or letting them jump.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
-from typing import Literal, Sequence
+from typing import Literal, Sequence, get_args
 
 import numpy as np
 import scipy.sparse as sparse
@@ -31,7 +32,11 @@ from .images import Pixels, rebuild, split_pixels
 from .masks import RegionPair, as_mask, check_region_names
 
 Interpolation = Literal["trilinear", "tetrahedral"]
-INTERPOLATIONS: tuple[str, ...] = ("trilinear", "tetrahedral")
+INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
+
+# colour-science's warning, at its import, that its plots need Matplotlib (we draw none). Set once
+# here: `warnings.catch_warnings` around the import is not thread-safe, and the daemon runs jobs on threads.
+warnings.filterwarnings("ignore", message='"Matplotlib" related API features are not available')
 
 #: The lattice sizes `fit_look` makes: 17, 33 and 65 are the usual sizes of graders' LUTs; above
 #: 65 the solve would take minutes for no visible gain on 8-bit or 16-bit photos.
@@ -181,11 +186,8 @@ def import_colour():
     """colour-science, imported on first use: it takes most of a second, and without Matplotlib it
     warns and stands mocks in for it in `sys.modules` (colour.plotting does), so only commands
     that measure or read and write LUTs should pay for it."""
-    import warnings
+    import colour
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message='"Matplotlib" related API features are not available')
-        import colour
     return colour
 
 
