@@ -8,9 +8,11 @@ Nothing here knows about gRPC, files on the command line or host applications. T
 schema (`options`) is torch-free, for the shells that describe options without running them.
 """
 
-from .errors import (Cancelled, ImageTooLargeError, InputImageError, MaskError, OptionsError, PhotoStyleError,
-                     WeightsError)
+from .errors import (Cancelled, ImageTooLargeError, InputImageError, LookFileError, MaskError, OptionsError,
+                     PhotoStyleError, WeightsError)
 from .images import MAX_PIXELS, check_not_an_input, check_output_folder, check_output_path, load_image, save_image
+from .look_files import check_look_path, load_look, save_look
+from .looks import Fidelity, Look, Lut, RegionLut, apply_look, fit_look, measure_fidelity
 from .masks import RegionPair, check_region_names, check_regions, regions_from_segmentations
 from .options import OPTIONS, OptionSpec, TransferOptions
 from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
@@ -18,9 +20,10 @@ from .progress import CancelToken, Progress
 from .transfer import Recipe, TransferResult, check_options, resolve_device, transfer
 
 __all__ = [
-    "Cancelled", "CancelToken", "DEFAULT_PRESET", "ImageTooLargeError", "InputImageError", "MAX_PIXELS", "MaskError",
-    "OPTIONS", "OptionSpec", "OptionsError", "PhotoStyleError", "PRESETS", "Preset", "Progress", "Recipe",
-    "RegionPair", "TransferOptions", "TransferResult", "WeightsError", "check_not_an_input", "check_options", "check_output_folder",
-    "check_output_path", "check_region_names", "check_regions", "get_preset", "load_image",
-    "regions_from_segmentations", "resolve_device", "save_image", "transfer",
+    "Cancelled", "CancelToken", "DEFAULT_PRESET", "Fidelity", "ImageTooLargeError", "InputImageError", "Look",
+    "LookFileError", "Lut", "MAX_PIXELS", "MaskError", "OPTIONS", "OptionSpec", "OptionsError", "PhotoStyleError",
+    "PRESETS", "Preset", "Progress", "Recipe", "RegionLut", "RegionPair", "TransferOptions", "TransferResult",
+    "WeightsError", "apply_look", "check_look_path", "check_not_an_input", "check_options", "check_output_folder",
+    "check_output_path", "check_region_names", "check_regions", "fit_look", "get_preset", "load_image", "load_look",
+    "measure_fidelity", "regions_from_segmentations", "resolve_device", "save_image", "save_look", "transfer",
 ]

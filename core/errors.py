@@ -25,6 +25,11 @@ class MaskError(PhotoStyleError):
     """Region masks do not fit their image or do not pair up."""
 
 
+class LookFileError(PhotoStyleError):
+    """A look file (a .cube 3D LUT or a Hald CLUT PNG) is missing, malformed or of a kind not read,
+    or a look cannot be saved as the file asked for."""
+
+
 class WeightsError(PhotoStyleError):
     """The VGG19 weights file is missing, unreadable or of the wrong shape."""
 

@@ -126,8 +126,9 @@ def read_only_tensor(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array)
 
 
-def split_pixels(image: np.ndarray, what: str) -> Pixels:
-    """Validate an H×W[×C] array for the engine (sizes, sample type, finite floats)."""
+def split_pixels(image: np.ndarray, what: str, min_side: int = MIN_SIDE) -> Pixels:
+    """Validate an H×W[×C] array for the engine (sizes, sample type, finite floats). `min_side` is
+    VGG19's need; a colour lookup (a look) takes any image with pixels."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[:, :, None]
@@ -136,8 +137,8 @@ def split_pixels(image: np.ndarray, what: str) -> Pixels:
     height, width, _ = image.shape
     if height == 0 or width == 0:
         raise InputImageError(f"The {what} is empty ({width}×{height}); send an image with pixels.")
-    if min(height, width) < MIN_SIDE:
-        raise InputImageError(f"The {what} is {width}×{height}; both sides must be at least {MIN_SIDE} px. Use a larger image.")
+    if min(height, width) < min_side:
+        raise InputImageError(f"The {what} is {width}×{height}; both sides must be at least {min_side} px. Use a larger image.")
     if image.dtype.type not in _SUPPORTED_DTYPES:
         raise InputImageError(f"The {what} has {image.dtype} samples; send 8-bit, 16-bit or float32 pixels.")
     pixels = Pixels(image)
@@ -418,6 +419,10 @@ _OUTPUT_FORMATS: dict[str, _FileFormat] = {
 }
 
 
+#: The extensions `save_image` writes.
+OUTPUT_EXTENSIONS: tuple[str, ...] = tuple(_OUTPUT_FORMATS)
+
+
 def _output_format(path: Path) -> _FileFormat:
     try:
         return _OUTPUT_FORMATS[path.suffix.lower()]
@@ -431,11 +436,19 @@ def check_output_path(path: str | os.PathLike[str], inputs: Mapping[str, str | o
     """InputImageError unless an image can be written at `path` (a name the file system takes, with a
     known extension, in an existing folder this process can write to) without replacing one of
     `inputs` (see `check_not_an_input`). Callers check before a long job, not after it."""
+    check_output_file(path, inputs, elsewhere, _output_format)
+
+
+def check_output_file(path: str | os.PathLike[str], inputs: Mapping[str, str | os.PathLike[str]] = {},
+                      elsewhere: str = "choose another name", check_kind: Callable[[Path], object] = lambda _: None,
+                      example: str = "result.png") -> None:
+    """`check_output_path` for any kind of file: `check_kind` refuses the names of a kind the caller
+    cannot write (raising its own error), after the checks that say more."""
     path = Path(path)
     _check_name_lengths(path, "The output", "choose a shorter name.")
     if path.is_dir():
-        raise InputImageError(f"The output {path} is a folder; give a file name in it, such as {path / 'result.png'}.")
-    _output_format(path)
+        raise InputImageError(f"The output {path} is a folder; give a file name in it, such as {path / example}.")
+    check_kind(path)
     if not path.parent.is_dir():
         raise InputImageError(f"The output folder {path.parent} does not exist; create it or choose another path.")
     check_not_an_input(path, inputs, elsewhere)
@@ -551,12 +564,20 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> list[str]:
         notes.append(f"{path.name}: {file_format.label} has no alpha; the transparency was dropped "
                      "(write .png or .tif to keep it).")
         image = image[:, :, :-1]
-    destination = Path(os.path.realpath(path))  # through a symbolic link, not over it
+    write_atomically(path, lambda handle: _write(handle, image, file_format))
+    return notes
+
+
+def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+    """Have `write` fill a new file beside `path` (through a symbolic link, not over it), then
+    rename it over `path` in one step: a failed write (a full disk, Ctrl-C) leaves no partial file
+    and an existing file intact. InputImageError, naming `path`, when it cannot be written."""
+    destination = Path(os.path.realpath(path))
     temporary = _temporary_beside(destination)
     try:
         try:
             with open(temporary, "xb") as handle:
-                _write(handle, image, file_format)
+                write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             _keep_mode(destination, temporary)
@@ -567,7 +588,6 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> list[str]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputImageError(f"Cannot write {path} ({reason}); nothing was changed there. Check the folder exists, "
                               "has free space and can be written to, or choose another path.") from exc
-    return notes
 
 
 def _write(handle: BinaryIO, image: np.ndarray, file_format: _FileFormat) -> None:

@@ -50,7 +50,7 @@ class RegionPair:
     style_mask: np.ndarray
 
 
-def _as_mask(mask: np.ndarray, what: str) -> np.ndarray:
+def as_mask(mask: np.ndarray, what: str) -> np.ndarray:
     """A 2-D float32 mask in [0, 1] from a bool, 8-bit, 16-bit or float array."""
     mask = np.asarray(mask)
     if mask.ndim == 3 and mask.shape[2] == 1:
@@ -149,7 +149,7 @@ def _region_masks(region: RegionPair, content_shape: tuple[int, int],
     masks = []
     for side, mask, shape in (("content", region.content_mask, content_shape),
                               ("style", region.style_mask, style_shape)):
-        mask = _as_mask(mask, f"The {side} mask of region '{region.name}'")
+        mask = as_mask(mask, f"The {side} mask of region '{region.name}'")
         if mask.shape != tuple(shape):
             raise MaskError(
                 f"The {side} mask of region '{region.name}' is {mask.shape[1]}×{mask.shape[0]} "

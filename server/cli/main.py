@@ -4,8 +4,9 @@ It parses arguments, reads and writes files, shows progress, and turns engine er
 readable line (no traceback) with exit status 2. Everything the arguments alone decide (options,
 output paths) is checked before any image is read or the model loaded. Ctrl-C cancels cleanly
 (entry.py covers the seconds of start-up before this module is imported). `serve` runs the
-daemon (serve.py), `transfer --server` runs the job on one, and `plugins` installs the GIMP
-and Krita plug-ins (photostyle.server.install).
+daemon (serve.py), `transfer --server` runs the job on one, `apply` and `shoot` work on a set of
+photos with looks (looks.py, batch.py), and `plugins` installs the GIMP and Krita plug-ins
+(photostyle.server.install).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from photostyle.server.wire.options import format_value
 
 from ..install import gimp as install_gimp
 from ..install import krita as install_krita
+from . import looks as look_commands
 from .serve import STOP_SIGNALS, RemoteTransfer, add_serve_command, add_server_options, serve
 from .entry import INTERRUPTED, cancelled
 from .progress_bar import ProgressBar
@@ -84,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-regions", metavar="DIR",
                      help="with --regions auto, write the regions found as grey masks DIR/content-auto-1.png, "
                           "DIR/style-auto-1.png, ... (DIR is created)")
+    look_commands.add_save_look_arguments(run, "the result's look")
     _add_engine_options(run)
     add_server_options(run)
 
@@ -91,6 +94,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default=DEMO_OUTPUT, help=f"where to write the result (default: {DEMO_OUTPUT})")
     _add_engine_options(demo)
 
+    look_commands.add_commands(commands, _add_engine_options)
     add_serve_command(commands)
 
     plugins = commands.add_parser("plugins", help="install or remove the GIMP 3 and Krita 5 plug-ins")
@@ -140,6 +144,9 @@ def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namesp
         for name in REGION_NAMES:
             for mask_path in _region_paths(Path(regions_dir), name):
                 check_not_an_input(mask_path, inputs, elsewhere="give --save-regions another folder")
+    save_look = getattr(args, "save_look", None)
+    if save_look:
+        look_commands.check_save_look(args, inputs, {"the result (-o)": output_path})
     regions = _regions(args) if args.command == "transfer" else []
     content = load_image(content_path)
     style = load_image(style_path)
@@ -153,6 +160,8 @@ def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namesp
           f"{result.working_size[0]}×{result.working_size[1]}, {result.seconds:.0f} s on {result.device}).")
     if regions_dir:
         _save_regions(Path(regions_dir), result.regions)
+    if save_look:
+        look_commands.keep_look(args, content, result.image)
 
 
 def _inputs(content_path: str | Path, style_path: str | Path, args: argparse.Namespace) -> dict[str, str | Path]:
@@ -207,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "plugins":
         return {"gimp": install_gimp, "krita": install_krita}[args.host].run(args)
     try:
+        if args.command == "apply":
+            return look_commands.apply_command(args)
+        if args.command == "shoot":
+            return look_commands.shoot_command(args, check_options(_options(args)))
         if args.command == "demo":
             examples = resources.files("photostyle.server.cli.examples")
             with resources.as_file(examples / DEMO_CONTENT) as content, resources.as_file(examples / DEMO_STYLE) as style:
