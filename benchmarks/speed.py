@@ -18,7 +18,8 @@ time and peak memory, as a ratio to the smallest size.
 
 --revision REV also runs each preset with the engine as it was at git revision REV (checked out
 under benchmarks/out/), job for job beside today's, as rows "PRESET@REV": before and after a
-change, on the same pairs, in one run.
+change, on the same pairs, in one run. Every preset's job on a pair runs the same way (a fresh
+interpreter, `_PRESET_JOB`), today's and the earlier revision's alike.
 
 Saves a contact sheet (photo | reference | paper | each preset) to benchmarks/out/speed.png.
 
@@ -103,12 +104,12 @@ def _run_job(run: Run, results: "multiprocessing.Queue") -> None:
     results.put((seconds, peak, device, None if run.megapixels else image))
 
 
-#: One job of an earlier revision, in a fresh interpreter whose `photostyle` is that revision's
-#: (argv: its package folder, this folder, the job as JSON, where to save the image).
-_REVISION_JOB = """
+#: One preset's job on a pair, in a fresh interpreter (argv: the folder holding an earlier
+#: revision's `photostyle`, or "" for today's; this folder; the job as JSON; where to save the image).
+_PRESET_JOB = """
 import json, resource, sys, time
 import numpy as np
-sys.path[:0] = sys.argv[1:3]
+sys.path[:0] = [folder for folder in sys.argv[1:3] if folder]
 from photostyle.core import TransferOptions, transfer
 from dpst_pairs import load_pair
 job = json.loads(sys.argv[3])
@@ -117,7 +118,12 @@ started = time.perf_counter()
 result = transfer(content, style, regions, TransferOptions(preset=job["preset"], device=job["device"]))
 seconds = time.perf_counter() - started
 np.save(sys.argv[4], result.image)
-print(json.dumps([seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, result.device]))
+if result.device.startswith("cuda"):
+    import torch
+    peak = torch.cuda.max_memory_allocated() / 2**30
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+print(json.dumps([seconds, peak, result.device]))
 """
 
 
@@ -135,21 +141,22 @@ def revision_package(revision: str) -> Path:
     return package.parent
 
 
-def timed_at_revision(run: Run) -> tuple[float, float, str, np.ndarray | None]:
-    preset, revision = run.preset.split("@")
+def timed_preset(run: Run) -> tuple[float, float, str, np.ndarray | None]:
+    preset, _, revision = run.preset.partition("@")
     job = json.dumps({"pair": run.pair, "preset": preset, "device": run.device})
+    package = str(revision_package(revision)) if revision else ""
     with tempfile.TemporaryDirectory() as folder:
         image_path = Path(folder) / "result.npy"
-        done = subprocess.run([sys.executable, "-c", _REVISION_JOB, str(revision_package(revision)), str(HERE), job,
-                               str(image_path)], capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", _PRESET_JOB, package, str(HERE), job, str(image_path)],
+                              capture_output=True, text=True, check=True)
         seconds, peak, device = json.loads(done.stdout.splitlines()[-1])
         return seconds, peak, device, np.load(image_path)
 
 
 def timed(run: Run) -> tuple[float, float, str, np.ndarray | None]:
     """Run one job in a fresh process (so its peak memory and model loading are its own)."""
-    if "@" in run.preset:
-        return timed_at_revision(run)
+    if run.preset != COLOUR_TRANSFER and run.megapixels is None:
+        return timed_preset(run)
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     process = context.Process(target=_run_job, args=(run, results))
