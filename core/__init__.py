@@ -8,6 +8,16 @@ Nothing here knows about gRPC, files on the command line or host applications. T
 schema (`options`) is torch-free, for the shells that describe options without running them.
 """
 
+import os
+
+# torch's CPU threads wait for work by spinning (OpenMP's default). When the machine is busy
+# with anything else, as a retoucher's is (GIMP, Krita, a second job), spinning threads take
+# turns with it and every one of the engine's many small operations waits for a time slice:
+# on a 2-core Xeon under a second load the `preview` preset took 29-55 s with the default and
+# 2.3-4 s with passive waiting (1.1-7 s on one thread). Read by OpenMP when torch loads, so it is
+# set before this package imports torch; the caller's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .errors import (Cancelled, ImageTooLargeError, InputImageError, LookFileError, MaskError, OptionsError,
                      PhotoStyleError, WeightsError)
 from .images import MAX_PIXELS, check_not_an_input, check_output_folder, check_output_path, load_image, save_image
