@@ -30,6 +30,7 @@ from scipy.sparse.linalg import spsolve
 from .errors import MaskError, OptionsError
 from .images import Pixels, rebuild, split_pixels
 from .masks import RegionPair, as_mask, check_region_names
+from .options import MAX_LOOK_SIZE, MIN_LOOK_SIZE
 
 Interpolation = Literal["trilinear", "tetrahedral"]
 INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
@@ -38,10 +39,8 @@ INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 # here: `warnings.catch_warnings` around the import is not thread-safe, and the daemon runs jobs on threads.
 warnings.filterwarnings("ignore", message='"Matplotlib" related API features are not available')
 
-#: The lattice sizes `fit_look` makes: 17, 33 and 65 are the usual sizes of graders' LUTs. On a
-#: 2-core CPU a 1 MP fit takes 0.8 s at 33³ and 8 s at 65³; above 65 it would take minutes for no
-#: visible gain on 8-bit or 16-bit photos.
-MIN_FIT_SIZE, MAX_FIT_SIZE = 2, 65
+#: The lattice sizes `fit_look` makes: the schema's for the `look_size` option.
+MIN_FIT_SIZE, MAX_FIT_SIZE = MIN_LOOK_SIZE, MAX_LOOK_SIZE
 DEFAULT_SIZE = 33
 #: Weight of the thin-plate penalty against the data of an evenly filled cube, at the LUT's own
 #: size. Measured on a channel swap with a 1/2.2 or 2.2 gamma: 1e-2 bends the fit by 0.3-0.4 of an
