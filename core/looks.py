@@ -29,6 +29,7 @@ from scipy.sparse.linalg import spsolve
 
 from .errors import MaskError, OptionsError
 from .images import Pixels, rebuild, split_pixels
+from .progress import CancelToken, no_checkpoint
 from .masks import RegionPair, as_mask, check_region_names
 from .options import MAX_LOOK_SIZE, MIN_LOOK_SIZE
 
@@ -147,9 +148,11 @@ def fit_look(photo: np.ndarray, result: np.ndarray, regions: Sequence[RegionPair
     return replace(look, fidelity=measure_fidelity(look, photo_px.samples, result_px.samples))
 
 
-def apply_look(look: Look, image: np.ndarray, interpolation: Interpolation = "trilinear") -> np.ndarray:
+def apply_look(look: Look, image: np.ndarray, interpolation: Interpolation = "trilinear",
+               cancel: CancelToken | None = None) -> np.ndarray:
     """`image` (H×W×C, 8/16-bit or float32, 1-4 channels) recoloured by `look`, in `transfer`'s
-    layout: same size and sample type, RGB (grey gains colour), the image's alpha untouched."""
+    layout: same size and sample type, RGB (grey gains colour), the image's alpha untouched.
+    `cancel` is checked between strips (`Cancelled`): a 24 MP image takes seconds."""
     pixels = split_pixels(image, "image", min_side=1)
     lookup = _lookup_function(interpolation)
     _check_fits(look, pixels.height, pixels.width)
@@ -160,7 +163,7 @@ def apply_look(look: Look, image: np.ndarray, interpolation: Interpolation = "tr
         out = _blend(look, colours, weights, lookup)
         return torch.from_numpy(out.reshape(stop - start, pixels.width, 3)).permute(2, 0, 1)
 
-    return rebuild(pixels, render)
+    return rebuild(pixels, render, checkpoint=cancel.raise_if_cancelled if cancel else no_checkpoint)
 
 
 def measure_fidelity(look: Look, photo: np.ndarray, result: np.ndarray) -> Fidelity:
