@@ -20,6 +20,10 @@ class PhotoStyleClientError(Exception):
         self.details = details
 
 
+class InputError(Exception):
+    """Something in the host's document, choices or files that the user can fix; the message says how."""
+
+
 class DaemonUnavailableError(PhotoStyleClientError):
     """No daemon answers at the address (not running, wrong port, TLS mismatch, shutting down)."""
 
