@@ -425,6 +425,8 @@ def test_a_runs_look_can_be_saved_and_only_as_a_cube(tmp_path) -> None:
     assert (tmp_path / "rocket look.cube").read_bytes() == CUBE
     assert host.statuses[-1] == (f"Saved the look to {tmp_path / 'rocket look.cube'} (ΔE 0.8 median, 2.1 at the 95th "
                                  "percentile). Apply look… puts it on other layers.", False)
+    control.save_look(str(tmp_path / "no suffix"))
+    assert (tmp_path / "no suffix.cube").read_bytes() == CUBE
     control.save_look(str(tmp_path / "look.png"))
     assert "Save the look as a .cube file (not look.png)" in host.status and host.statuses[-1][1]
     assert not (tmp_path / "look.png").exists()

@@ -292,7 +292,7 @@ class Controller:
                            error=True)
             return
         try:
-            write_look(self.look, path)
+            path = write_look(self.look, path)
         except InputError as error:
             self._host.say(explain(error), error=True)
             return

@@ -80,16 +80,18 @@ def read_look(path: str) -> tuple[bytes, str]:
     return data, kind
 
 
-def write_look(look: KeptLook, path: str) -> None:
-    """Write a run's look to `path` (a .cube file) in one step: a failed write leaves no partial
-    file and an existing file intact. InputError naming the file and the fix."""
+def write_look(look: KeptLook, path: str) -> str:
+    """Write a run's look to `path` (a .cube file; a name without a suffix gets one) in one step: a
+    failed write leaves no partial file and an existing file intact. Returns the path written;
+    InputError naming the file and the fix."""
+    if not Path(path).suffix:
+        path += SAVED_SUFFIX
     if Path(path).suffix.lower() != SAVED_SUFFIX:
         raise InputError(f"Save the look as a {SAVED_SUFFIX} file (not {Path(path).name}): the daemon sends it as "
                          f"a 3D LUT, which graders, ffmpeg and `photostyle apply` read. For a Hald CLUT, run "
                          f"`photostyle transfer … --save-look look.png`.")
-    folder = Path(path).resolve().parent
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".photostyle-", suffix=SAVED_SUFFIX, dir=folder)
+        handle, temporary = tempfile.mkstemp(prefix=".photostyle-", suffix=SAVED_SUFFIX, dir=Path(path).parent)
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(look.cube)
@@ -99,6 +101,7 @@ def write_look(look: KeptLook, path: str) -> None:
     except OSError as error:
         raise InputError(f"Cannot write the look to {path} ({error.strerror or error}); choose another folder "
                          "or name.") from None
+    return path
 
 
 def look_layer_name(layer_name: str, look_path: str) -> str:
