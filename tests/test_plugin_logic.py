@@ -21,7 +21,9 @@ from photostyle.server.client import (LIVE_PREVIEW_PRESET, SELECTION_REGION, Cap
 from photostyle.core.look_files import CUBE as CUBE_KIND, HALD as HALD_KIND
 from photostyle.core.looks import DEFAULT_SIZE as DEFAULT_LOOK_SIZE
 from photostyle.server.client import LOOK_FILES, LOOK_SIZE, LookFidelity, with_look
-from photostyle.server.client.client import LOOK_FORMATS
+from photostyle.core.looks import INTERPOLATIONS as CORE_INTERPOLATIONS
+from photostyle.server.client import INTERPOLATION_CHOICES
+from photostyle.server.client.client import INTERPOLATIONS, LOOK_FORMATS
 from photostyle.server.client.option_form import HOST_SET, WIDGET_MAX, form_text, form_values, option_fields
 from photostyle.server.daemon.service import option_messages, preset_messages
 from photostyle.server.daemon.validation import Limits
@@ -409,6 +411,7 @@ def test_hosts_ask_for_the_engines_usual_look_size_unless_one_is_set() -> None:
     assert with_look(Options("default", size=256)) == Options("default", size=256, look_size=LOOK_SIZE)
     assert with_look(Options(look_size=65)) == Options(look_size=65)
     assert set(LOOK_FILES) == set(LOOK_FORMATS) == {CUBE_KIND, HALD_KIND}  # what the daemon reads
+    assert set(INTERPOLATION_CHOICES) == set(INTERPOLATIONS) == set(CORE_INTERPOLATIONS)
 
 
 def test_a_runs_look_can_be_saved_and_only_as_a_cube(tmp_path) -> None:

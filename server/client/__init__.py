@@ -22,8 +22,8 @@ from .events import Event, LookFidelity, Preview, Progress, Queued, Result
 from photostyle.server.wire.images import EncodedImage, Image, Region
 from .controller import (Capture, Controller, Delivery, Host, LayerCapture, Loop, LookHost, PreviewHost, State,
                          explain, preset_choices, status_text)
-from .looks import (LOOK_FILES, LOOK_SIZE, KeptLook, apply_look_file, kept_look, look_kind, look_layer_name, read_look,
-                    with_look, write_look)
+from .looks import (INTERPOLATION_CHOICES, LOOK_FILES, LOOK_SIZE, KeptLook, apply_look_file, kept_look, look_kind,
+                    look_layer_name, read_look, saved_look_path, with_look, write_look)
 from .host_pixels import check_result, composite_preview, placed_mask
 from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
 from .protocol import CallProtocol, ClientProtocol, Connector
@@ -41,5 +41,6 @@ __all__ = [
     "is_auto_region", "plan_regions", "regions_to_send",
     "CallProtocol", "Capture", "ClientProtocol", "Connector", "Controller", "Delivery", "Host", "InputError", "Loop", "PreviewHost",
     "State", "LayerCapture", "LookHost", "LookFidelity", "LOOK_FILES", "LOOK_SIZE", "KeptLook", "apply_look_file",
-    "kept_look", "look_kind", "look_layer_name", "read_look", "with_look", "write_look", "check_result", "composite_preview", "explain", "placed_mask", "preset_choices", "status_text",
+    "kept_look", "look_kind", "look_layer_name", "read_look", "with_look", "write_look", "INTERPOLATION_CHOICES",
+    "saved_look_path", "check_result", "composite_preview", "explain", "placed_mask", "preset_choices", "status_text",
 ]

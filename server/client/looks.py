@@ -29,6 +29,8 @@ LOOK_SIZE = 33
 LOOK_FILES = {".cube": "a .cube 3D LUT", ".png": "a Hald CLUT .png"}
 #: The look file a host saves: the daemon sends a run's look as .cube text.
 SAVED_SUFFIX = ".cube"
+#: How colours between a look's nodes are found (the wire's Interpolation), with a label each.
+INTERPOLATION_CHOICES = {"trilinear": "Trilinear (as graders and ffmpeg)", "tetrahedral": "Tetrahedral"}
 
 
 @dataclass(frozen=True)
@@ -80,16 +82,22 @@ def read_look(path: str) -> tuple[bytes, str]:
     return data, kind
 
 
-def write_look(look: KeptLook, path: str) -> str:
-    """Write a run's look to `path` (a .cube file; a name without a suffix gets one) in one step: a
-    failed write leaves no partial file and an existing file intact. Returns the path written;
-    InputError naming the file and the fix."""
+def saved_look_path(path: str) -> str:
+    """Where a run's look goes: `path`, with SAVED_SUFFIX when it has no suffix; InputError for
+    another suffix (checked before a run, not after it)."""
     if not Path(path).suffix:
         path += SAVED_SUFFIX
     if Path(path).suffix.lower() != SAVED_SUFFIX:
         raise InputError(f"Save the look as a {SAVED_SUFFIX} file (not {Path(path).name}): the daemon sends it as "
                          f"a 3D LUT, which graders, ffmpeg and `photostyle apply` read. For a Hald CLUT, run "
                          f"`photostyle transfer … --save-look look.png`.")
+    return path
+
+
+def write_look(look: KeptLook, path: str) -> str:
+    """Write a run's look to `saved_look_path(path)` in one step: a failed write leaves no partial
+    file and an existing file intact. Returns the path written; InputError naming the file and the fix."""
+    path = saved_look_path(path)
     try:
         handle, temporary = tempfile.mkstemp(prefix=".photostyle-", suffix=SAVED_SUFFIX, dir=Path(path).parent)
         try:
