@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+import grpc
 import numpy as np
 import pytest
 
@@ -17,7 +18,9 @@ from photostyle.server.cli import looks as look_commands
 from photostyle.server.cli import main as cli
 from photostyle.server.client import Client, InvalidRequestError, Options, TooLargeError
 from photostyle.server.daemon import Limits
+from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.arrays import array_from_image
+from photostyle.server.wire.contract import APPLY_LOOK_PATH
 
 #: A look that swaps red and blue and darkens: any mistake in the lattice's order shows.
 LOOK = Look(Lut((_identity(9).reshape(9, 9, 9, 3)[..., [2, 1, 0]] ** 1.5).astype(np.float32)))
@@ -114,3 +117,22 @@ def test_cube_bytes_round_trip(cube_bytes):
     assert np.allclose(look_from_bytes(cube_bytes, CUBE, "x").lut.table, LOOK.lut.table, atol=1e-6)
     with pytest.raises(Exception, match="'.3dl' is not a kind of look file"):
         look_from_bytes(cube_bytes, ".3dl", "x")
+
+
+@pytest.mark.parametrize("requests, words", [
+    ([pb.ApplyLookRequest(chunk=pb.Chunk(data=b"x"))], "ApplyLook must start with its setup message"),
+    ([pb.ApplyLookRequest(setup=pb.ApplyLookSetup(image=image(photo(4, 4)).info(), look_bytes=10)),
+      pb.ApplyLookRequest(chunk=pb.Chunk(data=bytes(image(photo(4, 4)).data) + b"12345"))],
+     "The look file's data ended after 5 of 10 bytes"),
+    ([pb.ApplyLookRequest(setup=pb.ApplyLookSetup(image=image(photo(4, 4)).info(), look_bytes=0))],
+     "The look file declares 0 bytes: it is empty"),
+    ([pb.ApplyLookRequest(setup=pb.ApplyLookSetup(image=image(photo(4, 4)).info(), look_bytes=1, interpolation=7))],
+     "Unknown interpolation 7"),
+])
+def test_apply_look_protocol_misuse_is_invalid_and_named(daemon, requests, words):
+    with grpc.insecure_channel(daemon.address) as channel:
+        call = channel.stream_stream(APPLY_LOOK_PATH, request_serializer=pb.ApplyLookRequest.SerializeToString,
+                                     response_deserializer=pb.ApplyLookEvent.FromString)
+        with pytest.raises(grpc.RpcError) as failure:
+            list(call(iter(requests), timeout=30))
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in failure.value.details()
