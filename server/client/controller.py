@@ -9,8 +9,10 @@ ignored); Preview refused while a Run is in flight (the daemon runs one job at a
 the daemon's capabilities (presets, the preview's minimum side) fetched first when a preview
 needs them; a shown preview refreshed when the inputs change (or every preview, for a host whose
 policy is `auto_preview`); every error shown with the client's sentence; a result checked
-before the host may write it. Daemon calls run on worker threads and report back through
-`Loop.post`, so the host's UI never blocks; the host is only ever called on its UI thread.
+before the host may write it; and the looks a host keeps and applies (the last Run's look for
+Save look, a look file applied to a layer through a `LookHost`, see `looks`). Daemon calls run
+on worker threads and report back through `Loop.post`, so the host's UI never blocks; the host
+is only ever called on its UI thread.
 Pure Python, like the rest of the client library: tests drive it with a fake client.
 """
 

@@ -1,7 +1,7 @@
 """The "Photo Style" docker: the panel's widgets, as an adapter over the client library's Controller.
 
 The controller (photostyle.server.client.controller, shared with GIMP's dialog) decides what
-Preview, Run and Cancel do, talks to the daemon off the UI thread (starting the installed one
+Preview, Run, Cancel, Save look and Apply look do, talks to the daemon off the UI thread (starting the installed one
 when none answers) and says what happened; this docker implements its `Host`: `layers` reads the
 document into a `Capture` (one path for Run and Preview) and writes the result back, `qimages`
 shows pictures, `settings` holds what is remembered (and the engine options, in one place), and
