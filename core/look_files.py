@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
+from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO, Mapping
 
@@ -74,9 +76,30 @@ def load_look(path: str | os.PathLike[str]) -> Look:
     try:
         if not path.is_file():
             raise LookFileError(f"Look file not found: {path}. Check the path.")
-        return _read_cube(path) if kind == CUBE else _read_hald(path)
+        return _read_cube(path, str(path)) if kind == CUBE else _read_hald(path, str(path))
     except OSError as exc:
         raise LookFileError(f"Cannot open {path} ({exc.strerror or exc}); check the path and its permissions.") from None
+
+
+def look_from_bytes(data: bytes | bytearray | memoryview, kind: str, name: str) -> Look:
+    """The look in a look file's bytes (`kind`: CUBE or HALD), as `load_look` reads the file;
+    its messages call the file `name`. For looks that arrive over the wire."""
+    if kind not in (CUBE, HALD):
+        raise LookFileError(f"{name}: '{kind}' is not a kind of look file PhotoStyle knows; use {CUBE} or {HALD}.")
+    if kind == HALD:
+        return _read_hald(BytesIO(data), name)
+    with tempfile.TemporaryDirectory(prefix="photostyle-look-") as folder:  # colour-science reads a path
+        path = Path(folder) / "look.cube"
+        path.write_bytes(data)
+        return _read_cube(path, name)
+
+
+def look_to_cube_bytes(look: Look) -> bytes:
+    """`look` (its global LUT) as a .cube file's bytes, as `save_look` writes it: for the wire."""
+    with tempfile.TemporaryDirectory(prefix="photostyle-look-") as folder:  # colour-science writes to a path
+        path = Path(folder) / "look.cube"
+        save_look(path, look.without_regions())
+        return path.read_bytes()
 
 
 # --- .cube ---------------------------------------------------------------------------------------
@@ -93,36 +116,36 @@ def _write_cube(handle: BinaryIO, look: Look) -> None:
     colour.io.write_LUT_IridasCube(lut, handle.name)
 
 
-def _read_cube(path: Path) -> Look:
-    size, resolve = _cube_header(path)
+def _read_cube(path: Path, name: str) -> Look:
+    size, resolve = _cube_header(path, name)
     colour = import_colour()
     reader = colour.io.read_LUT_ResolveCube if resolve else colour.io.read_LUT_IridasCube
     try:
         lut = reader(path)
     except (ValueError, TypeError, IndexError, AssertionError) as exc:  # a bad number, a wrong count, a ragged line
-        raise LookFileError(f"Cannot read {path} as a {size}³ LUT ({_short(exc)}): its data must be {size ** 3} lines "
+        raise LookFileError(f"Cannot read {name} as a {size}³ LUT ({_short(exc)}): its data must be {size ** 3} lines "
                             "of three numbers. The file is truncated or damaged; export it again.") from None
     if not isinstance(lut, colour.LUT3D) or lut.table.shape != (size, size, size, 3):
-        raise LookFileError(f"{path} holds no plain {size}³ 3D LUT (it reads as {type(lut).__name__}); export a 3D "
+        raise LookFileError(f"{name} holds no plain {size}³ 3D LUT (it reads as {type(lut).__name__}); export a 3D "
                             ".cube LUT without a shaper.")
     domain = np.asarray(lut.domain, np.float64)
     if not (np.isfinite(lut.table).all() and np.isfinite(domain).all()):
-        raise LookFileError(f"{path} holds NaN or infinite values; export the LUT again.")
+        raise LookFileError(f"{name} holds NaN or infinite values; export the LUT again.")
     if not (domain[1] > domain[0]).all():
-        raise LookFileError(f"{path}: its DOMAIN_MIN {domain[0].tolist()} is not below its DOMAIN_MAX "
+        raise LookFileError(f"{name}: its DOMAIN_MIN {domain[0].tolist()} is not below its DOMAIN_MAX "
                             f"{domain[1].tolist()} in every channel; fix the domain lines or export the LUT again.")
     return Look(Lut(lut.table.astype(np.float32), (tuple(domain[0]), tuple(domain[1]))), title=lut.name)
 
 
-def _cube_header(path: Path) -> tuple[int, bool]:
+def _cube_header(path: Path, name: str) -> tuple[int, bool]:
     """The LUT_3D_SIZE the file declares before its numbers, and whether it uses Resolve's
     LUT_3D_INPUT_RANGE; refuses 1D LUTs and what is no .cube at all before it is parsed whole."""
     with open(path, "rb") as handle:
         head = handle.read(_HEADER_BYTES)
     if not head:
-        raise LookFileError(f"{path} is empty; export the LUT again.")
+        raise LookFileError(f"{name} is empty; export the LUT again.")
     if b"\0" in head:
-        raise LookFileError(f"{path} is not a .cube LUT (it is not text); export the look as a .cube file.")
+        raise LookFileError(f"{name} is not a .cube LUT (it is not text); export the look as a .cube file.")
     keywords: dict[str, list[str]] = {}
     for line in head.decode("utf-8", "replace").splitlines():
         line = line.strip()
@@ -133,15 +156,15 @@ def _cube_header(path: Path) -> tuple[int, bool]:
             keywords[keyword.upper()] = values
     if "LUT_3D_SIZE" not in keywords:
         if "LUT_1D_SIZE" in keywords:
-            raise LookFileError(f"{path} is a 1D LUT (LUT_1D_SIZE); a look is a 3D LUT: export a 3D .cube "
+            raise LookFileError(f"{name} is a 1D LUT (LUT_1D_SIZE); a look is a 3D LUT: export a 3D .cube "
                                 "(LUT_3D_SIZE) from the grading tool.")
-        raise LookFileError(f"{path} is not a .cube 3D LUT: no LUT_3D_SIZE line comes before its data. Export the "
+        raise LookFileError(f"{name} is not a .cube 3D LUT: no LUT_3D_SIZE line comes before its data. Export the "
                             "look as a 3D .cube file.")
     if "LUT_1D_SIZE" in keywords:
-        raise LookFileError(f"{path} holds a 1D shaper LUT before its 3D LUT; export the 3D LUT alone.")
+        raise LookFileError(f"{name} holds a 1D shaper LUT before its 3D LUT; export the 3D LUT alone.")
     declared = " ".join(keywords["LUT_3D_SIZE"])
     if not declared.isdigit() or not MIN_CUBE_SIZE <= int(declared) <= MAX_CUBE_SIZE:
-        raise LookFileError(f"{path} declares LUT_3D_SIZE {declared or '(nothing)'}; sizes from {MIN_CUBE_SIZE} to "
+        raise LookFileError(f"{name} declares LUT_3D_SIZE {declared or '(nothing)'}; sizes from {MIN_CUBE_SIZE} to "
                             f"{MAX_CUBE_SIZE} are read (17, 33 and 65 are usual). Export the LUT at such a size.")
     return int(declared), "LUT_3D_INPUT_RANGE" in keywords
 
@@ -163,20 +186,20 @@ def _hald_image(lut: Lut, level: int) -> np.ndarray:
     return np.round(out * 65535).astype(np.uint16).reshape(level ** 3, level ** 3, 3)
 
 
-def _read_hald(path: Path) -> Look:
+def _read_hald(source: Path | BinaryIO, name: str) -> Look:
     try:
-        image = load_image(path)
+        image = load_image(source, name=name)
     except InputImageError as exc:
         raise LookFileError(str(exc)) from None
     height, width, channels = image.shape
     level = round(width ** (1 / 3))
     if height != width or level ** 3 != width or not MIN_HALD_LEVEL <= level <= MAX_HALD_LEVEL or channels < 3:
-        raise LookFileError(f"{path} is a {width}×{height} image with {channels} channel(s), not a Hald CLUT: that is "
+        raise LookFileError(f"{name} is a {width}×{height} image with {channels} channel(s), not a Hald CLUT: that is "
                             f"an RGB square of level³ px, level {MIN_HALD_LEVEL} to {MAX_HALD_LEVEL} (512×512 for "
                             "level 8). Export the look as a Hald CLUT, or as a .cube file.")
     nodes = level * level
     scale = 1 / 65535 if image.dtype == np.uint16 else 1 / 255 if image.dtype == np.uint8 else 1.0
     table = image[:, :, :3].reshape(nodes, nodes, nodes, 3).transpose(2, 1, 0, 3) * np.float32(scale)
     if not np.isfinite(table).all():
-        raise LookFileError(f"{path} holds NaN or infinite values; export the Hald CLUT again.")
-    return Look(Lut(np.ascontiguousarray(table, np.float32)), title=path.stem)
+        raise LookFileError(f"{name} holds NaN or infinite values; export the Hald CLUT again.")
+    return Look(Lut(np.ascontiguousarray(table, np.float32)), title=Path(name).stem)

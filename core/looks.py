@@ -29,7 +29,9 @@ from scipy.sparse.linalg import spsolve
 
 from .errors import MaskError, OptionsError
 from .images import Pixels, rebuild, split_pixels
+from .progress import CancelToken, no_checkpoint
 from .masks import RegionPair, as_mask, check_region_names
+from .options import MAX_LOOK_SIZE, MIN_LOOK_SIZE
 
 Interpolation = Literal["trilinear", "tetrahedral"]
 INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
@@ -38,10 +40,8 @@ INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 # here: `warnings.catch_warnings` around the import is not thread-safe, and the daemon runs jobs on threads.
 warnings.filterwarnings("ignore", message='"Matplotlib" related API features are not available')
 
-#: The lattice sizes `fit_look` makes: 17, 33 and 65 are the usual sizes of graders' LUTs. On a
-#: 2-core CPU a 1 MP fit takes 0.8 s at 33³ and 8 s at 65³; above 65 it would take minutes for no
-#: visible gain on 8-bit or 16-bit photos.
-MIN_FIT_SIZE, MAX_FIT_SIZE = 2, 65
+#: The lattice sizes `fit_look` makes: the schema's for the `look_size` option.
+MIN_FIT_SIZE, MAX_FIT_SIZE = MIN_LOOK_SIZE, MAX_LOOK_SIZE
 DEFAULT_SIZE = 33
 #: Weight of the thin-plate penalty against the data of an evenly filled cube, at the LUT's own
 #: size. Measured on a channel swap with a 1/2.2 or 2.2 gamma: 1e-2 bends the fit by 0.3-0.4 of an
@@ -148,9 +148,11 @@ def fit_look(photo: np.ndarray, result: np.ndarray, regions: Sequence[RegionPair
     return replace(look, fidelity=measure_fidelity(look, photo_px.samples, result_px.samples))
 
 
-def apply_look(look: Look, image: np.ndarray, interpolation: Interpolation = "trilinear") -> np.ndarray:
+def apply_look(look: Look, image: np.ndarray, interpolation: Interpolation = "trilinear",
+               cancel: CancelToken | None = None) -> np.ndarray:
     """`image` (H×W×C, 8/16-bit or float32, 1-4 channels) recoloured by `look`, in `transfer`'s
-    layout: same size and sample type, RGB (grey gains colour), the image's alpha untouched."""
+    layout: same size and sample type, RGB (grey gains colour), the image's alpha untouched.
+    `cancel` is checked between strips (`Cancelled`): a 24 MP image takes seconds."""
     pixels = split_pixels(image, "image", min_side=1)
     lookup = _lookup_function(interpolation)
     _check_fits(look, pixels.height, pixels.width)
@@ -161,7 +163,7 @@ def apply_look(look: Look, image: np.ndarray, interpolation: Interpolation = "tr
         out = _blend(look, colours, weights, lookup)
         return torch.from_numpy(out.reshape(stop - start, pixels.width, 3)).permute(2, 0, 1)
 
-    return rebuild(pixels, render)
+    return rebuild(pixels, render, checkpoint=cancel.raise_if_cancelled if cancel else no_checkpoint)
 
 
 def measure_fidelity(look: Look, photo: np.ndarray, result: np.ndarray) -> Fidelity:

@@ -25,7 +25,7 @@ from .methods import ColourTransfer, Method, NeuralStyle, Stage, colour_transfer
 
 #: Options every transfer reads, whatever its method (the method adds its own: `Method.reads`).
 COMMON_OPTIONS = frozenset({"preset", "size", "keep_brightness", "regions", "seed", "preview_every", "preview_size",
-                            "device", "weights"})
+                            "look_size", "device", "weights"})
 DEFAULT_PRESET = "default"
 
 

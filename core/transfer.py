@@ -20,6 +20,7 @@ from .errors import OptionsError
 from .auto_regions import REGION_NAMES, find_regions
 from .finish import Outcome, keep_brightness
 from .images import Pixels, downscale, read_only_tensor, rebuild, resize_rows, split_pixels, working_shape
+from .looks import Look, fit_look
 from .masks import RegionPair, pair_regions
 from .methods import Reporter, WorkingImages
 from .options import OPTIONS, OPTIONS_BY_NAME, TransferOptions, check_values
@@ -39,6 +40,7 @@ class TransferResult:
     working_size: tuple[int, int] = (0, 0)  # width, height
     device: str = "cpu"
     seconds: float = 0.0
+    look: Look | None = None  # the result's global look, fitted when the look_size option asks
 
 
 def resolve_device(name: str) -> torch.device:
@@ -177,6 +179,11 @@ def transfer(
     reporter.finishing(final_losses, outcome.loss, done=False)
     with torch.no_grad():
         image = _finish(outcome, content_px, recipe, device, reporter.check_cancel)
+    look = None
+    if values["look_size"]:  # once, from the finished result: what the user sees is what the look carries
+        look = fit_look(content, image, size=values["look_size"])
+        notes.append(look.fidelity.note)
+        reporter.check_cancel()
     reporter.finishing(final_losses, outcome.loss, done=True)
     return TransferResult(image, notes, found, outcome.stage_losses, (content_shape[1], content_shape[0]), str(device),
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, look)

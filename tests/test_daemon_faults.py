@@ -90,7 +90,7 @@ RAW_REQUESTS = {
     "truncated pixel data": ([_setup(), _chunk(bytes(CONTENT.data)[:5000])], grpc.StatusCode.INVALID_ARGUMENT,
                              ["truncated", "5000 of 23040"]),
     "extra pixel data": ([_setup(), _chunk(bytes(CONTENT.data) + bytes(STYLE.data) + b"x")],
-                         grpc.StatusCode.INVALID_ARGUMENT, ["More pixel data"]),
+                         grpc.StatusCode.INVALID_ARGUMENT, ["More data arrived than the setup declared"]),
     "unknown sample type": ([_setup(sample_type=7)], grpc.StatusCode.INVALID_ARGUMENT, ["sample type 7", "UINT16"]),
     "chunks before the setup": ([_chunk(b"abc")], grpc.StatusCode.INVALID_ARGUMENT, ["setup message"]),
     "region without a style mask": (

@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from photostyle.server.client import (AuthenticationError, CancelledError, Client, DaemonBugError, DaemonBusyError,
-                                      DaemonDiedError, DaemonSetupError, DeviceOutOfMemoryError, Image,
+                                      DaemonDiedError, DaemonError, DaemonSetupError, DeviceOutOfMemoryError, Image,
                                       InvalidMasksError, InvalidRequestError, Options, PhotoStyleClientError,
                                       StalledError, TooLargeError)
 from photostyle.server.client import errors
@@ -77,3 +77,12 @@ def test_each_kind_reaches_the_user_as_its_own_error(failing_daemon: str, kind: 
 def test_a_kind_newer_than_the_client_falls_back_to_the_status_code() -> None:
     assert errors._kind("a-kind-from-the-future") is None and errors._kind(None) is None
     assert errors._kind("too-large") is ErrorKind.TOO_LARGE
+
+
+def test_a_call_an_older_daemon_lacks_says_to_update_it(failing_daemon: str) -> None:
+    """This test daemon serves only Transfer, as a daemon from before ApplyLook does."""
+    photo = Image(4, 4, 3, "uint8", bytes(4 * 4 * 3))
+    with Client(failing_daemon) as client, pytest.raises(DaemonError) as caught:
+        client.apply_look(photo, b"LUT_3D_SIZE 2\n", ".cube")
+    assert str(caught.value) == (f"The PhotoStyle daemon at {failing_daemon} does not offer this call: it is older "
+                                 "than this client. Update PhotoStyle where the daemon runs and restart it.")

@@ -24,13 +24,14 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import PIL.Image
 import pytest
 
 from daemon_fixtures import daemon_process, running_daemon
 from gimp.chroot import (DATA_DIR, GIMP_DIR, ChrootUnavailable, chroot_python, ensure_chroot, inside, result_of,
                          start_gimp)
-from photostyle.core import PRESETS
+from photostyle.core import PRESETS, apply_look, load_look
 from photostyle.server.install import gimp as install_gimp
 from photostyle.server.client import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, Client, live_preview_scale
 from photostyle.server.install.host_packages import VENDOR_DIR, download_command, probe
@@ -60,7 +61,8 @@ def test_install_lays_out_the_plugin_folder(tmp_path: Path) -> None:
     folder = tmp_path / PLUGIN
     assert report.ok, report
     assert os.access(folder / "photostyle.py", os.X_OK)  # GIMP skips a plug-in that is not executable
-    for module in ("__init__", "capture", "dialog", "layers", "options", "pixels", "preview", "regions", "transfer"):
+    for module in ("__init__", "capture", "dialog", "layers", "looks", "options", "pixels", "preview", "regions",
+                   "transfer"):
         assert (folder / "photostyle_gimp" / f"{module}.py").is_file(), module
     assert (folder / CLIENT_PACKAGE / "server" / "client" / "launch.py").is_file()
     assert (folder / CLIENT_PACKAGE / "server" / "wire" / "photostyle_pb2.py").is_file()
@@ -297,6 +299,30 @@ def test_one_undo_removes_the_result(gimp_root: Path, daemon_address: str) -> No
     assert facts["channels_after_undo"] == facts["channels_before"]  # the regions the engine found went too
     assert facts["selection_after_undo"]  # only our step was undone, not the selection before it
     assert facts["composite_after_undo_unchanged"]
+
+
+@pytest.mark.gimp
+def test_a_kept_look_applied_to_the_layer_is_a_new_layer_one_undo_removes(gimp_root: Path,
+                                                                          daemon_address: str) -> None:
+    """The transfer with "look-file" writes the result's look (a 33³ .cube); Apply Photo Style Look
+    with that file adds above the photo's layer the engine's own apply of the whole layer (the
+    selection plays no part), leaves the layer alone, and one Ctrl+Z removes it."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "look", gui=True))
+    assert facts["transfer_status"] == "success", facts["transfer_message"]
+    assert facts["look_written"]
+    look = load_look(inside(gimp_root, facts["look_file"]))
+    assert look.lut.size == 33
+    assert facts["apply_status"] == "success", facts["apply_message"]
+    assert facts["new_layer"] == "Background (look: kept look)" and not facts["new_has_mask"]
+    assert facts["layers"] == [facts["layers_before"][0], "Background (look: kept look)", "Background"]
+    assert facts["source_unchanged"]
+    width, height = facts["size"]
+    data = inside(gimp_root, DATA_DIR)
+    photo = np.frombuffer((data / "look-photo.raw").read_bytes(), np.uint8).reshape(height, width, 4)
+    applied = np.frombuffer((data / "look-layer.raw").read_bytes(), np.uint8).reshape(height, width, 4)
+    assert np.abs(applied.astype(int) - apply_look(look, photo)).max() <= 1
+    assert facts["layers_after_undo"] == facts["layers_before"] and facts["composite_after_undo_unchanged"]
 
 
 @pytest.mark.gimp

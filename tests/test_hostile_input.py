@@ -731,7 +731,7 @@ CASES = [
     Case("a second setup", "grpc", raw(setup(), setup()), grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT,
          words=("setup",)),
     Case("a chunk past the declared bytes", "grpc", raw(setup(), chunk(PIXELS), chunk(b"x")),
-         grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT, words=("More pixel data",)),
+         grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT, words=("More data arrived than the setup declared",)),
     Case("negative seed", "grpc", raw(setup(seed=-1)), grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.OPTIONS,
          words=("seed", SEED_RANGE)),
     Case("working size 2**31-1", "grpc", raw(setup(size=2**31 - 1)), grpc.StatusCode.INVALID_ARGUMENT,

@@ -27,6 +27,7 @@ import pytest
 
 from PIL import Image
 
+from photostyle.core import apply_look, load_look
 from photostyle.server.install import krita as install_krita
 from photostyle.server.client import LIVE_PREVIEW_SIDE, Client, DaemonUnavailableError, live_preview_scale
 from photostyle.server.client.option_form import option_fields
@@ -305,6 +306,34 @@ class TestInKrita:
         colour = np.abs(styled - photo).mean()
         assert colour > 5 and luma < 0.1 * colour, (luma, colour)
         assert (tmp_path / "source_after.raw").read_bytes() == (tmp_path / "source_before.raw").read_bytes()
+
+    def test_a_runs_look_is_saved_and_applied_to_the_layer_as_a_new_layer(self, krita_home, daemon, tmp_path):
+        """Run, Save look… (a 33³ .cube), then Apply look… with that file on the photo's layer: a new
+        layer above it holding the engine's own apply of the whole layer (the selection plays no
+        part), the layer itself untouched."""
+        engine = {"preset": "preview", "engine_options": "", "preview_every": "1"}
+        record = run_krita(krita_home, tmp_path, "look", daemon, engine, [PHOTO])
+        width, height = record["size"]
+        assert record["run_status"].startswith("Done: new layer"), record["run_status"]
+        assert "The look reproduces this result within ΔE" in record["run_status"]
+        assert record["save_look_enabled"]
+        saved = Path(record["saved_look"])
+        assert record["save_status"].startswith(f"Saved the look to {saved} (ΔE "), record["save_status"]
+        look = load_look(saved)
+        assert look.lut.size == 33
+        assert record["apply_started_status"] == "Applying the look saved look.cube to “Background”…"
+        assert not record["apply_look_enabled_while_applying"]
+        assert record["apply_status"].startswith("Done: new layer “Background (look: saved look)”"), \
+            record["apply_status"]
+        names = [node["name"] for node in record["nodes_with_look"]]
+        assert names.index("Background (look: saved look)") == names.index(record["source"]) + 1
+        source = raw(tmp_path, "source_before.raw", width, height)[:, :, [2, 1, 0, 3]]  # BGRA -> RGBA
+        applied = raw(tmp_path, "look_layer.raw", width, height)[:, :, [2, 1, 0, 3]]
+        assert np.abs(applied.astype(int) - apply_look(look, source)).max() <= 1
+        assert (tmp_path / "source_after.raw").read_bytes() == (tmp_path / "source_before.raw").read_bytes()
+        # One Edit ▸ Undo removes the look's layer, and only it (Krita records adding a node as one step).
+        assert record["nodes_after"] == [node for node in record["nodes_with_look"]
+                                         if node["name"] != "Background (look: saved look)"]
 
     def test_preview_shows_a_restyled_look_and_changes_nothing(self, krita_home, daemon, tmp_path):
         photo, second = tmp_path / "coffee-large.png", tmp_path / "second-reference.png"

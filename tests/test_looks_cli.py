@@ -68,7 +68,7 @@ class TestSaveLook:
         status, out, err = run(capsys, "transfer", photos[0], reference, "-o", tmp_path / "out.png", "--preset",
                                "preview", "--save-look", tmp_path / "look.cube", "--look-size", "17")
         assert status == 0, err
-        assert "The look reproduces this result within ΔE" in out and f"Wrote the look to {tmp_path / 'look.cube'}" in out
+        assert "note: The look reproduces this result within ΔE" in err and f"Wrote the look to {tmp_path / 'look.cube'}" in out
         look = load_look(tmp_path / "look.cube")
         assert look.lut.size == 17
         # The look is the transfer's colour map: the photo through it is (nearly) the result.
@@ -88,10 +88,17 @@ class TestSaveLook:
         assert status == 2 and words in error_line(err)
         assert (tmp_path / "out.png").read_bytes() == b"old"
 
-    def test_look_size_out_of_range_is_a_usage_error(self, shoot, tmp_path, capsys):
-        with pytest.raises(SystemExit) as exit_:
-            cli.main(["transfer", "a.png", "b.png", "-o", "c.png", "--save-look", "l.cube", "--look-size", "300"])
-        assert exit_.value.code == 2 and "use 2 to 65" in capsys.readouterr().err
+    @pytest.mark.parametrize("size, words", [
+        ("300", "Look size 300 is out of range; use 0 (none) or 2 to 65."),
+        ("1", "Look size 1 is out of range; use 0 (none) or 2 to 65."),
+        ("0", "--look-size 0 asks for no look, but --save-look needs one; give --look-size 2 to 65"),
+    ])
+    def test_look_size_out_of_range_is_refused_before_any_work(self, shoot, tmp_path, capsys, size, words):
+        reference, photos = shoot
+        status, _, err = run(capsys, "transfer", photos[0], reference, "-o", tmp_path / "out.png", "--save-look",
+                             tmp_path / "l.cube", "--look-size", size)
+        assert status == 2 and words in error_line(err)
+        assert not (tmp_path / "out.png").exists() and not (tmp_path / "l.cube").exists()
 
 
 class TestApply:
@@ -204,7 +211,7 @@ class TestShoot:
         status, out, err = run(capsys, "shoot", reference, *photos, "-o", folder, "--preset", "preview",
                                "--one-look", "--key", photos[2], "--save-look", tmp_path / "shoot.cube")
         assert status == 0, err
-        assert "The look reproduces this result within ΔE" in out and "Wrote 5 of 5 photo(s)" in out
+        assert "note: img2.png: The look reproduces this result within ΔE" in err and "Wrote 5 of 5 photo(s)" in out
         look = load_look(tmp_path / "shoot.cube")
         patches = [load_image(folder / path.name)[8:24, 8:24].reshape(-1, 3) for path in photos]
         assert all(np.array_equal(patch, patches[0]) for patch in patches)  # the same colour, the same result

@@ -18,6 +18,12 @@ from photostyle.server.client import (LIVE_PREVIEW_PRESET, SELECTION_REGION, Cap
                                       DaemonUnavailableError, Image, InputError, InvalidMasksError,
                                       InvalidRequestError, Options, Progress, Queued, Region, Result, check_result,
                                       composite_preview, placed_mask, plan_regions, preset_choices, regions_to_send)
+from photostyle.core.look_files import CUBE as CUBE_KIND, HALD as HALD_KIND
+from photostyle.core.looks import DEFAULT_SIZE as DEFAULT_LOOK_SIZE
+from photostyle.server.client import LOOK_FILES, LOOK_SIZE, LookFidelity, with_look
+from photostyle.core.looks import INTERPOLATIONS as CORE_INTERPOLATIONS
+from photostyle.server.client import INTERPOLATION_CHOICES
+from photostyle.server.client.client import INTERPOLATIONS, LOOK_FORMATS
 from photostyle.server.client.option_form import HOST_SET, WIDGET_MAX, form_text, form_values, option_fields
 from photostyle.server.daemon.service import option_messages, preset_messages
 from photostyle.server.daemon.validation import Limits
@@ -387,3 +393,105 @@ def test_the_option_widgets_read_and_write_the_options_text() -> None:
     preview = option_fields(offered, "preview")
     assert "iterations" not in form_text(preview, form_values(preview, "iterations=50 keep_brightness=true"))
     assert form_values(default, "size=") == form_values(default, "")  # malformed: the preset's values
+
+
+# --- looks: keep a run's look, apply a look file to a layer ---------------------------------------
+
+CUBE = b'TITLE "look"\nLUT_3D_SIZE 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n'
+
+
+def _with_look(content: Image) -> Result:
+    return Result(painted(content), ["The look reproduces this result within ΔE 0.8 (median), 2.1 (95th "
+                                     "percentile): a LUT carries it."], 1.0, "fake:0", (content.width, content.height),
+                  look_cube=CUBE, look_fidelity=LookFidelity(0.8, 2.1))
+
+
+def test_hosts_ask_for_the_engines_usual_look_size_unless_one_is_set() -> None:
+    assert LOOK_SIZE == DEFAULT_LOOK_SIZE  # the client library has no core to read it from
+    assert with_look(Options("default", size=256)) == Options("default", size=256, look_size=LOOK_SIZE)
+    assert with_look(Options(look_size=65)) == Options(look_size=65)
+    assert set(LOOK_FILES) == set(LOOK_FORMATS) == {CUBE_KIND, HALD_KIND}  # what the daemon reads
+    assert set(INTERPOLATION_CHOICES) == set(INTERPOLATIONS) == set(CORE_INTERPOLATIONS)
+
+
+def test_a_runs_look_can_be_saved_and_only_as_a_cube(tmp_path) -> None:
+    control, host, loop, client = connected(client=FakeClient(scripts=[Script(result=_with_look)]))
+    control.save_look(str(tmp_path / "early.cube"))
+    assert host.statuses[-1] == ("There is no look to save: Run first (the daemon sends the result's look with it).",
+                                 True)
+    assert not host.state.look
+    control.run(with_look(Options()))
+    loop.pump(lambda: not host.state.running)
+    assert client.sent[0].options.values["look_size"] == LOOK_SIZE and host.state.look
+    assert control.look.file_name == "rocket look.cube"
+    control.save_look(str(tmp_path / "rocket look.cube"))
+    assert (tmp_path / "rocket look.cube").read_bytes() == CUBE
+    assert host.statuses[-1] == (f"Saved the look to {tmp_path / 'rocket look.cube'} (ΔE 0.8 median, 2.1 at the 95th "
+                                 "percentile). Apply look… puts it on other layers.", False)
+    control.save_look(str(tmp_path / "no suffix"))
+    assert (tmp_path / "no suffix.cube").read_bytes() == CUBE
+    control.save_look(str(tmp_path / "look.png"))
+    assert "Save the look as a .cube file (not look.png)" in host.status and host.statuses[-1][1]
+    assert not (tmp_path / "look.png").exists()
+    control.save_look(str(tmp_path / "no such folder" / "look.cube"))
+    assert host.status.startswith(f"Cannot write the look to {tmp_path / 'no such folder' / 'look.cube'}")
+    assert not (tmp_path / "no such folder").exists()
+
+
+def test_a_run_without_a_look_leaves_nothing_to_save() -> None:
+    control, host, loop, client = connected(client=FakeClient(scripts=[Script(result=_with_look), Script()]))
+    control.run(with_look(Options()))
+    loop.pump(lambda: not host.state.running)
+    control.run(Options())  # an older daemon, say: its result carries no look
+    loop.pump(lambda: not host.state.running and len(host.delivered) == 2)
+    assert control.look is None and not host.state.look
+
+
+def test_a_look_file_applied_to_the_layer_becomes_a_new_layer(tmp_path) -> None:
+    (tmp_path / "teal.cube").write_bytes(CUBE)
+    control, host, loop, client = connected()
+    control.apply_look(str(tmp_path / "teal.cube"), "tetrahedral")
+    assert host.state.applying and not host.states[-1].running
+    assert host.status == "Applying the look teal.cube to “Background”…"
+    loop.pump(lambda: not host.state.applying)
+    [applied] = client.applied
+    assert (applied.image, applied.look, applied.look_kind, applied.interpolation) == (host.layer.image, CUBE,
+                                                                                      ".cube", "tetrahedral")
+    [(layer, image, name)] = host.look_layers
+    assert layer is host.layer and image == painted(host.layer.image) and name == "Background (look: teal)"
+    assert host.status.startswith("Done: new layer “Background (look: teal)” (the look applied in ")
+    assert client.sent == []  # no transfer: the look alone
+
+
+@pytest.mark.parametrize("case, words", [
+    ("not a look", "photo.jpg is not a look file; choose a .cube 3D LUT or a Hald CLUT .png."),
+    ("missing", "Cannot read the look file"),
+    ("empty", "is empty; export the look again."),
+    ("malformed", "The look file as a 2³ LUT"),
+    ("wrong answer", "The daemon answered the look with a 2×2 4-channel uint8 image for a 4×3 4-channel uint8 one"),
+    ("no layer", "Select the layer to apply the look to."),
+])
+def test_a_look_that_cannot_be_applied_says_why_and_adds_nothing(tmp_path, case, words) -> None:
+    (tmp_path / "look.cube").write_bytes(CUBE)
+    (tmp_path / "empty.cube").write_bytes(b"")
+    control, host, loop, client = connected()
+    path = {"not a look": "photo.jpg", "missing": "gone.cube", "empty": "empty.cube"}.get(case, "look.cube")
+    if case == "malformed":
+        client.apply_error = InvalidRequestError("The look file as a 2³ LUT is damaged; export it again.")
+    if case == "wrong answer":
+        client.apply_answer = lambda image: painted(Image(2, 2, 4, "uint8", b""))
+    if case == "no layer":
+        host.layer_error = InputError("Select the layer to apply the look to.")
+    control.apply_look(str(tmp_path / path))
+    loop.pump(lambda: not host.state.applying)
+    assert words in host.status and host.statuses[-1][1] and host.look_layers == []
+    assert len(client.applied) == (1 if case in ("malformed", "wrong answer") else 0)
+
+
+def test_no_look_is_applied_during_a_run() -> None:
+    control, host, loop, client = connected(client=FakeClient(default=Script(seconds=10)))
+    control.run(Options())
+    control.apply_look("look.cube")
+    assert not host.state.applying and client.applied == []
+    control.cancel()
+    loop.pump(lambda: not host.state.running)

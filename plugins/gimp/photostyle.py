@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""PhotoStyle for GIMP 3: Filters ▸ Artistic ▸ Photo Style Transfer…
+"""PhotoStyle for GIMP 3: Filters ▸ Artistic ▸ Photo Style Transfer… and Filters ▸ Colors ▸ Apply
+Photo Style Look…
 
 The entry GIMP runs (it requires plug-ins/photostyle/photostyle.py): registration of
-`plug-in-photostyle-transfer` and its run, which maps what goes wrong to the PDB's statuses. The
+`plug-in-photostyle-transfer` and `plug-in-photostyle-apply-look`, and their runs, which map what
+goes wrong to the PDB's statuses. The
 plug-in itself is the package photostyle_gimp beside this file (see its docstring). Everything
 the dialog sets is also a procedure argument, so scripts and batch mode can call the procedure
 non-interactively. It registers even when GIMP's Python lacks grpc, and then says how to get it.
@@ -30,17 +32,21 @@ sys.path[:0] = [str(PLUGIN_DIR / "vendor"), str(PLUGIN_DIR)]
 from photostyle_gimp.options import add_option_arguments, add_preset_argument  # noqa: E402  (needs no grpc)
 
 try:
-    from photostyle.server.client import (DEFAULT_REGION_CHOICE, REGION_CHOICES, InputError, InvalidRequestError,
-                                          PhotoStyleClientError)
+    from photostyle.server.client import (DEFAULT_REGION_CHOICE, INTERPOLATION_CHOICES, REGION_CHOICES, InputError,
+                                          InvalidRequestError, PhotoStyleClientError)
     from photostyle_gimp.dialog import run_dialog
+    from photostyle_gimp.looks import apply_look, run_look_dialog
     from photostyle_gimp.transfer import transfer
 except ImportError as error:  # GIMP's Python lacks grpc/protobuf: register anyway, explain when run
     IMPORT_ERROR = error
-    REGION_CHOICES, DEFAULT_REGION_CHOICE = {"auto": "Automatic"}, "auto"  # the modes live in the client library
+    # The choices live in the client library.
+    REGION_CHOICES, DEFAULT_REGION_CHOICE = {"auto": "Automatic"}, "auto"
+    INTERPOLATION_CHOICES = {"trilinear": "Trilinear"}
 else:
     IMPORT_ERROR = None
 
 PROCEDURE = "plug-in-photostyle-transfer"
+APPLY_LOOK = "plug-in-photostyle-apply-look"
 _RW = GObject.ParamFlags.READWRITE
 
 
@@ -49,9 +55,11 @@ class PhotoStyle(Gimp.PlugIn):
         return False
 
     def do_query_procedures(self) -> list[str]:
-        return [PROCEDURE]
+        return [PROCEDURE, APPLY_LOOK]
 
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
+        if name == APPLY_LOOK:
+            return _apply_look_procedure(self, name)
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         procedure.set_image_types("RGB*, GRAY*")
         procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
@@ -73,7 +81,30 @@ class PhotoStyle(Gimp.PlugIn):
         procedure.add_choice_argument("regions", "Re_gions", "How regions of the photo and the reference are paired",
                                       _choice(REGION_CHOICES), DEFAULT_REGION_CHOICE, _RW)
         add_option_arguments(procedure, _RW)
+        procedure.add_file_argument("look-file", "Save the _look to",
+                                    "Also keep the result's look as a .cube 3D LUT (Apply Photo Style Look, graders "
+                                    "and `photostyle apply` put it on other photos); empty: none",
+                                    Gimp.FileChooserAction.SAVE, True, None, _RW)
         return procedure
+
+
+def _apply_look_procedure(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
+    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_apply_look, None)
+    procedure.set_image_types("RGB*, GRAY*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+    procedure.set_menu_label("Apply Photo Style _Look...")
+    procedure.add_menu_path("<Image>/Filters/Colors")
+    procedure.set_documentation(
+        "Recolour the layer with a look file (a 3D LUT) as a new layer above it",
+        "A .cube 3D LUT or a Hald CLUT .png (a look kept by Photo Style Transfer, or any grader's), applied by "
+        "the PhotoStyle daemon to the whole layer in a moment; the result is a new layer above it, in one undo "
+        "step, and the layer itself is not changed.", name)
+    procedure.set_attribution("PhotoStyle", "PhotoStyle", "2026")
+    procedure.add_file_argument("look-file", "_Look file", "A .cube 3D LUT or a Hald CLUT .png",
+                                Gimp.FileChooserAction.OPEN, False, None, _RW)
+    procedure.add_choice_argument("interpolation", "_Interpolation", "How colours between the look's lattice "
+                                  "points are found", _choice(INTERPOLATION_CHOICES), "trilinear", _RW)
+    return procedure
 
 
 def _choice(items: dict[str, str]) -> Gimp.Choice:
@@ -89,10 +120,7 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
         return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, "Photo Style Transfer works on one layer: "
                         "select a single layer (not a channel or a layer mask) and try again.")
     if IMPORT_ERROR is not None:
-        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, (
-            f"GIMP's Python cannot load the PhotoStyle client ({IMPORT_ERROR}); it needs grpcio and protobuf. "
-            "On Debian/Ubuntu run `sudo apt install python3-grpcio python3-protobuf`; elsewhere run "
-            "`photostyle plugins install gimp` again, which says what to do for your GIMP."))
+        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, _missing_client())
     if run_mode == Gimp.RunMode.INTERACTIVE and not run_dialog(procedure, config, image, drawables[0]):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     try:
@@ -106,6 +134,32 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
     finally:
         Gimp.progress_end()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+
+
+def run_apply_look(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image,
+                   drawables: list[Gimp.Drawable], config: Gimp.ProcedureConfig, data: object) -> Gimp.ValueArray:
+    if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
+        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, "Apply Photo Style Look works on one layer: "
+                        "select a single layer (not a channel or a layer mask) and try again.")
+    if IMPORT_ERROR is not None:
+        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, _missing_client())
+    if run_mode == Gimp.RunMode.INTERACTIVE and not run_look_dialog(procedure, config):
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+    try:
+        apply_look(image, drawables[0], config)
+    except (InputError, InvalidRequestError) as error:  # the file is no look, or one the daemon cannot read
+        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"Apply Photo Style Look: {error}")
+    except PhotoStyleClientError as error:
+        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, f"Apply Photo Style Look: {error}")
+    finally:
+        Gimp.progress_end()
+    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+
+
+def _missing_client() -> str:
+    return (f"GIMP's Python cannot load the PhotoStyle client ({IMPORT_ERROR}); it needs grpcio and protobuf. "
+            "On Debian/Ubuntu run `sudo apt install python3-grpcio python3-protobuf`; elsewhere run "
+            "`photostyle plugins install gimp` again, which says what to do for your GIMP.")
 
 
 def _failure(procedure: Gimp.Procedure, status: Gimp.PDBStatusType, message: str) -> Gimp.ValueArray:

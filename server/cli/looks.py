@@ -10,31 +10,34 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Mapping
 
-from photostyle.core import (Look, PhotoStyleError, Recipe, apply_look, check_look_path, fit_look, load_image,
-                             load_look, save_image, save_look, transfer)
+from photostyle.core import (Look, PhotoStyleError, Recipe, TransferOptions, TransferResult, apply_look,
+                             check_look_path, load_image, load_look, save_image, save_look, transfer)
 from photostyle.core.looks import DEFAULT_SIZE, INTERPOLATIONS, MAX_FIT_SIZE, MIN_FIT_SIZE
 
 from . import batch
 from .progress_bar import ProgressBar
 
 
-def look_size(text: str) -> int:
-    """--look-size: a lattice size `fit_look` makes, refused by argparse (exit 2) otherwise."""
-    size = int(text) if text.isdigit() else 0
-    if not MIN_FIT_SIZE <= size <= MAX_FIT_SIZE:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a look size; use {MIN_FIT_SIZE} to {MAX_FIT_SIZE} "
-                                         f"(17, 33 or 65 are usual)")
-    return size
-
-
-def add_save_look_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+def add_save_look_argument(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--save-look", metavar="FILE",
-                        help=f"also keep {what} as a 3D LUT: FILE.cube (any grading tool) or FILE.png (a Hald CLUT)")
-    parser.add_argument("--look-size", type=look_size, default=DEFAULT_SIZE, metavar="N",
-                        help=f"the look's lattice size, N×N×N (default: {DEFAULT_SIZE})")
+                        help=f"also keep {what} as a 3D LUT: FILE.cube (any grading tool) or FILE.png (a Hald CLUT); "
+                             f"its lattice is --look-size (default: {DEFAULT_SIZE})")
+
+
+def with_look(args: argparse.Namespace, options: TransferOptions) -> TransferOptions:
+    """`options` asking the engine for the result's look where the command keeps it (--save-look,
+    --one-look): at --look-size, or DEFAULT_SIZE when that is unset."""
+    if not (getattr(args, "save_look", None) or getattr(args, "one_look", False)):
+        return options
+    if options.look_size == 0:
+        raise PhotoStyleError(f"--look-size 0 asks for no look, but {'--save-look' if args.save_look else '--one-look'} "
+                              f"needs one; give --look-size {MIN_FIT_SIZE} to {MAX_FIT_SIZE} or leave it out "
+                              f"({DEFAULT_SIZE}).")
+    return options if options.look_size else replace(options, look_size=DEFAULT_SIZE)
 
 
 def add_interpolation_argument(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +60,7 @@ def add_commands(commands: argparse._SubParsersAction, add_engine_options: Calla
                             "comes out the same in all of them (and the set takes seconds)")
     shoot.add_argument("--key", metavar="PHOTO", help="with --one-look, the photo whose transfer gives the look "
                                                       "(default: the first photo)")
-    add_save_look_arguments(shoot, "the shoot's one look (with --one-look)")
+    add_save_look_argument(shoot, "the shoot's one look (with --one-look)")
     add_interpolation_argument(shoot)
     add_engine_options(shoot)
 
@@ -74,15 +77,15 @@ def check_save_look(args: argparse.Namespace, inputs: Mapping[str, str | Path], 
                                   f"{Path(args.save_look).with_suffix('.cube')}.")
 
 
-def keep_look(args: argparse.Namespace, photo, result) -> Look:
-    """Fit the look of `result` (the transfer of `photo`), say how faithful it is, and save it
-    when --save-look asks."""
-    look = fit_look(photo, result, size=args.look_size, title=Path(args.save_look or "look").stem)
-    print(look.fidelity.note)
+def keep_look(args: argparse.Namespace, result: TransferResult) -> Look:
+    """The look the engine fitted to `result` (see `with_look`), saved when --save-look asks."""
+    if result.look is None:
+        raise PhotoStyleError("The daemon returned no look with the result: it predates looks. Update PhotoStyle "
+                              "where the daemon runs, or transfer without --server.")
     if args.save_look:
-        save_look(args.save_look, look)
-        print(f"Wrote the look to {args.save_look} ({look.lut.size}³ LUT).")
-    return look
+        save_look(args.save_look, replace(result.look, title=Path(args.save_look).stem))
+        print(f"Wrote the look to {args.save_look} ({result.look.lut.size}³ LUT).")
+    return result.look
 
 
 def apply_command(args: argparse.Namespace) -> int:
@@ -117,7 +120,7 @@ def shoot_command(args: argparse.Namespace, recipe: Recipe) -> int:
         key_photo = load_image(key)
         result = transfer(key_photo, reference, None, recipe, progress=bar.one_of(0, steps, f"key photo {key.name}"))
         _print_notes(key, result.notes)
-        look = keep_look(args, key_photo, result.image)
+        look = keep_look(args, result)
 
         def work(index: int, job: batch.Job) -> list[str]:
             notes = save_image(job.output, apply_look(look, load_image(job.photo), args.interpolation))

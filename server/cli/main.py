@@ -86,7 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-regions", metavar="DIR",
                      help="with --regions auto, write the regions found as grey masks DIR/content-auto-1.png, "
                           "DIR/style-auto-1.png, ... (DIR is created)")
-    look_commands.add_save_look_arguments(run, "the result's look")
+    look_commands.add_save_look_argument(run, "the result's look")
     _add_engine_options(run)
     add_server_options(run)
 
@@ -128,7 +128,7 @@ def _options(args: argparse.Namespace) -> TransferOptions:
 
 def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namespace) -> None:
     """Check what the arguments decide, then read the images, run the transfer and write the result."""
-    options = _options(args)
+    options = look_commands.with_look(args, _options(args))
     remote = bool(getattr(args, "server", None))
     recipe = None if remote else check_options(options)  # a daemon checks its jobs itself, with its limits
     output_path = Path(args.output)
@@ -161,7 +161,7 @@ def _run(content_path: str | Path, style_path: str | Path, args: argparse.Namesp
     if regions_dir:
         _save_regions(Path(regions_dir), result.regions)
     if save_look:
-        look_commands.keep_look(args, content, result.image)
+        look_commands.keep_look(args, result)
 
 
 def _inputs(content_path: str | Path, style_path: str | Path, args: argparse.Namespace) -> dict[str, str | Path]:
@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "apply":
             return look_commands.apply_command(args)
         if args.command == "shoot":
-            return look_commands.shoot_command(args, check_options(_options(args)))
+            return look_commands.shoot_command(args, check_options(look_commands.with_look(args, _options(args))))
         if args.command == "demo":
             examples = resources.files("photostyle.server.cli.examples")
             with resources.as_file(examples / DEMO_CONTENT) as content, resources.as_file(examples / DEMO_STYLE) as style:

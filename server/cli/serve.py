@@ -12,13 +12,15 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from photostyle.core import (Cancelled, PhotoStyleError, Progress, RegionPair, TransferOptions, TransferResult,
-                             check_regions)
+from photostyle.core import (Cancelled, Fidelity, PhotoStyleError, Progress, RegionPair, TransferOptions,
+                             TransferResult, check_regions)
+from photostyle.core.look_files import CUBE, look_from_bytes
 from photostyle.core.options import check_values
 from photostyle.core.progress import ProgressCallback
 
@@ -182,9 +184,13 @@ class RemoteTransfer:
             raise PhotoStyleError(str(exc)) from None
         found = [RegionPair(r.name, array_from_image(r.content_mask)[:, :, 0], array_from_image(r.style_mask)[:, :, 0])
                  for r in result.regions]
+        look = None
+        if result.look_cube:
+            look = replace(look_from_bytes(result.look_cube, CUBE, "The daemon's look"),
+                           fidelity=Fidelity(result.look_fidelity.median, result.look_fidelity.p95))
         return TransferResult(array_from_image(result.image), result.notes, regions=found,
                               working_size=result.working_size, device=f"{result.device} (daemon)",
-                              seconds=result.seconds)
+                              seconds=result.seconds, look=look)
 
 
 def _mask8(mask: np.ndarray) -> np.ndarray:

@@ -3,8 +3,9 @@
 Shared by `photostyle transfer --server` and the GIMP and Krita plug-ins, which vendor this
 folder as-is: it needs only grpcio (>= 1.51) and protobuf (>= 4.21), and imports relatively.
 The plug-ins' shared logic lives here too, in pure Python: `Controller` (what Preview, Run and
-Cancel do, over the `ClientProtocol` a fake can stand in for), `composite_preview`,
-`regions_to_send`, `placed_mask` and `check_result`.
+Cancel do, and Save look / Apply look, over the `ClientProtocol` a fake can stand in for),
+`composite_preview`, `regions_to_send`, `placed_mask`, `check_result`, and `looks` (look files in
+the hosts: `with_look`, `read_look`, `write_look`, `apply_look_file`, `look_layer_name`).
 
     from photostyle.server.client import Client, Image, Options
     with Client("127.0.0.1:50151") as client:
@@ -15,12 +16,14 @@ Cancel do, over the `ClientProtocol` a fake can stand in for), `composite_previe
 
 from .client import Client, Options, TransferCall
 from .errors import (AuthenticationError, CancelledError, DaemonBugError, DaemonBusyError, DaemonDiedError,
-                     DaemonError, DaemonSetupError, DaemonUnavailableError, DeviceOutOfMemoryError, InvalidMasksError,
-                     InvalidRequestError, PhotoStyleClientError, StalledError, TooLargeError)
-from .events import Event, Preview, Progress, Queued, Result
+                     DaemonError, DaemonSetupError, DaemonUnavailableError, DeviceOutOfMemoryError, InputError,
+                     InvalidMasksError, InvalidRequestError, PhotoStyleClientError, StalledError, TooLargeError)
+from .events import Event, LookFidelity, Preview, Progress, Queued, Result
 from photostyle.server.wire.images import EncodedImage, Image, Region
-from .controller import (Capture, Controller, Delivery, Host, InputError, Loop, PreviewHost, State, explain,
-                         preset_choices, status_text)
+from .controller import (Capture, Controller, Delivery, Host, LayerCapture, Loop, LookHost, PreviewHost, State,
+                         explain, preset_choices, status_text)
+from .looks import (INTERPOLATION_CHOICES, LOOK_FILES, LOOK_SIZE, KeptLook, apply_look_file, kept_look, look_kind,
+                    look_layer_name, read_look, saved_look_path, with_look, write_look)
 from .host_pixels import check_result, composite_preview, placed_mask
 from .live_preview import LIVE_PREVIEW_PRESET, LIVE_PREVIEW_SIDE, live_preview_options, live_preview_scale
 from .protocol import CallProtocol, ClientProtocol, Connector
@@ -37,5 +40,7 @@ __all__ = [
     "DEFAULT_REGION_CHOICE", "REGION_CHOICES", "SELECTION_REGION", "RegionPlan", "check_found_regions",
     "is_auto_region", "plan_regions", "regions_to_send",
     "CallProtocol", "Capture", "ClientProtocol", "Connector", "Controller", "Delivery", "Host", "InputError", "Loop", "PreviewHost",
-    "State", "check_result", "composite_preview", "explain", "placed_mask", "preset_choices", "status_text",
+    "State", "LayerCapture", "LookHost", "LookFidelity", "LOOK_FILES", "LOOK_SIZE", "KeptLook", "apply_look_file",
+    "kept_look", "look_kind", "look_layer_name", "read_look", "with_look", "write_look", "INTERPOLATION_CHOICES",
+    "saved_look_path", "check_result", "composite_preview", "explain", "placed_mask", "preset_choices", "status_text",
 ]

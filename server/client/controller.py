@@ -9,8 +9,10 @@ ignored); Preview refused while a Run is in flight (the daemon runs one job at a
 the daemon's capabilities (presets, the preview's minimum side) fetched first when a preview
 needs them; a shown preview refreshed when the inputs change (or every preview, for a host whose
 policy is `auto_preview`); every error shown with the client's sentence; a result checked
-before the host may write it. Daemon calls run on worker threads and report back through
-`Loop.post`, so the host's UI never blocks; the host is only ever called on its UI thread.
+before the host may write it; and the looks a host keeps and applies (the last Run's look for
+Save look, a look file applied to a layer through a `LookHost`, see `looks`). Daemon calls run
+on worker threads and report back through `Loop.post`, so the host's UI never blocks; the host
+is only ever called on its UI thread.
 Pure Python, like the rest of the client library: tests drive it with a fake client.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import partial
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -27,19 +30,16 @@ from photostyle.server.wire.contract import CANCELLED_MESSAGE
 from photostyle.server.wire.images import EncodedImage, Image, Region
 
 from .client import Options
-from .errors import CancelledError, DaemonUnavailableError, PhotoStyleClientError
+from .errors import CancelledError, DaemonUnavailableError, InputError, PhotoStyleClientError
 from .events import Event, Preview, Progress, Queued, Result
 from .host_pixels import check_result, composite_preview
 from .live_preview import live_preview_options
+from .looks import KeptLook, apply_look_file, kept_look, look_kind, look_layer_name, write_look
 from .protocol import CallProtocol, ClientProtocol, Connector
 from .regions import RegionPlan
 
 #: How long the inputs must stay unchanged before a preview follows them.
 REFRESH_DELAY_S = 0.3
-
-
-class InputError(Exception):
-    """Something in the host's document or choices that the user can fix; the message says how."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ class State:
 
     running: bool  # a Run, until its result is in the document (Run and Preview refused meanwhile)
     previewing: bool  # a live preview, or one waiting for the daemon to answer
+    applying: bool = False  # a look being applied to a layer, until its layer is in the document
+    look: bool = False  # the last Run's result carried a look, which Save look writes
 
     @property
     def can_cancel(self) -> bool:
@@ -128,6 +130,26 @@ class Host(PreviewHost, Protocol):
 
     def show_progress(self, text: str, fraction: float | None) -> None:
         """A run's progress: what the engine does, and how much is done (None: unknown)."""
+
+
+@dataclass(frozen=True)
+class LayerCapture:
+    """A whole layer at its depth, read for a look to be applied to it (the selection plays no part)."""
+
+    image: Image
+    layer_name: str
+    context: object = None  # the host's own record of where the new layer goes
+
+
+class LookHost(Host, Protocol):
+    """A host that also applies look files to layers (Krita's docker)."""
+
+    def capture_layer(self) -> LayerCapture:
+        """Read the active layer whole; InputError saying what to fix; changes nothing."""
+
+    def add_look_layer(self, layer: LayerCapture, image: Image, name: str) -> None:
+        """Add `image` (checked: the layer's size and depth) as a new layer `name` above the layer
+        captured, leaving that layer as it was; raise, changing nothing, when it cannot."""
 
 
 class Loop(Protocol):
@@ -202,10 +224,13 @@ class Controller:
         self._cancel_refresh: Callable[[], None] | None = None
         self._workers: list[threading.Thread] = []
         self._closed = False
+        self.look: KeptLook | None = None  # the last Run's look, for Save look
+        self._applying = False
 
     @property
     def state(self) -> State:
-        return State(running=self._run is not None, previewing=self._preview is not None or self._preview_wanted)
+        return State(running=self._run is not None, previewing=self._preview is not None or self._preview_wanted,
+                     applying=self._applying, look=self.look is not None)
 
     # What the host's controls call -------------------------------------------------------------
 
@@ -261,6 +286,35 @@ class Controller:
         self._host.say(f"Restyling {capture.subject} like {capture.reference_name} "
                        f"(regions: {capture.regions_sent()}).")
         self._start(self._run)
+
+    def save_look(self, path: str) -> None:
+        """Write the last Run's look to `path` (a .cube file), saying where or what went wrong."""
+        if self.look is None:
+            self._host.say("There is no look to save: Run first (the daemon sends the result's look with it).",
+                           error=True)
+            return
+        try:
+            path = write_look(self.look, path)
+        except InputError as error:
+            self._host.say(explain(error), error=True)
+            return
+        self._host.say(f"Saved the look to {path} ({self.look.summary}). Apply look… puts it on other layers.")
+
+    def apply_look(self, path: str, interpolation: str = "trilinear") -> None:
+        """Apply the look file at `path` to the whole active layer on the daemon, off the UI thread,
+        and have the `LookHost` add the result as a new layer; refused during a Run or another apply."""
+        if self._closed or self._run is not None or self._applying:
+            return
+        try:
+            look_kind(path)
+            layer = self._host.capture_layer()
+        except Exception as error:  # noqa: BLE001 - never out of a host's slot
+            self._host.say(explain(error), error=True)
+            return
+        self._applying = True
+        self._show_state()
+        self._host.say(f"Applying the look {Path(path).name} to “{layer.layer_name}”…")
+        self._work(lambda: self._apply_worker(layer, path, interpolation))
 
     def cancel(self) -> None:
         """Stop the Run (the daemon stops within about a second), or else the preview."""
@@ -389,6 +443,34 @@ class Controller:
             return
         post(partial(self._on_result, job, result, picture))
 
+    def _apply_worker(self, layer: LayerCapture, path: str, interpolation: str) -> None:
+        started = time.monotonic()
+        client = None
+        try:
+            client = self._client_now(True, lambda seconds: self._loop.post(partial(self._on_starting, None, seconds)))
+            image = apply_look_file(client, layer.image, path, interpolation)
+        except Exception as error:  # noqa: BLE001 - reported, never out of a worker
+            if isinstance(error, DaemonUnavailableError) and client is not None:
+                self._forget(client)
+            self._loop.post(partial(self._on_applied, layer, path, error, 0.0))
+            return
+        self._loop.post(partial(self._on_applied, layer, path, image, time.monotonic() - started))
+
+    def _on_applied(self, layer: LayerCapture, path: str, outcome: Image | Exception, seconds: float) -> None:
+        self._applying = False
+        if self._closed:
+            return
+        name = look_layer_name(layer.layer_name, path)
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            self._host.add_look_layer(layer, outcome, name)
+        except Exception as error:  # noqa: BLE001 - never out of a host's slot
+            self._host.say(f"The look was not applied: {explain(error)}", error=True)
+        else:
+            self._host.say(f"Done: new layer “{name}” (the look applied in {seconds:.1f} s).")
+        self._show_state()
+
     def _current(self, job: _Job | None) -> bool:
         return job is not None and job in (self._run, self._preview) and not self._closed
 
@@ -472,6 +554,7 @@ class Controller:
         if job is not self._run:
             return
         self._run = None
+        self.look = kept_look(result, job.capture.reference_name)
         found = f" Regions found: {', '.join(region.name for region in result.regions)}." if result.regions else ""
         self._host.show_progress("done", 1.0)
         self._host.say(f"Done: new layer “{layer_name}” ({result.seconds:.0f} s on {result.device}).{found}"

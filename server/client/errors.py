@@ -20,6 +20,10 @@ class PhotoStyleClientError(Exception):
         self.details = details
 
 
+class InputError(Exception):
+    """Something in the host's document, choices or files that the user can fix; the message says how."""
+
+
 class DaemonUnavailableError(PhotoStyleClientError):
     """No daemon answers at the address (not running, wrong port, TLS mismatch, shutting down)."""
 
@@ -118,6 +122,9 @@ def from_rpc_error(error: grpc.Call, where: str, job_started: bool) -> PhotoStyl
             f"address, port and TLS settings. ({details})", details)
     if code == grpc.StatusCode.CANCELLED and (not details or "Locally cancelled" in details):
         return CancelledError(CANCELLED_MESSAGE, details)
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return DaemonError(f"The PhotoStyle daemon at {where} does not offer this call: it is older than this "
+                           "client. Update PhotoStyle where the daemon runs and restart it.", details)
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return AuthenticationError(details or "The daemon refused this client's token.", details)
     return _BY_CODE.get(code, DaemonError)(details or f"The daemon failed with {code.name}.", details)

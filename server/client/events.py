@@ -37,12 +37,23 @@ class Preview:
 
 
 @dataclass(frozen=True)
+class LookFidelity:
+    """How closely a result's look reproduces it: ΔE2000 per pixel, its median and 95th percentile
+    (about 2 is just noticeable; above about 5 it shows at a glance)."""
+
+    median: float
+    p95: float
+
+
+@dataclass(frozen=True)
 class Result:
     """The restyled layer: the content's size, channels and sample type (grey comes back RGB).
 
     `regions`: the regions the engine found ("auto: 1", ...) when asked for automatic regions and
     given none, so the user can see or reuse them; masks are 1-channel "uint8" Images at the
     content's and the style's full size (soft, adding up to about 255 at each pixel).
+    `look_cube`: the result's look as a .cube file's bytes when the options asked for one
+    (look_size), else empty; `look_fidelity` says how closely it reproduces the result.
     """
 
     image: Image
@@ -51,6 +62,8 @@ class Result:
     device: str
     working_size: tuple[int, int]  # width, height the engine optimised at
     regions: list[Region] = field(default_factory=list)
+    look_cube: bytes = b""
+    look_fidelity: LookFidelity | None = None
 
 
 Event = Queued | Progress | Preview | Result

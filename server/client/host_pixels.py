@@ -28,7 +28,7 @@ def composite_preview(content: Image, styled: Image, selection: Image | None) ->
     blended at soft edges and laid over the photo's own transparency ("over"), as the new layer
     with its selection mask will look. All three are the preview's size; `content` and `styled`
     are 8-bit RGBA, `selection` 8-bit coverage or None (all of it restyled)."""
-    _check_image(styled, content, "the preview")
+    check_image(styled, content, "the preview")
     if selection is None:
         return styled
     if (selection.width, selection.height, selection.channels) != (content.width, content.height, 1):
@@ -73,13 +73,13 @@ def check_result(result: Result, content: Image, style_size: tuple[int, int] | N
     """Raise DaemonError unless the result fits what was sent: the image at the content's size,
     channels and sample type, and every found region's masks at the content's and the style's
     size (`style_size` None: not known, not checked). Call it before changing the document."""
-    _check_image(result.image, content, "the job")
+    check_image(result.image, content, "the job")
     check_found_regions(result.regions, (content.width, content.height), style_size)
 
 
-def _check_image(image: Image, content: Image, what: str) -> None:
+def check_image(image: Image, content: Image, what: str) -> None:
     """Raise DaemonError unless `image` is what the daemon answers for `content` (its size and
-    sample type; RGB or RGBA)."""
+    sample type; RGB or RGBA): a transfer's result, a preview's, or a look applied to it."""
     expected = (content.width, content.height, _RESULT_CHANNELS[content.channels], content.sample_type)
     if (image.width, image.height, image.channels, image.sample_type) != expected:
         raise DaemonError(f"The daemon answered {what} with a {_layout(image)} image for a {_layout(content)} one "

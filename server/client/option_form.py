@@ -19,8 +19,8 @@ from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.options import OptionValueError, format_options, parse_options, parse_value
 
 #: Options the hosts set with widgets of their own (preset, regions) or themselves (the live
-#: preview's cadence and size): never in the form.
-HOST_SET = frozenset({"preset", "regions", "preview_every", "preview_size"})
+#: preview's cadence and size, the look a run keeps: `looks.with_look`): never in the form.
+HOST_SET = frozenset({"preset", "regions", "preview_every", "preview_size", "look_size"})
 #: Spin boxes hold 32-bit integers (Qt's QSpinBox; GTK's doubles lose whole numbers beyond 2^53).
 WIDGET_MAX = 2**31 - 1
 

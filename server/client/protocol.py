@@ -37,6 +37,10 @@ class ClientProtocol(Protocol):
                  options: Options | None = None) -> CallProtocol:
         """Start a transfer."""
 
+    def apply_look(self, image: Image, look: bytes, look_kind: str, interpolation: str = "trilinear",
+                   timeout: float | None = None) -> Image:
+        """`image` recoloured by a look file's bytes (".cube" or ".png") on the daemon; blocks."""
+
     def close(self) -> None:
         """Let go of the connection."""
 

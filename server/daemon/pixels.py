@@ -7,7 +7,7 @@ arrive, so a bad upload is refused before it reaches the engine.
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Iterator
+from typing import Iterator, Union
 
 import numpy as np
 
@@ -20,11 +20,13 @@ from photostyle.server.wire.contract import ErrorKind
 
 from .validation import Blob, Limits, image_too_large, invalid
 
+#: A streamed call's requests: a setup first, then chunks (a Transfer's or an ApplyLook's).
+Request = Union[pb.TransferRequest, pb.ApplyLookRequest]
 #: Encoded files by the encoding that declares them: name and signature.
 _FORMATS = {pb.ENCODING_PNG: ("PNG", PNG_MAGIC), pb.ENCODING_JPEG: ("JPEG", JPEG_MAGIC)}
 
 
-def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[bytearray]:
+def receive(requests: Iterator[Request], blobs: list[Blob]) -> list[bytearray]:
     """Read every blob's bytes from the rest of the request stream; return as soon as the last
     declared byte has arrived, whether or not the client has closed its side of the stream (a
     client may keep it open until it has the result). `expect_end` reads what follows."""
@@ -39,20 +41,20 @@ def receive(requests: Iterator[pb.TransferRequest], blobs: list[Blob]) -> list[b
                                    "the setup declares.")
 
 
-def expect_end(requests: Iterator[pb.TransferRequest]) -> None:
+def expect_end(requests: Iterator[Request]) -> None:
     """Wait for the end of a request stream whose pixels have all arrived: anything more is refused."""
     for request in requests:
         _add(Reassembly([]), request)
 
 
-def _add(upload: Reassembly, request: pb.TransferRequest) -> None:
+def _add(upload: Reassembly, request: Request) -> None:
     if request.WhichOneof("part") != "chunk":
         raise invalid(ErrorKind.INPUT, "Only chunk messages may follow the setup; send the setup once, first.")
     try:
         upload.add(request.chunk.data)
     except ChunkOverflow:
-        raise invalid(ErrorKind.INPUT, "More pixel data arrived than the setup declared; send exactly "
-                                       "size_bytes per image.") from None
+        raise invalid(ErrorKind.INPUT, "More data arrived than the setup declared; send exactly the bytes it "
+                                       "declares (size_bytes per image, look_bytes for a look file).") from None
 
 
 def to_array(blob: Blob, data: bytearray, limits: Limits) -> np.ndarray:

@@ -26,7 +26,9 @@ from typing import Callable, Iterator, TypeVar
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from photostyle.core import DEFAULT_PRESET, PRESETS, OptionSpec, RegionPair, TransferResult
+from photostyle.core import (DEFAULT_PRESET, PRESETS, CancelToken, Cancelled, InputImageError, LookFileError,
+                             OptionSpec, RegionPair, TransferResult, apply_look)
+from photostyle.core.look_files import look_from_bytes, look_to_cube_bytes
 from photostyle.core.options import JOB_OPTIONS
 from photostyle.core.images import MIN_SIDE
 from photostyle.server.wire import photostyle_pb2 as pb
@@ -39,7 +41,7 @@ from .engine import Engine
 from .jobs import CANCELLED, Failure, Inputs, Job, abort
 from .pixels import expect_end, receive, to_array
 from .scheduler import DeviceLine
-from .validation import Limits, RequestError, check_setup, check_working_shape, invalid
+from .validation import Limits, RequestError, check_look_setup, check_setup, check_working_shape, describe, invalid
 
 log = logging.getLogger("photostyle.daemon")
 
@@ -60,12 +62,14 @@ class PhotoStyleService:
         self._numbers = itertools.count(1)
 
     def handler(self) -> grpc.GenericRpcHandler:
-        """The two methods, taking their requests as bytes (see `_parse`)."""
+        """The methods, taking their requests as bytes (see `_parse`)."""
         return grpc.method_handlers_generic_handler(SERVICE, {
             "GetCapabilities": grpc.unary_unary_rpc_method_handler(
                 self.GetCapabilities, response_serializer=pb.Capabilities.SerializeToString),
             "Transfer": grpc.stream_stream_rpc_method_handler(
                 self.Transfer, response_serializer=pb.TransferEvent.SerializeToString),
+            "ApplyLook": grpc.stream_stream_rpc_method_handler(
+                self.ApplyLook, response_serializer=pb.ApplyLookEvent.SerializeToString),
         })
 
     def GetCapabilities(self, request: bytes, context: grpc.ServicerContext) -> pb.Capabilities:
@@ -80,14 +84,15 @@ class PhotoStyleService:
             limits=pb.Limits(max_pixels=limits.max_pixels, min_side=MIN_SIDE, max_regions=limits.max_regions,
                              max_working_size=limits.max_working_size, max_iterations=limits.max_iterations,
                              chunk_bytes=limits.chunk_bytes, max_message_bytes=limits.max_message_bytes,
-                             max_jobs=limits.max_jobs, upload_idle_seconds=limits.upload_idle_s),
+                             max_jobs=limits.max_jobs, upload_idle_seconds=limits.upload_idle_s,
+                             max_look_bytes=limits.max_look_bytes),
             sample_types=[pb.SAMPLE_TYPE_UINT8, pb.SAMPLE_TYPE_UINT16, pb.SAMPLE_TYPE_FLOAT32],
             encodings=[pb.ENCODING_RAW, pb.ENCODING_PNG, pb.ENCODING_JPEG],
-            jobs_in_line=len(self._line), instance=self._instance)
+            jobs_in_line=len(self._line), instance=self._instance, looks=True)
 
     def Transfer(self, request_bytes: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
         number = next(self._numbers)
-        requests = _parsed(request_bytes)
+        requests = _parsed(pb.TransferRequest, request_bytes)
         try:
             first = _first_request(requests, self._limits.setup_timeout_s, number)
             if first is None or first.WhichOneof("part") != "setup":
@@ -129,6 +134,50 @@ class PhotoStyleService:
                 yield pb.TransferEvent(send_pixels=pb.SendPixels())
                 upload = _Upload(lambda heard, received: self._upload(job, heard, received), requests, job.number)
 
+    def ApplyLook(self, request_bytes: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.ApplyLookEvent]:
+        """Receive an image and a look file, recolour the image on this call's thread (no line, no
+        model) and stream the result back. The call's slot bounds each wait for the client
+        (calls.py); cancelling the call stops the work between strips."""
+        requests = _parsed(pb.ApplyLookRequest, request_bytes)
+        try:
+            first = next(requests, None)
+            if first is None or first.WhichOneof("part") != "setup":
+                raise invalid(ErrorKind.INPUT, "ApplyLook must start with its setup message (the image's header and "
+                                               "the look file's format and length).")
+            plan = check_look_setup(first.setup, self._limits)
+            image_data, look_data = receive(requests, plan.blobs)
+            expect_end(requests)
+        except RequestError as error:
+            log.info("look refused (%s): %s (from %s)", error.code.name, error.message, context.peer())
+            abort(context, Failure(error.code, error.kind, error.message))
+        except grpc.RpcError:  # the client left
+            return
+        token = CancelToken()
+        if not context.add_callback(token.cancel):
+            token.cancel()
+        started = time.perf_counter()
+        try:
+            image = to_array(plan.blobs[0], image_data, self._limits)
+            look = look_from_bytes(look_data, plan.look_kind, "The look file")
+            result = apply_look(look, image, plan.interpolation, cancel=token)
+        except RequestError as error:
+            abort(context, Failure(error.code, error.kind, error.message))
+        except (LookFileError, InputImageError) as exc:
+            abort(context, Failure(grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT, str(exc)))
+        except Cancelled:
+            abort(context, CANCELLED)
+        except Exception as exc:  # the daemon must outlive any one call
+            log.exception("applying a look failed")
+            abort(context, Failure(grpc.StatusCode.INTERNAL, ErrorKind.INTERNAL,
+                                   f"The daemon failed applying the look ({type(exc).__name__}: {exc}); this is a "
+                                   "bug, see the daemon's log. The daemon is still running."))
+        seconds = time.perf_counter() - started
+        log.info("look applied to %s in %.2f s (from %s)", describe(plan.blobs[0].info), seconds, context.peer())
+        info, data = to_wire(result)
+        yield pb.ApplyLookEvent(result=pb.ApplyLookResult(image=info, seconds=seconds))
+        for piece in chunks(data, self._limits.chunk_bytes):
+            yield pb.ApplyLookEvent(chunk=pb.Chunk(data=piece))
+
     def _upload(self, job: Job, requests: Iterator[pb.TransferRequest], received: Callable[[], None]) -> None:
         """Receive and check the job's pixels and hand them to the line (calling `received` once
         the last declared byte is in), then read the rest of the stream, which must hold nothing
@@ -162,9 +211,12 @@ class PhotoStyleService:
         regions = [pb.Region(name=region.name, content_mask=next(mask_infos), style_mask=next(mask_infos))
                    for region in result.regions]
         width, height = result.working_size
-        yield pb.TransferEvent(result=pb.TransferResult(image=info, notes=result.notes, seconds=result.seconds,
-                                                        device=result.device, working_width=width,
-                                                        working_height=height, regions=regions))
+        header = pb.TransferResult(image=info, notes=result.notes, seconds=result.seconds, device=result.device,
+                                   working_width=width, working_height=height, regions=regions)
+        if result.look is not None:
+            header.look_cube = look_to_cube_bytes(result.look)
+            header.look_fidelity.median, header.look_fidelity.p95 = result.look.fidelity.median, result.look.fidelity.p95
+        yield pb.TransferEvent(result=header)
         for blob in [data, *(view for _, view in masks)]:
             for piece in chunks(blob, self._limits.chunk_bytes):
                 yield pb.TransferEvent(chunk=pb.Chunk(data=piece))
@@ -218,9 +270,9 @@ def _first_request(requests: Iterator[pb.TransferRequest], timeout: float, numbe
                            "connection to the daemon and retry.") from None
 
 
-def _parsed(request_bytes: Iterator[bytes]) -> Iterator[pb.TransferRequest]:
+def _parsed(message_type: type[M], request_bytes: Iterator[bytes]) -> Iterator[M]:
     for data in request_bytes:
-        yield _parse(pb.TransferRequest, data)
+        yield _parse(message_type, data)
 
 
 def _parse(message_type: type[M], data: bytes) -> M:

@@ -15,6 +15,7 @@ import grpc
 
 from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, Recipe, TransferOptions, check_options,
                              check_region_names)
+from photostyle.core.look_files import CUBE, HALD
 from photostyle.core.images import MAX_PIXELS, MIN_SIDE, check_pixel_count, working_shape
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import CHUNK_BYTES, MAX_MESSAGE_BYTES, ErrorKind
@@ -73,6 +74,7 @@ class Limits:
     #: that calls still sending their setup, and refusals when the line is full, find a slot.
     max_calls: int | None = None
     setup_timeout_s: float = 10.0  # a Transfer call whose setup message has not come by then is ended
+    max_look_bytes: int = 128 << 20  # an ApplyLook's look file: a 129³ .cube (~70 MB) fits, a 65³ is ~9 MB
 
     def __post_init__(self) -> None:
         if self.max_calls is None:
@@ -176,6 +178,42 @@ def check_working_shape(height: int, width: int, what: str, recipe: Recipe, limi
         working_shape(height, width, recipe.preset.size, limit=limits.max_working_size, what=what)
     except OptionsError as exc:
         raise invalid(ErrorKind.OPTIONS, f"{exc} (The limit is the daemon's --max-working-size.)") from None
+
+
+@dataclass(frozen=True)
+class LookPlan:
+    """A validated ApplyLook setup: the image and the look file to receive (in that order), the
+    look file's kind (core.look_files' CUBE or HALD) and the interpolation."""
+
+    blobs: list[Blob]
+    look_kind: str
+    interpolation: str
+
+
+_LOOK_KINDS = {pb.LOOK_FORMAT_CUBE: CUBE, pb.LOOK_FORMAT_HALD_PNG: HALD}
+
+
+def check_look_setup(setup: pb.ApplyLookSetup, limits: Limits) -> LookPlan:
+    """Validate an ApplyLook setup against the limits, as `check_setup` does a transfer's."""
+    if not setup.HasField("image"):
+        raise invalid(ErrorKind.INPUT, "The ApplyLook setup must describe the image to recolour.")
+    check_image(setup.image, "The image", limits, min_side=1)
+    if setup.look_format not in _LOOK_KINDS:
+        raise invalid(ErrorKind.INPUT, f"Unknown look format {setup.look_format}; send LOOK_FORMAT_CUBE (a .cube "
+                                       "file) or LOOK_FORMAT_HALD_PNG (a Hald CLUT PNG).")
+    interpolation = pb.Interpolation.DESCRIPTOR.values_by_number.get(setup.interpolation)
+    if interpolation is None:
+        raise invalid(ErrorKind.INPUT, f"Unknown interpolation {setup.interpolation}; send INTERPOLATION_TRILINEAR "
+                                       "or INTERPOLATION_TETRAHEDRAL.")
+    if setup.look_bytes <= 0:
+        raise invalid(ErrorKind.INPUT, f"The look file declares {setup.look_bytes} bytes: it is empty. Send the look "
+                                       "file's bytes (choose the file again, or export the look again).")
+    if setup.look_bytes > limits.max_look_bytes:
+        raise too_large(f"The look file is {setup.look_bytes} bytes; this daemon takes look files of at most "
+                        f"{limits.max_look_bytes} bytes. Export the look at a smaller size (33 or 65 are usual).")
+    look = pb.ImageInfo(size_bytes=setup.look_bytes)  # a Blob of bytes: only its length is read
+    return LookPlan([Blob("The image", setup.image), Blob("The look file", look)], _LOOK_KINDS[setup.look_format],
+                    interpolation.name.removeprefix("INTERPOLATION_").lower())
 
 
 def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:

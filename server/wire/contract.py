@@ -1,7 +1,7 @@
 """What client and daemon agree on beyond the .proto: addresses, method paths, sizes, metadata,
 and the kinds of error.
 
-No `_pb2_grpc.py` is generated (see proto/generate.py): both sides bind the two methods by path,
+No `_pb2_grpc.py` is generated (see proto/generate.py): both sides bind the methods by path,
 which works the same on grpcio 1.51 (GIMP's and Krita's Debian Python) and on current grpcio.
 """
 
@@ -15,6 +15,7 @@ API_VERSION = pb.DESCRIPTOR.package  # "photostyle.v1"
 SERVICE = pb.DESCRIPTOR.services_by_name["PhotoStyle"].full_name
 CAPABILITIES_PATH = f"/{SERVICE}/GetCapabilities"
 TRANSFER_PATH = f"/{SERVICE}/Transfer"
+APPLY_LOOK_PATH = f"/{SERVICE}/ApplyLook"
 
 DEFAULT_PORT = 50151
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"

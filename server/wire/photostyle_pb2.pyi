@@ -32,6 +32,16 @@ class RegionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     REGION_MODE_GIVEN: _ClassVar[RegionMode]
     REGION_MODE_AUTO: _ClassVar[RegionMode]
+
+class Interpolation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INTERPOLATION_TRILINEAR: _ClassVar[Interpolation]
+    INTERPOLATION_TETRAHEDRAL: _ClassVar[Interpolation]
+
+class LookFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOOK_FORMAT_CUBE: _ClassVar[LookFormat]
+    LOOK_FORMAT_HALD_PNG: _ClassVar[LookFormat]
 SAMPLE_TYPE_UNSPECIFIED: SampleType
 SAMPLE_TYPE_UINT8: SampleType
 SAMPLE_TYPE_UINT16: SampleType
@@ -46,6 +56,10 @@ ENCODING_PNG: Encoding
 ENCODING_JPEG: Encoding
 REGION_MODE_GIVEN: RegionMode
 REGION_MODE_AUTO: RegionMode
+INTERPOLATION_TRILINEAR: Interpolation
+INTERPOLATION_TETRAHEDRAL: Interpolation
+LOOK_FORMAT_CUBE: LookFormat
+LOOK_FORMAT_HALD_PNG: LookFormat
 
 class ImageInfo(_message.Message):
     __slots__ = ("width", "height", "layout", "sample_type", "encoding", "size_bytes")
@@ -80,7 +94,7 @@ class Region(_message.Message):
     def __init__(self, name: _Optional[str] = ..., content_mask: _Optional[_Union[ImageInfo, _Mapping]] = ..., style_mask: _Optional[_Union[ImageInfo, _Mapping]] = ...) -> None: ...
 
 class TransferOptions(_message.Message):
-    __slots__ = ("preset", "size", "seed", "smooth", "preview_every", "preview_size", "regions", "iterations", "keep_brightness")
+    __slots__ = ("preset", "size", "seed", "smooth", "preview_every", "preview_size", "regions", "iterations", "keep_brightness", "look_size")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +104,7 @@ class TransferOptions(_message.Message):
     REGIONS_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     KEEP_BRIGHTNESS_FIELD_NUMBER: _ClassVar[int]
+    LOOK_SIZE_FIELD_NUMBER: _ClassVar[int]
     preset: str
     size: int
     seed: int
@@ -99,7 +114,8 @@ class TransferOptions(_message.Message):
     regions: RegionMode
     iterations: int
     keep_brightness: bool
-    def __init__(self, preset: _Optional[str] = ..., size: _Optional[int] = ..., seed: _Optional[int] = ..., smooth: _Optional[bool] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., regions: _Optional[_Union[RegionMode, str]] = ..., iterations: _Optional[int] = ..., keep_brightness: _Optional[bool] = ...) -> None: ...
+    look_size: int
+    def __init__(self, preset: _Optional[str] = ..., size: _Optional[int] = ..., seed: _Optional[int] = ..., smooth: _Optional[bool] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., regions: _Optional[_Union[RegionMode, str]] = ..., iterations: _Optional[int] = ..., keep_brightness: _Optional[bool] = ..., look_size: _Optional[int] = ...) -> None: ...
 
 class TransferSetup(_message.Message):
     __slots__ = ("options", "content", "style", "regions")
@@ -167,7 +183,7 @@ class Preview(_message.Message):
     def __init__(self, info: _Optional[_Union[ImageInfo, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class TransferResult(_message.Message):
-    __slots__ = ("image", "notes", "seconds", "device", "working_width", "working_height", "regions")
+    __slots__ = ("image", "notes", "seconds", "device", "working_width", "working_height", "regions", "look_cube", "look_fidelity")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +191,8 @@ class TransferResult(_message.Message):
     WORKING_WIDTH_FIELD_NUMBER: _ClassVar[int]
     WORKING_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     REGIONS_FIELD_NUMBER: _ClassVar[int]
+    LOOK_CUBE_FIELD_NUMBER: _ClassVar[int]
+    LOOK_FIDELITY_FIELD_NUMBER: _ClassVar[int]
     image: ImageInfo
     notes: _containers.RepeatedScalarFieldContainer[str]
     seconds: float
@@ -182,7 +200,17 @@ class TransferResult(_message.Message):
     working_width: int
     working_height: int
     regions: _containers.RepeatedCompositeFieldContainer[Region]
-    def __init__(self, image: _Optional[_Union[ImageInfo, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ..., device: _Optional[str] = ..., working_width: _Optional[int] = ..., working_height: _Optional[int] = ..., regions: _Optional[_Iterable[_Union[Region, _Mapping]]] = ...) -> None: ...
+    look_cube: bytes
+    look_fidelity: LookFidelity
+    def __init__(self, image: _Optional[_Union[ImageInfo, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ..., device: _Optional[str] = ..., working_width: _Optional[int] = ..., working_height: _Optional[int] = ..., regions: _Optional[_Iterable[_Union[Region, _Mapping]]] = ..., look_cube: _Optional[bytes] = ..., look_fidelity: _Optional[_Union[LookFidelity, _Mapping]] = ...) -> None: ...
+
+class LookFidelity(_message.Message):
+    __slots__ = ("median", "p95")
+    MEDIAN_FIELD_NUMBER: _ClassVar[int]
+    P95_FIELD_NUMBER: _ClassVar[int]
+    median: float
+    p95: float
+    def __init__(self, median: _Optional[float] = ..., p95: _Optional[float] = ...) -> None: ...
 
 class TransferEvent(_message.Message):
     __slots__ = ("queued", "progress", "preview", "result", "chunk", "send_pixels")
@@ -199,6 +227,42 @@ class TransferEvent(_message.Message):
     chunk: Chunk
     send_pixels: SendPixels
     def __init__(self, queued: _Optional[_Union[Queued, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ..., result: _Optional[_Union[TransferResult, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., send_pixels: _Optional[_Union[SendPixels, _Mapping]] = ...) -> None: ...
+
+class ApplyLookSetup(_message.Message):
+    __slots__ = ("image", "look_format", "look_bytes", "interpolation")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    LOOK_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    LOOK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    INTERPOLATION_FIELD_NUMBER: _ClassVar[int]
+    image: ImageInfo
+    look_format: LookFormat
+    look_bytes: int
+    interpolation: Interpolation
+    def __init__(self, image: _Optional[_Union[ImageInfo, _Mapping]] = ..., look_format: _Optional[_Union[LookFormat, str]] = ..., look_bytes: _Optional[int] = ..., interpolation: _Optional[_Union[Interpolation, str]] = ...) -> None: ...
+
+class ApplyLookRequest(_message.Message):
+    __slots__ = ("setup", "chunk")
+    SETUP_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    setup: ApplyLookSetup
+    chunk: Chunk
+    def __init__(self, setup: _Optional[_Union[ApplyLookSetup, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ...) -> None: ...
+
+class ApplyLookResult(_message.Message):
+    __slots__ = ("image", "seconds")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    image: ImageInfo
+    seconds: float
+    def __init__(self, image: _Optional[_Union[ImageInfo, _Mapping]] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class ApplyLookEvent(_message.Message):
+    __slots__ = ("result", "chunk")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    result: ApplyLookResult
+    chunk: Chunk
+    def __init__(self, result: _Optional[_Union[ApplyLookResult, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ...) -> None: ...
 
 class GetCapabilitiesRequest(_message.Message):
     __slots__ = ()
@@ -243,7 +307,7 @@ class OptionSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., help: _Optional[str] = ..., default: _Optional[str] = ..., minimum: _Optional[int] = ..., maximum: _Optional[int] = ..., unit: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "min_side", "max_regions", "max_working_size", "max_iterations", "chunk_bytes", "max_message_bytes", "max_jobs", "upload_idle_seconds")
+    __slots__ = ("max_pixels", "min_side", "max_regions", "max_working_size", "max_iterations", "chunk_bytes", "max_message_bytes", "max_jobs", "upload_idle_seconds", "max_look_bytes")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MIN_SIDE_FIELD_NUMBER: _ClassVar[int]
     MAX_REGIONS_FIELD_NUMBER: _ClassVar[int]
@@ -253,6 +317,7 @@ class Limits(_message.Message):
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_IDLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LOOK_BYTES_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     min_side: int
     max_regions: int
@@ -262,10 +327,11 @@ class Limits(_message.Message):
     max_message_bytes: int
     max_jobs: int
     upload_idle_seconds: float
-    def __init__(self, max_pixels: _Optional[int] = ..., min_side: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_working_size: _Optional[int] = ..., max_iterations: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., upload_idle_seconds: _Optional[float] = ...) -> None: ...
+    max_look_bytes: int
+    def __init__(self, max_pixels: _Optional[int] = ..., min_side: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_working_size: _Optional[int] = ..., max_iterations: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., upload_idle_seconds: _Optional[float] = ..., max_look_bytes: _Optional[int] = ...) -> None: ...
 
 class Capabilities(_message.Message):
-    __slots__ = ("engine_version", "api_version", "device", "presets", "limits", "sample_types", "encodings", "jobs_in_line", "instance", "options", "default_preset")
+    __slots__ = ("engine_version", "api_version", "device", "presets", "limits", "sample_types", "encodings", "jobs_in_line", "instance", "options", "default_preset", "looks")
     ENGINE_VERSION_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -277,6 +343,7 @@ class Capabilities(_message.Message):
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_PRESET_FIELD_NUMBER: _ClassVar[int]
+    LOOKS_FIELD_NUMBER: _ClassVar[int]
     engine_version: str
     api_version: str
     device: str
@@ -288,4 +355,5 @@ class Capabilities(_message.Message):
     instance: str
     options: _containers.RepeatedCompositeFieldContainer[OptionSpec]
     default_preset: str
-    def __init__(self, engine_version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., sample_types: _Optional[_Iterable[_Union[SampleType, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., jobs_in_line: _Optional[int] = ..., instance: _Optional[str] = ..., options: _Optional[_Iterable[_Union[OptionSpec, _Mapping]]] = ..., default_preset: _Optional[str] = ...) -> None: ...
+    looks: bool
+    def __init__(self, engine_version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., sample_types: _Optional[_Iterable[_Union[SampleType, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., jobs_in_line: _Optional[int] = ..., instance: _Optional[str] = ..., options: _Optional[_Iterable[_Union[OptionSpec, _Mapping]]] = ..., default_preset: _Optional[str] = ..., looks: _Optional[bool] = ...) -> None: ...

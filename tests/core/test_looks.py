@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core_test_helpers import smooth_rgb
-from photostyle.core import (Fidelity, Look, LookFileError, Lut, MaskError, RegionPair, apply_look, fit_look,
+from photostyle.core import (Cancelled, CancelToken, Fidelity, Look, LookFileError, Lut, MaskError, RegionPair, apply_look, fit_look,
                              load_image, load_look, save_image, save_look)
 from photostyle.core.looks import _identity, tetrahedral, trilinear
 
@@ -336,3 +336,10 @@ class TestFfmpegAgrees:
         theirs = load_image(folder / f"hald-{interpolation}.png").astype(int)
         assert np.abs(theirs - apply_look(load_look(folder / "hald.png"), photo, interpolation)).max() <= 2
         assert np.abs(theirs - apply_look(look, photo, interpolation)).max() <= 2
+
+
+def test_apply_look_stops_when_cancelled():
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        apply_look(Look(identity_lut(5)), as_uint8(photo_in(0, 1)), cancel=token)

@@ -27,6 +27,7 @@ from photostyle.core import (
     TransferOptions,
     load_image,
     regions_from_segmentations,
+    apply_look,
     resolve_device,
     transfer,
 )
@@ -316,6 +317,8 @@ class TestOptionErrors:
             (TransferOptions(preset="preview", iterations=3), "'preview' preset does not use iterations"),
             (TransferOptions(preset="painterly", smooth=True), "'painterly' preset does not use smooth"),
             (TransferOptions(keep_brightness="yes"), "must be true or false"),
+            (TransferOptions(look_size=1), r"Look size 1 is out of range; use 0 \(none\) or 2 to 65"),
+            (TransferOptions(look_size=66), r"Look size 66 is out of range; use 0 \(none\) or 2 to 65"),
         ],
     )
     def test_bad_options(self, style, options, message):
@@ -630,3 +633,19 @@ class TestPainterly:
             mean_colour(content) - mean_colour(style)).max()  # the reference's look
         # No photorealism term and no smooth finish: far from an affine recolouring of the photo.
         assert photorealism_energy(painterly.image, content) > 3 * photorealism_energy(photoreal.image, content)
+
+
+class TestLook:
+    def test_the_result_carries_its_look_when_asked(self, style):
+        content = content_image(np.uint16, channels=4)
+        result = transfer(content, style, options=TransferOptions(preset="preview", look_size=17))
+        assert result.look is not None and result.look.lut.size == 17 and not result.look.regions
+        assert result.look.fidelity.note in result.notes
+        # The look is the result's colour map: the photo through it is the result, within its fidelity.
+        reproduced = apply_look(result.look, content)
+        assert np.array_equal(reproduced[..., 3], content[..., 3])
+        assert np.abs(reproduced[..., :3].astype(int) - result.image[..., :3]).mean() < 0.01 * 65535
+
+    def test_no_look_unless_asked(self, style):
+        result = transfer(content_image(), style, options=TransferOptions(preset="preview"))
+        assert result.look is None and not any("look" in note for note in result.notes)

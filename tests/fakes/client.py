@@ -82,8 +82,20 @@ class FakeCall:
         self._cancelled.set()
 
 
+@dataclass
+class Applied:
+    """One look applied, as the fake received it."""
+
+    image: Image
+    look: bytes
+    look_kind: str
+    interpolation: str
+
+
 class FakeClient:
-    """Implements ClientProtocol: scripted capabilities and transfers, every call recorded."""
+    """Implements ClientProtocol: scripted capabilities, transfers and looks applied, every call
+    recorded. A look applied answers `apply_answer(image)` (default: the image painted) or raises
+    `apply_error`."""
 
     def __init__(self, offered: pb.Capabilities | None = None, scripts: Sequence[Script] = (),
                  default: Script | None = None) -> None:
@@ -93,6 +105,9 @@ class FakeClient:
         self.sent: list[Sent] = []
         self.closed = False
         self.down = False  # capabilities() then fails as a daemon that is not there
+        self.applied: list[Applied] = []
+        self.apply_answer: Callable[[Image], Image] = painted
+        self.apply_error: Exception | None = None
 
     def capabilities(self, timeout: float = 10.0) -> pb.Capabilities:
         if self.down:
@@ -105,6 +120,13 @@ class FakeClient:
         call = FakeCall(self.scripts.pop(0) if self.scripts else self.default, content)
         self.sent.append(Sent(content, style, list(regions), options or Options(), call))
         return call
+
+    def apply_look(self, image: Image, look: bytes, look_kind: str, interpolation: str = "trilinear",
+                   timeout: float | None = None) -> Image:
+        self.applied.append(Applied(image, look, look_kind, interpolation))
+        if self.apply_error is not None:
+            raise self.apply_error
+        return self.apply_answer(image)
 
     def close(self) -> None:
         self.closed = True

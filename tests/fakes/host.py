@@ -11,7 +11,7 @@ import queue
 import time
 from typing import Callable
 
-from photostyle.server.client import Capture, Delivery, Image, Result, State
+from photostyle.server.client import Capture, Delivery, Image, LayerCapture, Result, State
 from photostyle.server.wire import photostyle_pb2 as pb
 
 
@@ -57,7 +57,8 @@ class FakeLoop:
 
 
 class FakeHost:
-    """Implements `Host`: captures `self.capture_with(min_side)`, delivers by recording."""
+    """Implements `LookHost`: captures `self.capture_with(min_side)`, delivers by recording; reads
+    `self.layer` for a look (or raises `layer_error`) and records the layers a look added."""
 
     def __init__(self, capture_with: Callable[[int | None], Capture]) -> None:
         self.capture_with = capture_with
@@ -70,6 +71,9 @@ class FakeHost:
         self.delivered: list[tuple[Capture, Result]] = []
         self.layer_name = "Background styled"
         self.deliver_error: Exception | None = None
+        self.layer = LayerCapture(Image(4, 3, 4, "uint8", bytes((10, 20, 30, 255)) * 12), "Background")
+        self.layer_error: Exception | None = None
+        self.look_layers: list[tuple[LayerCapture, Image, str]] = []
 
     @property
     def status(self) -> str:
@@ -88,6 +92,14 @@ class FakeHost:
             raise self.deliver_error
         self.delivered.append((capture, result))
         delivery.done(self.layer_name)
+
+    def capture_layer(self) -> LayerCapture:
+        if self.layer_error is not None:
+            raise self.layer_error
+        return self.layer
+
+    def add_look_layer(self, layer: LayerCapture, image: Image, name: str) -> None:
+        self.look_layers.append((layer, image, name))
 
     def say(self, text: str, error: bool = False) -> None:
         self.statuses.append((text, error))

@@ -11,7 +11,10 @@ xdotool): these call our procedure non-interactively, as a script would. "dialog
 the live preview should be in (PHOTOSTYLE_GRAB, inside the chroot) and presses Escape, or OK. "presets" and "preview"
 import the installed plug-in and call what its dialog's controller calls: the combo box's entries,
 and the live preview's path (the one capture with GEGL's shrinking reads, the daemon's `preview`
-preset, the client library's picture as the dialog's pixbuf). PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
+preset, the client library's picture as the dialog's pixbuf). "look" (GUI too) runs the transfer
+with a look file to write, then Apply Photo Style Look with that file on the photo's layer (a
+selection present, which must play no part), dumps the layer's and the new layer's pixels for the
+test, and presses Ctrl+Z once. PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
 it. Each prints one line `RESULT {json}` of facts for the test to assert on.
 """
 
@@ -259,6 +262,56 @@ def press_undo(image):
             break
 
 
+def look_scenario():
+    """Transfer keeping its look in a file, then that look applied to the photo's layer, then one Undo."""
+    image = load("coffee.png")
+    source = image.get_layers()[0]
+    reference = load("rocket.jpg")
+    image.select_ellipse(Gimp.ChannelOps.REPLACE, 160, 80, 300, 240)
+    look_file = f"{DATA}/kept look.cube"
+    if os.path.exists(look_file):
+        os.remove(look_file)
+    transfer = Gimp.get_pdb().lookup_procedure(PROCEDURE)
+    config = transfer.create_config()
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [source])
+    config.set_property("reference-layer", reference.get_layers()[0])
+    config.set_property("preset", "preview")
+    config.set_property("look-file", Gio.File.new_for_path(look_file))
+    result = transfer.run(config)
+    facts = {"transfer_status": result.index(0).value_nick, "transfer_message": str(result.index(1) or ""),
+             "look_file": look_file, "look_written": os.path.exists(look_file)}
+    if result.index(0) != Gimp.PDBStatusType.SUCCESS:
+        return facts
+    apply = Gimp.get_pdb().lookup_procedure("plug-in-photostyle-apply-look")
+    assert apply is not None, "plug-in-photostyle-apply-look is not registered"
+    layers_before = [layer.get_name() for layer in image.get_layers()]
+    composite_before = composite(image)
+    source_before = pixels(source, "R'G'B'A u8")
+    config = apply.create_config()
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [source])
+    config.set_property("look-file", Gio.File.new_for_path(look_file))
+    started = time.monotonic()
+    result = apply.run(config)
+    facts.update(apply_status=result.index(0).value_nick, apply_seconds=round(time.monotonic() - started, 2),
+                 apply_message=str(result.index(1) or "") if result.index(0) != Gimp.PDBStatusType.SUCCESS else "",
+                 layers_before=layers_before, layers=[layer.get_name() for layer in image.get_layers()],
+                 size=[source.get_width(), source.get_height()], source_unchanged=pixels(source, "R'G'B'A u8") == source_before)
+    if result.index(0) != Gimp.PDBStatusType.SUCCESS:
+        return facts
+    new = image.get_layers()[image.get_item_position(source) - 1]
+    facts.update(new_layer=new.get_name(), new_has_mask=new.get_mask() is not None)
+    with open(f"{DATA}/look-photo.raw", "wb") as out:
+        out.write(source_before)
+    with open(f"{DATA}/look-layer.raw", "wb") as out:
+        out.write(pixels(new, "R'G'B'A u8"))
+    press_undo(image)
+    facts.update(layers_after_undo=[layer.get_name() for layer in image.get_layers()],
+                 composite_after_undo_unchanged=composite(image) == composite_before)
+    return facts
+
+
 def procedure_scenario():
     """Our procedure, called non-interactively on the photo with a feathered selection (or as SCENARIO says)."""
     image = load("coffee.png")
@@ -360,6 +413,8 @@ if SCENARIO in ("presets", "preview"):
     facts = live_preview_scenario()
 elif SCENARIO in ("dialog", "dialog-ok"):
     facts = dialog_scenario()
+elif SCENARIO == "look":
+    facts = look_scenario()
 else:
     facts = procedure_scenario()
 print("RESULT " + json.dumps(facts), flush=True)

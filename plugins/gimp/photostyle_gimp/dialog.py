@@ -71,7 +71,7 @@ class _Panel:
         self._config, self._image, self._layer = config, image, layer
         self._descriptions: dict[str, str] = {}
         self._capabilities: pb.Capabilities | None = None
-        settings = dialog.fill_box("photostyle-settings", ["reference-layer", "reference-file", "regions"])
+        settings = dialog.fill_box("photostyle-settings", ["reference-layer", "reference-file", "regions", "look-file"])
         self.preset = Gtk.ComboBoxText(tooltip_text="The PhotoStyle daemon's presets")
         self._set_presets([(self._chosen_preset(), "")], self._chosen_preset())
         self.preset.set_sensitive(False)

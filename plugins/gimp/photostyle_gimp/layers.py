@@ -1,14 +1,15 @@
 """A checked result into the image: a new layer above the source, masked by the selection, with
-the regions the engine found as channels, in one undo step per image."""
+the regions the engine found as channels, in one undo step per image; and a look applied to a
+layer as a new layer above it, in one undo step."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
-from gi.repository import Gimp
+from gi.repository import Gegl, Gimp
 
-from photostyle.server.client import Capture, Result
+from photostyle.server.client import Capture, Image, Result
 
 from . import pixels
 from .capture import Target
@@ -23,7 +24,9 @@ def add_result(capture: Capture, result: Result) -> str:
     with undo_step(image):
         add_found_channels(image, [(region.name, region.content_mask) for region in result.regions],
                            pixels.in_image(target.layer, target.crop))
-        _add_layer(target, name, f"R'G'B'A {pixels.sample_type(image)[1]}", bytes(result.image.data))
+        layer = _add_layer(image, target.layer, target.crop, name, bytes(result.image.data))
+        if not Gimp.Selection.is_empty(image):
+            layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
     if target.reference_image is not None and result.regions:
         with undo_step(target.reference_image):
             add_found_channels(target.reference_image, [(region.name, region.style_mask) for region in result.regions],
@@ -42,15 +45,21 @@ def undo_step(image: Gimp.Image) -> Iterator[None]:
         image.undo_group_end()
 
 
-def _add_layer(target: Target, name: str, babl_format: str, data: bytes) -> None:
-    """The result as a new layer above the source (same size, offsets, precision), masked by the selection."""
-    image, source = target.image, target.layer
+def add_look_layer(image: Gimp.Image, source: Gimp.Layer, name: str, applied: Image) -> None:
+    """A look applied to all of `source` (checked by the caller) as a new layer `name` above it, in one undo step."""
+    with undo_step(image):
+        _add_layer(image, source, pixels.extent(source), name, bytes(applied.data))
+    Gimp.displays_flush()
+
+
+def _add_layer(image: Gimp.Image, source: Gimp.Layer, crop: Gegl.Rectangle, name: str, data: bytes) -> Gimp.Layer:
+    """A new layer above `source` (same size, offsets, precision) holding `data` (R'G'B'A at the
+    image's precision) over `crop` (layer coordinates), transparent elsewhere."""
     kind = Gimp.ImageType.RGBA_IMAGE if image.get_base_type() == Gimp.ImageBaseType.RGB else Gimp.ImageType.GRAYA_IMAGE
     layer = Gimp.Layer.new(image, name, source.get_width(), source.get_height(), kind, 100.0, Gimp.LayerMode.NORMAL)
     _, offset_x, offset_y = source.get_offsets()
     layer.set_offsets(offset_x, offset_y)
     layer.fill(Gimp.FillType.TRANSPARENT)
     image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
-    pixels.write(layer, target.crop, babl_format, data)
-    if not Gimp.Selection.is_empty(image):
-        layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+    pixels.write(layer, crop, f"R'G'B'A {pixels.sample_type(image)[1]}", data)
+    return layer

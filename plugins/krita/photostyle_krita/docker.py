@@ -1,7 +1,7 @@
 """The "Photo Style" docker: the panel's widgets, as an adapter over the client library's Controller.
 
 The controller (photostyle.server.client.controller, shared with GIMP's dialog) decides what
-Preview, Run and Cancel do, talks to the daemon off the UI thread (starting the installed one
+Preview, Run, Cancel, Save look and Apply look do, talks to the daemon off the UI thread (starting the installed one
 when none answers) and says what happened; this docker implements its `Host`: `layers` reads the
 document into a `Capture` (one path for Run and Preview) and writes the result back, `qimages`
 shows pictures, `settings` holds what is remembered (and the engine options, in one place), and
@@ -21,8 +21,8 @@ from PyQt5.QtGui import QImage, QPixmap
 from PyQt5.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QProgressBar, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from photostyle.server.client import (REGION_CHOICES, Capture, Controller, Delivery, Image, InputError, Result, State,
-                                      preset_choices)
+from photostyle.server.client import (LOOK_FILES, REGION_CHOICES, Capture, Controller, Delivery, Image, InputError,
+                                      LayerCapture, Result, State, preset_choices, with_look)
 from photostyle.server.client.launch import DaemonConfig, connect
 from photostyle.server.client.protocol import ClientProtocol, Connector
 from photostyle.server.wire import photostyle_pb2 as pb
@@ -36,10 +36,13 @@ DOCKER_ID = "photostyle_docker"
 PREVIEW_PX = 200  # the preview area's long side
 _PLUGIN_DIR = Path(__file__).resolve().parent
 _IMAGE_FILES = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files (*)"
+_LOOK_FILES = f"Looks ({' '.join('*' + suffix for suffix in LOOK_FILES)});;All files (*)"
 
 
 class PhotoStyleDocker(DockWidget):
-    """Reference, preset, regions, Preview/Run/Cancel, progress, picture, status and the daemon's address."""
+    """Reference, preset, regions, Preview/Run/Cancel, Save look/Apply look, progress, picture, status
+    and the daemon's address. Every Run asks for its result's look (about a second more), so Save
+    look can keep it."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,6 +85,12 @@ class PhotoStyleDocker(DockWidget):
         self._capabilities: pb.Capabilities | None = None
         self.run = QPushButton("Run", objectName="run")
         self.cancel = QPushButton("Cancel", objectName="cancel", enabled=False)
+        self.save_look = QPushButton("Save look…", objectName="save_look", enabled=False,
+                                     toolTip="Keep the last Run's look as a .cube 3D LUT, which Apply look…, "
+                                             "graders, ffmpeg and `photostyle apply` put on other photos.")
+        self.apply_look = QPushButton("Apply look…", objectName="apply_look",
+                                      toolTip="Recolour the active layer with a look file (.cube or a Hald CLUT "
+                                              ".png) as a new layer above it; the layer is not changed.")
         self.progress = QProgressBar(objectName="progress", maximum=1000, textVisible=True)
         self.progress.setFormat("idle")
         self.preview = QLabel(objectName="preview", alignment=Qt.AlignCenter, minimumHeight=PREVIEW_PX // 2)
@@ -97,6 +106,9 @@ class PhotoStyleDocker(DockWidget):
         buttons.addWidget(self.live_preview)
         buttons.addWidget(self.run)
         buttons.addWidget(self.cancel)
+        look_buttons = QHBoxLayout()
+        look_buttons.addWidget(self.save_look)
+        look_buttons.addWidget(self.apply_look)
         form = QFormLayout()
         form.addRow("Reference", reference_row)
         form.addRow("Preset", self.preset)
@@ -111,6 +123,7 @@ class PhotoStyleDocker(DockWidget):
         column.addLayout(form)
         column.addWidget(self.options)
         column.addLayout(buttons)
+        column.addLayout(look_buttons)
         column.addWidget(self.progress)
         column.addWidget(self.preview)
         column.addWidget(self.status)
@@ -125,6 +138,8 @@ class PhotoStyleDocker(DockWidget):
         self.live_preview.clicked.connect(self._preview)
         self.run.clicked.connect(self._run)
         self.cancel.clicked.connect(self.controller.cancel)
+        self.save_look.clicked.connect(self._save_look)
+        self.apply_look.clicked.connect(self._apply_look)
         self.address.editingFinished.connect(self._on_address_set)
         self.token.editingFinished.connect(self._on_address_set)
 
@@ -206,7 +221,21 @@ class PhotoStyleDocker(DockWidget):
         except ValueError as error:  # the engine_options text, as edited in kritarc
             self.say(f"{error} (kritarc, [PhotoStyle] engine_options)", error=True)
             return
-        self.controller.run(options)
+        self.controller.run(with_look(options))
+
+    def _save_look(self) -> None:
+        look = self.controller.look
+        if look is None:
+            return
+        folder = Path(self._settings.reference_file).parent if self._settings.reference_file else Path.home()
+        path, _ = QFileDialog.getSaveFileName(self, "Save look", str(folder / look.file_name), "3D LUT (*.cube)")
+        if path:
+            self.controller.save_look(path)
+
+    def _apply_look(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Apply look", "", _LOOK_FILES)
+        if path:
+            self.controller.apply_look(path)
 
     def _show_options(self, *_: object) -> None:
         if self._capabilities is not None:
@@ -262,13 +291,22 @@ class PhotoStyleDocker(DockWidget):
 
         layers.when_active(target.document, layer, mask)
 
+    def capture_layer(self) -> LayerCapture:
+        return layers.capture_layer(Krita.instance().activeDocument())
+
+    def add_look_layer(self, layer: LayerCapture, image: Image, name: str) -> None:
+        layers.add_look_layer(layer.context, image, name)
+
     def say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
 
     def show_state(self, state: State) -> None:
-        self.run.setEnabled(not state.running)
-        self.live_preview.setEnabled(not state.running)
+        busy = state.running or state.applying
+        self.run.setEnabled(not busy)
+        self.live_preview.setEnabled(not busy)
         self.cancel.setEnabled(state.can_cancel)
+        self.save_look.setEnabled(state.look and not state.applying)
+        self.apply_look.setEnabled(not busy)
 
     def show_presets(self, capabilities: pb.Capabilities) -> None:
         self._capabilities = capabilities

@@ -6,6 +6,9 @@ cancelled job leaves the document as it was; the source layer is only ever read.
 one path for Run and Preview: a live preview reads with a `Shrink` (only the selected area, every
 image shrunk, see `qimages`) and nothing is ever written back.
 
+A look file applied to a layer (`capture_layer`, `add_look_layer`) reads the whole active layer and
+comes back as a new layer above it.
+
 Regions are local selections (selection masks on a layer), paired by name; which ones are sent
 is the client library's `regions_to_send`, shared with GIMP. Regions the engine found come back as
 local selections "auto: 1"… on the photo's layer and the reference document's top layer.
@@ -19,8 +22,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Union
 
 from krita import Document, Krita, Node, Selection
-from photostyle.server.client import (Capture, EncodedImage, Image, InputError, Region, Result, is_auto_region,
-                                      live_preview_scale, regions_to_send)
+from photostyle.server.client import (Capture, EncodedImage, Image, InputError, LayerCapture, Region, Result,
+                                      is_auto_region, live_preview_scale, regions_to_send)
 from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QTimer
 from PyQt5.QtGui import QImage, QImageReader
 
@@ -111,14 +114,7 @@ def capture(document: Document | None, reference: Reference | None, region_mode:
 
     With `shrink`, read it for a live preview: the selected area only, everything shrunk, 8-bit.
     """
-    if document is None:
-        raise InputError("Open a photo first.")
-    source = document.activeNode()
-    if source is None or source.type().endswith("mask"):
-        raise InputError("Select the layer to restyle in the Layers docker (not a mask).")
-    if source.colorModel() != _RGBA or source.colorDepth() not in DEPTHS:
-        raise InputError(f"The layer is {source.colorModel()} {source.colorDepth()}; Photo Style works on RGB(A) "
-                         "layers. Convert with Image ▸ Convert Image Color Space.")
+    source = _active_layer(document, "restyle")
     if reference is None:
         raise InputError("Choose a reference: another open document, or a file with the … button.")
     if isinstance(reference, Document) and reference == document:
@@ -140,6 +136,47 @@ def capture(document: Document | None, reference: Reference | None, region_mode:
     name = reference_name(reference)
     return Capture(frame.pixels(source, depth), style, style_size, regions, plan, covered, source.name(), name,
                    context=Target(document, source, depth, reference, name))
+
+
+def _active_layer(document: Document | None, what: str) -> Node:
+    """The document's active layer, which a job reads; InputError saying what to fix."""
+    if document is None:
+        raise InputError("Open a photo first.")
+    source = document.activeNode()
+    if source is None or source.type().endswith("mask"):
+        raise InputError(f"Select the layer to {what} in the Layers docker (not a mask).")
+    if source.colorModel() != _RGBA or source.colorDepth() not in DEPTHS:
+        raise InputError(f"The layer is {source.colorModel()} {source.colorDepth()}; Photo Style works on RGB(A) "
+                         "layers. Convert with Image ▸ Convert Image Color Space.")
+    return source
+
+
+@dataclass(frozen=True)
+class LayerTarget:
+    """Where a look applied to a layer goes (a `LayerCapture`'s context): above that layer."""
+
+    document: Document
+    source: Node
+    depth: str
+
+
+def capture_layer(document: Document | None) -> LayerCapture:
+    """The active layer over the whole canvas at its depth (the selection plays no part), for a look."""
+    source = _active_layer(document, "apply the look to")
+    width, height = document.width(), document.height()
+    depth = source.colorDepth()
+    data = bytes(source.pixelData(0, 0, width, height))
+    return LayerCapture(Image(width, height, 4, DEPTHS[depth][0], to_wire(data, depth)), source.name(),
+                        context=LayerTarget(document, source, depth))
+
+
+def add_look_layer(target: LayerTarget, image: Image, name: str) -> Node:
+    """A new paint layer `name` above the source holding `image` (checked); the source is untouched."""
+    if not is_open(target.document):
+        raise InputError("The photo was closed before the look came back; nothing was added.")
+    layer = _add_layer(target.document, target.source, target.depth, name, image)
+    target.document.refreshProjection()
+    return layer
 
 
 def _area(selection: object | None, width: int, height: int, shrink: Shrink | None) -> tuple[int, int, int, int]:
@@ -271,11 +308,15 @@ def is_open(document: Document) -> bool:
 
 def add_result_layer(target: Target, result: Result) -> Node:
     """A new paint layer above the source holding the (checked) result, in the source's colour space."""
-    layer = target.document.createNode(target.layer_name, "paintlayer")
-    layer.setColorSpace(target.source.colorModel(), target.depth, target.source.colorProfile())
-    target.source.parentNode().addChildNode(layer, target.source)
-    image = result.image
-    layer.setPixelData(bytes(from_wire(image.data, target.depth)), 0, 0, image.width, image.height)
+    return _add_layer(target.document, target.source, target.depth, target.layer_name, result.image)
+
+
+def _add_layer(document: Document, source: Node, depth: str, name: str, image: Image) -> Node:
+    """A new paint layer `name` right above `source`, in its colour space, holding `image` (wire RGBA)."""
+    layer = document.createNode(name, "paintlayer")
+    layer.setColorSpace(source.colorModel(), depth, source.colorProfile())
+    source.parentNode().addChildNode(layer, source)
+    layer.setPixelData(bytes(from_wire(image.data, depth)), 0, 0, image.width, image.height)
     return layer
 
 

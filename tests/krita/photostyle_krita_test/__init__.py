@@ -172,6 +172,8 @@ class Driver:
         self.seen_running = not self.widget(QPushButton, "run").isEnabled()
         if SCENARIO == "cancel":
             self.wait_for(lambda: "style" in self.widget(QProgressBar, "progress").format(), self.cancel)
+        elif SCENARIO == "look":
+            self.wait_for(self.job_over, self.save_look)
         else:
             self.wait_for(self.job_over, self.settle)
 
@@ -239,6 +241,37 @@ class Driver:
             self.settle()
 
         QTimer.singleShot(4000, later)
+
+    # Look scenario: after the Run, Save look… to a file, then Apply look… with that file to the photo's
+    # layer (made active again: the Run left its result layer active), then Edit ▸ Undo once.
+
+    def save_look(self) -> None:
+        self.record["run_status"] = self.widget(QLabel, "status").text()
+        self.record["save_look_enabled"] = self.widget(QPushButton, "save_look").isEnabled()
+        self.record["saved_look"] = str(OUT / "saved look.cube")
+        QFileDialog.getSaveFileName = staticmethod(lambda *args, **kwargs: (self.record["saved_look"], ""))
+        self.widget(QPushButton, "save_look").click()
+        self.record["save_status"] = self.widget(QLabel, "status").text()
+        self.document.setActiveNode(self.source)
+        self.wait_for(lambda: self.document.activeNode() == self.source, self.apply_look)
+
+    def apply_look(self) -> None:
+        QFileDialog.getOpenFileName = staticmethod(lambda *args, **kwargs: (self.record["saved_look"], ""))
+        self.widget(QPushButton, "apply_look").click()
+        self.record["apply_started_status"] = self.widget(QLabel, "status").text()
+        self.record["apply_look_enabled_while_applying"] = self.widget(QPushButton, "apply_look").isEnabled()
+        self.wait_for(lambda: self.widget(QPushButton, "apply_look").isEnabled(), self.applied)
+
+    def applied(self) -> None:
+        document = self.document
+        width, height = document.width(), document.height()
+        self.record["apply_status"] = self.widget(QLabel, "status").text()
+        self.record["nodes_with_look"] = self.nodes()
+        look = [node for node in document.topLevelNodes() if node.name().endswith("(look: saved look)")]
+        if look:
+            dump("look_layer.raw", look[0].pixelData(0, 0, width, height))
+        Krita.instance().action("edit_undo").trigger()
+        QTimer.singleShot(2000, self.collect)
 
     def on_progress(self, value: int) -> None:
         self.record["progress"].append([value, self.widget(QProgressBar, "progress").format()])
