@@ -60,18 +60,13 @@ class PhotoStyle(Gimp.PlugIn):
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
         if name == APPLY_LOOK:
             return _apply_look_procedure(self, name)
-        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
-        procedure.set_image_types("RGB*, GRAY*")
-        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-        procedure.set_menu_label("Photo Style _Transfer...")
-        procedure.add_menu_path("<Image>/Filters/Artistic")
-        procedure.set_documentation(
+        procedure = _layer_procedure(
+            self, name, run, "Photo Style _Transfer...", "<Image>/Filters/Artistic",
             "Give the selection the colours and tone of a reference photo",
             "Deep Photo Style Transfer by the PhotoStyle daemon. The result is a new layer above the active "
             "one, masked by the selection. Channels with the same name in the photo and the reference "
             "(e.g. 'sky') are matched region to region; without them the engine finds corresponding regions "
-            "itself and adds them as channels 'auto: 1', 'auto: 2'...", name)
-        procedure.set_attribution("PhotoStyle", "PhotoStyle", "2026")
+            "itself and adds them as channels 'auto: 1', 'auto: 2'...")
         procedure.add_layer_argument("reference-layer", "Refere_nce layer",
                                      "A layer of an open image whose look to take (takes precedence over the file)",
                                      True, _RW)
@@ -89,21 +84,29 @@ class PhotoStyle(Gimp.PlugIn):
 
 
 def _apply_look_procedure(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
-    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_apply_look, None)
-    procedure.set_image_types("RGB*, GRAY*")
-    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-    procedure.set_menu_label("Apply Photo Style _Look...")
-    procedure.add_menu_path("<Image>/Filters/Colors")
-    procedure.set_documentation(
+    procedure = _layer_procedure(
+        plugin, name, run_apply_look, "Apply Photo Style _Look...", "<Image>/Filters/Colors",
         "Recolour the layer with a look file (a 3D LUT) as a new layer above it",
         "A .cube 3D LUT or a Hald CLUT .png (a look kept by Photo Style Transfer, or any grader's), applied by "
         "the PhotoStyle daemon to the whole layer in a moment; the result is a new layer above it, in one undo "
-        "step, and the layer itself is not changed.", name)
-    procedure.set_attribution("PhotoStyle", "PhotoStyle", "2026")
+        "step, and the layer itself is not changed.")
     procedure.add_file_argument("look-file", "_Look file", "A .cube 3D LUT or a Hald CLUT .png",
                                 Gimp.FileChooserAction.OPEN, False, None, _RW)
     procedure.add_choice_argument("interpolation", "_Interpolation", "How colours between the look's lattice "
                                   "points are found", _choice(INTERPOLATION_CHOICES), "trilinear", _RW)
+    return procedure
+
+
+def _layer_procedure(plugin: Gimp.PlugIn, name: str, run_function, label: str, menu: str, blurb: str,
+                     help_text: str) -> Gimp.Procedure:
+    """A procedure on one RGB or grey layer, in `menu` as `label`."""
+    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_function, None)
+    procedure.set_image_types("RGB*, GRAY*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+    procedure.set_menu_label(label)
+    procedure.add_menu_path(menu)
+    procedure.set_documentation(blurb, help_text, name)
+    procedure.set_attribution("PhotoStyle", "PhotoStyle", "2026")
     return procedure
 
 
