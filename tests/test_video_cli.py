@@ -1,0 +1,141 @@
+"""`photostyle video`: a video file (made here with PyAV) or a folder of frames, styled after a
+reference (run in this process through `main`)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from photostyle.core import load_image, save_image
+from photostyle.server.cli import main as cli
+from photostyle.server.cli import video as video_cli
+from test_cli import gradient_photo
+from test_looks_cli import error_line, run
+
+FRAMES, RATE, WIDTH, HEIGHT = 6, Fraction(12), 64, 48
+
+
+def make_video(path: Path, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT, audio: bool = True) -> None:
+    """An H.264 MP4 of `frames` moving gradients at RATE frames/s, with half a second of AAC audio."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=RATE)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p" if width % 2 == 0 == height % 2 else "yuv444p"
+        sound = container.add_stream("aac", rate=8000) if audio else None
+        for index in range(frames):
+            rgb = np.roll(gradient_photo(height, width), index, axis=1)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+        container.mux(stream.encode(None))
+        if sound:
+            tone = (0.3 * np.sin(np.arange(4000) / 8000 * 2 * np.pi * 440)).astype(np.float32)[None]
+            frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            frame.sample_rate = 8000
+            container.mux(sound.encode(frame))
+            container.mux(sound.encode(None))
+
+
+def read_video(path: Path) -> tuple[list[np.ndarray], Fraction, list[bytes]]:
+    """The frames, the frame rate and the audio packets' bytes."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        rate = stream.average_rate
+    with av.open(str(path)) as container:
+        audio = [bytes(packet) for packet in container.demux(audio=0) if packet.size]
+    return frames, rate, audio
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> Path:
+    path = tmp_path / "reference.png"
+    save_image(path, gradient_photo(90, 70)[::-1, :, ::-1].copy())
+    return path
+
+
+def test_a_video_keeps_its_frames_rate_size_and_audio(tmp_path, reference, capsys):
+    make_video(tmp_path / "in.mp4")
+    status, out, err = run(capsys, "video", tmp_path / "in.mp4", reference, "-o", tmp_path / "out.mp4",
+                           "--preset", "preview")
+    assert status == 0, err
+    assert "shots start at frame(s) 0; looks fitted at keyframe(s) 0." in out and "styling frames" in err and "/s" in err
+    frames, rate, audio = read_video(tmp_path / "out.mp4")
+    source, source_rate, source_audio = read_video(tmp_path / "in.mp4")
+    assert len(frames) == FRAMES and rate == source_rate == RATE and frames[0].shape == (HEIGHT, WIDTH, 3)
+    assert audio == source_audio and len(audio) > 1  # the packets copied, not re-encoded
+    assert np.abs(frames[0].astype(int) - source[0]).mean() > 5  # styled
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.mp4", "out.mp4", "reference.png"]
+
+
+def test_keyframes_are_shown_or_set(tmp_path, reference, capsys):
+    make_video(tmp_path / "in.mp4", audio=False)
+    status, out, err = run(capsys, "video", tmp_path / "in.mp4", reference, "-o", tmp_path / "out.mp4",
+                           "--keyframes", "show")
+    assert status == 0, err
+    assert "6 frames at 12 frames/s" in out and "Nothing was written" in out and not (tmp_path / "out.mp4").exists()
+    status, out, err = run(capsys, "video", tmp_path / "in.mp4", reference, "-o", tmp_path / "out.mp4",
+                           "--preset", "preview", "--keyframes", "1,4")
+    assert status == 0, err
+    assert "looks fitted at keyframe(s) 1, 4." in out and out.count("The look reproduces") == 2
+
+
+def test_a_folder_of_16_bit_frames_keeps_names_and_depth(tmp_path, reference, capsys):
+    names = ["shot_9.png", "shot_10.png", "shot_11.png"]
+    (tmp_path / "frames").mkdir()
+    for shift, name in enumerate(names):
+        save_image(tmp_path / "frames" / name, np.roll(gradient_photo(64, 80, np.uint16), shift, axis=1))
+    status, out, err = run(capsys, "video", tmp_path / "frames", reference, "-o", tmp_path / "styled",
+                           "--preset", "preview")
+    assert status == 0, err
+    assert sorted(path.name for path in (tmp_path / "styled").iterdir()) == sorted(names)
+    for name in names:
+        result, photo = load_image(tmp_path / "styled" / name), load_image(tmp_path / "frames" / name)
+        assert result.dtype == np.uint16 and result.shape == photo.shape
+        assert np.abs(result.astype(int) - photo).mean() > 5 * 257 and len(np.unique(result[..., 0])) > 256
+    status, _, err = run(capsys, "video", tmp_path / "frames", reference, "-o", tmp_path / "styled")
+    assert status == 2 and "pass --skip-existing" in error_line(err) or "--overwrite" in error_line(err)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda path: path.write_bytes(b"not a video at all" * 10), "is not a video PhotoStyle can read"),
+    (lambda path: make_video(path, frames=2, width=1, height=1, audio=False), "both sides must be at least 8 px"),
+    (lambda path: make_video(path, frames=0, audio=True), "holds no video stream"),  # FFmpeg drops an empty track
+    (lambda path: (make_video(path, frames=24), path.write_bytes(path.read_bytes()[:1500])), "Invalid data found"),
+])
+def test_bad_videos_get_one_line(tmp_path, reference, capsys, make, words):
+    make(tmp_path / "in.mp4")
+    status, _, err = run(capsys, "video", tmp_path / "in.mp4", reference, "-o", tmp_path / "out.mp4",
+                         "--preset", "preview")
+    assert status == 2 and words in error_line(err)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_refused_before_any_work(tmp_path, reference, capsys):
+    make_video(tmp_path / "in.mp4", audio=False)
+    for output, words in (("out.avi", "give -o a name ending in .mp4"), ("in.mp4", "is the same file as the video")):
+        status, _, err = run(capsys, "video", tmp_path / "in.mp4", reference, "-o", tmp_path / output)
+        assert status == 2 and words in error_line(err)
+    status, _, err = run(capsys, "video", tmp_path / "in.mp4", reference, "-o", tmp_path / "o.mp4", "--keyframes", "a")
+    assert status == 2 and "is not a list of frame numbers" in error_line(err)
+
+
+def test_ctrl_c_leaves_no_output(tmp_path, reference, capsys, monkeypatch):
+    make_video(tmp_path / "in.mp4")
+    counting = video_cli.ProgressBar.counting
+
+    def interrupted(bar, what, count):
+        report = counting(bar, what, count)
+
+        def step(done: int) -> None:
+            if what.startswith("styling") and done == 3:
+                raise KeyboardInterrupt
+            report(done)
+        return step
+
+    monkeypatch.setattr(video_cli.ProgressBar, "counting", interrupted)
+    status, _, err = run(capsys, "video", tmp_path / "in.mp4", reference, "-o", tmp_path / "out.mp4",
+                         "--preset", "preview")
+    assert status == 130 and "cancelled" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.mp4", "reference.png"]  # no temporary file either
