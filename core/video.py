@@ -102,22 +102,20 @@ class CutDetector:
     def __init__(self) -> None:
         self._previous: np.ndarray | None = None
         self._recent: deque[float] = deque(maxlen=RECENT)
-        self.distances: list[float] = []  # of each frame to the one before (0 for the first)
 
     def push(self, frame: np.ndarray) -> bool:
         histogram = colour_histogram(frame)
         if self._previous is None:
-            self._previous, distance, cut = histogram, 0.0, True
+            distance, cut = 0.0, True
         else:
             distance = 0.5 * float(np.abs(histogram - self._previous).sum())
             recent = float(np.median(self._recent)) if self._recent else 0.0
             cut = distance > CUT_FLOOR and distance > CUT_FACTOR * recent
-            self._previous = histogram
+        self._previous = histogram
         if cut:
             self._recent.clear()
         else:
             self._recent.append(distance)
-        self.distances.append(distance)
         return cut
 
 

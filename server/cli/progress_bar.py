@@ -53,7 +53,7 @@ class ProgressBar:
             seconds = time.monotonic() - started
             rate = done / seconds if seconds > 0 else 0.0
             left = f", {(count - done) / rate:.0f} s left" if rate > 0 and done < count else ""
-            self(Progress(f"{what} {rate:.1f}/s{left}", 1, 1, done, count, done / max(count, 1)))
+            self(Progress(f"{what} {rate:.1f}/s{left}", 1, 1, done, count, min(done / count, 1.0) if count else 0.0))
         return report
 
     def step_done(self, index: int, count: int, name: str, what: str) -> None:
