@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from photostyle.core import load_image, save_image
-from photostyle.server.cli import main as cli
 from photostyle.server.cli import video as video_cli
 from test_cli import gradient_photo
 from test_looks_cli import error_line, run
@@ -125,10 +124,10 @@ def test_colours_pass_through_unchanged_apart_from_the_look(tmp_path, reference,
 
 def test_audio_an_mp4_cannot_hold_is_re_encoded_to_aac(tmp_path, reference, capsys):
     make_video(tmp_path / "in.mov", audio="pcm_s16le")
-    status, out, err = run(capsys, "video", tmp_path / "in.mov", reference, "-o", tmp_path / "out.mp4",
+    status, _, err = run(capsys, "video", tmp_path / "in.mov", reference, "-o", tmp_path / "out.mp4",
                            "--preset", "preview")
     assert status == 0, err
-    assert "re-encoded to AAC" in out
+    assert "note: an MP4 cannot hold pcm_s16le audio as it is; it was re-encoded to AAC" in err
     with av.open(str(tmp_path / "out.mp4")) as container:
         stream = container.streams.audio[0]
         assert stream.codec_context.name == "aac" and abs(float(stream.duration * stream.time_base) - 0.5) < 0.1
@@ -160,7 +159,12 @@ def test_a_folder_of_16_bit_frames_keeps_names_and_depth(tmp_path, reference, ca
         assert result.dtype == np.uint16 and result.shape == photo.shape
         assert np.abs(result.astype(int) - photo).mean() > 5 * 257 and len(np.unique(result[..., 0])) > 256
     status, _, err = run(capsys, "video", tmp_path / "frames", reference, "-o", tmp_path / "styled")
-    assert status == 2 and "pass --skip-existing" in error_line(err) or "--overwrite" in error_line(err)
+    assert status == 2 and "shot_9.png exists already (frames there: 3); pass --overwrite" in error_line(err)
+    status, _, err = run(capsys, "video", tmp_path / "frames", reference, "-o", tmp_path / "frames", "--overwrite")
+    assert status == 2 and "is the same file as frame" in error_line(err)
+    status, _, err = run(capsys, "video", tmp_path / "frames", reference, "-o", tmp_path / "styled", "--overwrite",
+                         "--preset", "preview")
+    assert status == 0, err
 
 
 @pytest.mark.parametrize("make, words", [

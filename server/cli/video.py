@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol
@@ -86,7 +87,7 @@ def video_command(args: argparse.Namespace, recipe: Recipe) -> int:
         return 0
     looks, notes = fit_keyframes(plan, reference, recipe, args.look_size, progress=bar)
     for note in notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=sys.stderr)
     for key, look in looks.items():
         print(f"keyframe {key}: {look.fidelity.note}")
     source.write(plan, looks, args.interpolation, bar.counting("styling frames", plan.frame_count))
@@ -152,9 +153,15 @@ class _FrameFolder:
             raise PhotoStyleError(f"The input {self.args.input} is a folder of frames, so the output is a folder too; "
                                   f"give -o a folder name such as {Path(self.args.output).with_suffix('')}.")
         inputs = {"the reference": self.args.reference} | {f"frame {path}": path for path in self.paths}
-        names = argparse.Namespace(photos=self.paths, output=self.args.output, format=None,
-                                   overwrite=self.args.overwrite, skip_existing=False)
+        # batch's checks and names; its own refusal of existing outputs offers --skip-existing, which a
+        # sequence has not (its looks come from the whole of it), hence the check after it.
+        names = argparse.Namespace(photos=self.paths, output=self.args.output, format=None, overwrite=True,
+                                   skip_existing=False)
         self.jobs, _ = batch.plan(names, inputs)
+        existing = [job.output for job in self.jobs if job.output.exists()]
+        if existing and not self.args.overwrite:
+            raise PhotoStyleError(f"{existing[0]} exists already (frames there: {len(existing)}); pass --overwrite to "
+                                  "replace them, or give -o another folder.")
 
     def frames(self) -> Iterator[np.ndarray]:
         return (load_image(path) for path in self.paths)
@@ -167,7 +174,7 @@ class _FrameFolder:
                 for note in save_image(job.output, frame):
                     if note.split(": ", 1)[-1] not in said:  # the same for every frame: said once
                         said.add(note.split(": ", 1)[-1])
-                        print(f"note: {note}")
+                        print(f"note: {note}", file=sys.stderr)
                 done += 1
                 report(done)
         except KeyboardInterrupt:
@@ -274,7 +281,7 @@ class _VideoFile:
         if CONTAINERS[Path(self.args.output).suffix.lower()] != "mp4" or stream.codec_context.name in MP4_AUDIO:
             return out.add_stream_from_template(stream), False
         print(f"note: an MP4 cannot hold {stream.codec_context.name} audio as it is; it was re-encoded to AAC "
-              "(write .mov or .mkv to keep it as it is).")
+              "(write .mov or .mkv to keep it as it is).", file=sys.stderr)
         return out.add_stream("aac", rate=stream.codec_context.sample_rate), True
 
 
