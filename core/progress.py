@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import numpy as np
@@ -30,6 +30,15 @@ ProgressCallback = Callable[[Progress], None]
 
 #: Called between the steps of long loops; raises to abandon the work (a cancelled job).
 Checkpoint = Callable[[], None]
+
+
+def one_of(callback: ProgressCallback, index: int, count: int, name: str) -> ProgressCallback:
+    """A progress callback for step `index` (0-based) of `count` (a photo of a set, a keyframe of a
+    sequence): its reports move `callback` through that step's share of the whole, and name the step."""
+    def report(progress: Progress) -> None:
+        callback(replace(progress, fraction=(index + progress.fraction) / count,
+                         stage=f"{index + 1}/{count} {name}: {progress.stage}"))
+    return report
 
 
 def no_checkpoint() -> None:

@@ -5,8 +5,8 @@ readable line (no traceback) with exit status 2. Everything the arguments alone 
 output paths) is checked before any image is read or the model loaded. Ctrl-C cancels cleanly
 (entry.py covers the seconds of start-up before this module is imported). `serve` runs the
 daemon (serve.py), `transfer --server` runs the job on one, `apply` and `shoot` work on a set of
-photos with looks (looks.py, batch.py), and `plugins` installs the GIMP and Krita plug-ins
-(photostyle.server.install).
+photos with looks (looks.py, batch.py), `video` on a video or a folder of frames (video.py), and
+`plugins` installs the GIMP and Krita plug-ins (photostyle.server.install).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from photostyle.server.wire.options import format_value
 from ..install import gimp as install_gimp
 from ..install import krita as install_krita
 from . import looks as look_commands
+from . import video as video_commands
 from .serve import STOP_SIGNALS, RemoteTransfer, add_serve_command, add_server_options, serve
 from .entry import INTERRUPTED, cancelled
 from .progress_bar import ProgressBar
@@ -95,6 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_engine_options(demo)
 
     look_commands.add_commands(commands, _add_engine_options)
+    video_commands.add_command(commands, _add_engine_options)
     add_serve_command(commands)
 
     plugins = commands.add_parser("plugins", help="install or remove the GIMP 3 and Krita 5 plug-ins")
@@ -220,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return look_commands.apply_command(args)
         if args.command == "shoot":
             return look_commands.shoot_command(args, check_options(look_commands.with_look(args, _options(args))))
+        if args.command == "video":
+            return video_commands.video_command(args, check_options(_options(args)))
         if args.command == "demo":
             examples = resources.files("photostyle.server.cli.examples")
             with resources.as_file(examples / DEMO_CONTENT) as content, resources.as_file(examples / DEMO_STYLE) as style:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
 from typing import Callable, TextIO
 
 from photostyle.core import Progress
+from photostyle.core.progress import one_of
 
 
 class ProgressBar:
@@ -42,9 +42,18 @@ class ProgressBar:
     def one_of(self, index: int, count: int, name: str) -> Callable[[Progress], None]:
         """A progress callback for step `index` (0-based) of `count` (a photo of a set): its reports
         move this bar through that step's share of the whole, and name the step."""
-        def report(progress: Progress) -> None:
-            self(replace(progress, fraction=(index + progress.fraction) / count,
-                         stage=f"{index + 1}/{count} {name}: {progress.stage}"))
+        return one_of(self, index, count, name)
+
+    def counting(self, what: str, count: int) -> Callable[[int], None]:
+        """A callback for work counted in items (frames): called with how many are done, it redraws
+        the bar with the items per second and the time left."""
+        started = time.monotonic()
+
+        def report(done: int) -> None:
+            seconds = time.monotonic() - started
+            rate = done / seconds if seconds > 0 else 0.0
+            left = f", {(count - done) / rate:.0f} s left" if rate > 0 and done < count else ""
+            self(Progress(f"{what} {rate:.1f}/s{left}", 1, 1, done, count, min(done / count, 1.0) if count else 0.0))
         return report
 
     def step_done(self, index: int, count: int, name: str, what: str) -> None:

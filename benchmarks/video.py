@@ -1,0 +1,162 @@
+"""Video benchmark: keyframe looks (photostyle.core.video) against per-frame transfer, on clips made
+here from the DPST example photos (../shared/eval/dpst/input), whose motion and cuts are known:
+
+  pan       a window sliding across a photo, 3 px a frame
+  zoom      a window closing in on a photo's centre, to 75 % of its width
+  light     a photo brightening and warming, 1.5 % a frame
+  cut       a pan across one photo, then (at frame 12) across another
+
+It measures
+  stability  warping error (Lai et al., ECCV 2018): frame t+k warped onto frame t with the input
+             clip's optical flow (OpenCV's DIS), occlusions masked by a forward-backward check, mean
+             squared RGB difference; short term k=1, long term k=10; as a ratio to the input clip's
+             own warping error (1.0: no flicker added; target ≤ 1.1), never across a cut
+  fidelity   ΔE2000 median of each keyframe's look against that keyframe's own transfer
+  speed      seconds a 1080p frame takes after the fit (the 2²⁴-colour table of a look, then one
+             lookup a frame), one look and a blend of two
+  cuts       precision and recall of the cuts found, over all clips
+
+    pip install -e .[bench]; python benchmarks/video.py --preset preview --frames 24
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from dpst_pairs import EVAL, require_pairs
+from photostyle.core import TransferOptions, load_image, transfer
+from photostyle.core.video import SequencePlan, fit_keyframes, plan_sequence, style_frames
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "video-strip.png"
+CUT_AT = 12
+
+
+def resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(image[:, :, :3]).resize((width, height), Image.LANCZOS))
+
+
+def make_clips(photos: list[np.ndarray], frames: int, width: int, height: int) -> dict[str, tuple[list[np.ndarray], set[int]]]:
+    """Each clip's frames and true cuts."""
+    wide = [resized(photo, width + 3 * frames, height) for photo in photos]
+    pan = [wide[0][:, 3 * t:3 * t + width] for t in range(frames)]
+    base = resized(photos[1], width, height)
+    zoom = []
+    for t in range(frames):
+        scale = 1 - 0.25 * t / max(frames - 1, 1)
+        w, h = round(base.shape[1] * scale), round(base.shape[0] * scale)
+        x, y = (base.shape[1] - w) // 2, (base.shape[0] - h) // 2
+        zoom.append(resized(np.ascontiguousarray(base[y:y + h, x:x + w]), width, height))
+    light = [np.clip(resized(photos[2], width, height) * np.float32([1 + 0.015 * t, 1 + 0.01 * t, 1 + 0.004 * t]),
+                     0, 255).astype(np.uint8) for t in range(frames)]
+    cut = pan[:CUT_AT] + [wide[2][:, 3 * t:3 * t + width] for t in range(frames - CUT_AT)]
+    return {"pan": (pan, set()), "zoom": (zoom, set()), "light": (light, set()), "cut": (cut, {CUT_AT})}
+
+
+def flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis.calc(cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), cv2.cvtColor(second, cv2.COLOR_RGB2GRAY), None)
+
+
+def warp(image: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    height, width = motion.shape[:2]
+    grid = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32) + motion
+    return cv2.remap(image, grid[..., 0], grid[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def warping_error(clip: list[np.ndarray], source: list[np.ndarray], step: int, cuts: set[int]) -> float:
+    """Mean over frame pairs (t, t+step) within a shot of the masked mean squared difference between
+    frame t and frame t+step warped onto it by the source's flow (Lai et al.)."""
+    errors = []
+    for t in range(len(clip) - step):
+        if any(t < cut <= t + step for cut in cuts):
+            continue
+        forward, backward = flow(source[t], source[t + step]), flow(source[t + step], source[t])
+        back_at = warp(backward, forward)
+        consistent = (np.sum((forward + back_at) ** 2, -1)
+                      < 0.01 * (np.sum(forward ** 2, -1) + np.sum(back_at ** 2, -1)) + 0.5)
+        difference = np.sum((clip[t] / 255.0 - warp(clip[t + step], forward) / 255.0) ** 2, -1)
+        errors.append(float(difference[consistent].mean()))
+    return statistics.mean(errors)
+
+
+def speed_1080p(photo: np.ndarray, looks: dict) -> tuple[float, float, float]:
+    """Seconds a 1080p frame takes: making a look's table (frame 0), a frame with one look (frames
+    1-3), and a frame in a blend of two keyframes 10 s apart at 24 frames/s (the mean of the rest,
+    the second table and the blends' tables included)."""
+    frame = resized(photo, 1920, 1080)
+    first, second = list(looks.values())[:2]
+    plan = SequencePlan(241, 24.0, (0,), (0, 240))
+    times = []
+    started = time.perf_counter()
+    for _ in style_frames(iter([frame] * 241), plan, {0: first, 240: second}):
+        times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+    return times[0], statistics.median(times[1:4]), statistics.mean(times[4:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="preview", help="the transfers' preset, ours and per frame (default: preview)")
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--width", type=int, default=384)
+    parser.add_argument("--clips", nargs="+", default=["pan", "zoom", "light", "cut"], help="which clips (default: all)")
+    parser.add_argument("--no-speed", action="store_true", help="leave out the 1080p timing")
+    parser.add_argument("--photos", nargs=4, default=["1", "4", "5", "10"], help="DPST input numbers; the last is the reference")
+    args = parser.parse_args()
+    require_pairs()
+    photos = [load_image(EVAL / "input" / f"in{number}.png") for number in args.photos[:3]]
+    reference = load_image(EVAL / "style" / f"tar{args.photos[3]}.png")
+    options = TransferOptions(preset=args.preset, device="cpu")
+    clips = make_clips(photos, args.frames, args.width, args.width * 9 // 16 // 2 * 2)
+    rows, found, truth, detections, fidelities, all_looks, strip = [], 0, 0, 0, [], {}, None
+    for name in args.clips:
+        clip, cuts = clips[name]
+        plan = plan_sequence(iter(clip), fps=24, every_s=0.5)  # a keyframe every 12 frames: blends are measured too
+        looks, _ = fit_keyframes(plan, reference, options)
+        ours = list(style_frames(iter(clip), plan, looks))
+        # The first keyframe of each shot only: what the looks' own slopes do, without blending.
+        first_only = plan_sequence(iter(clip), fps=24, keyframes=[0])
+        one_look = list(style_frames(iter(clip), first_only, {key: looks[key] for key in first_only.keyframes}))
+        per_frame = [transfer(frame, reference, None, options).image for frame in clip]
+        detected = set(plan.cuts) - {0}
+        found, truth, detections = found + len(detected & cuts), truth + len(cuts), detections + len(detected)
+        fidelities += [look.fidelity.median for look in looks.values()]
+        all_looks.update({(name, key): look for key, look in looks.items()})
+        for method, frames in (("ours", ours), ("ours, first keyframe's look only", one_look), ("per frame", per_frame)):
+            ratios = [warping_error(frames, clip, step, cuts) / warping_error(clip, clip, step, cuts) for step in (1, 10)]
+            rows.append((name, method, *ratios))
+        print(f"{name}: cuts found {sorted(detected)}, keyframes {plan.keyframes}", file=sys.stderr)
+        if name == "light":
+            strip = [np.concatenate([clip[t], per_frame[t], ours[t]], axis=0) for t in (0, len(clip) // 2, len(clip) - 1)]
+    looks = {index: look for index, look in enumerate(all_looks.values())}
+    speed = None if args.no_speed else speed_1080p(photos[0], looks)
+    cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    print(f"\nCPU: {cpu}; torch {torch.__version__}, {torch.get_num_threads()} threads; preset {args.preset}; "
+          f"{args.frames} frames of {args.width} px a clip, a keyframe every 12 frames\n")
+    print("| clip | method | warping error ÷ input's, t→t+1 | t→t+10 |\n| --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row[0]} | {row[1]} | {row[2]:.2f} | {row[3]:.2f} |")
+    print(f"\nlook fidelity on {len(fidelities)} keyframes: ΔE2000 median {statistics.median(fidelities):.2f} "
+          f"(worst keyframe {max(fidelities):.2f}) against each keyframe's own {args.preset} transfer")
+    print(f"cuts: {found} of {truth} found (recall {found / max(truth, 1):.2f}), {detections} detected "
+          f"(precision {found / max(detections, 1):.2f})")
+    if speed:
+        print(f"1080p frame after the fit: {speed[1]:.3f} s with one look, {speed[2]:.3f} s in a blend of two; making "
+              f"a look's 2²⁴-colour table {speed[0]:.2f} s (once per keyframe)")
+    if strip:
+        OUT.parent.mkdir(exist_ok=True)
+        Image.fromarray(np.concatenate(strip, axis=1)).save(OUT)
+        print(f"Wrote {OUT} (rows: input, per-frame transfer, ours; the light clip's first, middle and last frames)")
+
+
+if __name__ == "__main__":
+    main()

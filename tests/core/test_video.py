@@ -1,0 +1,144 @@
+"""Sequences: cut detection, keyframes, looks carried and blended over time (photostyle.core.video)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core_test_helpers import smooth_rgb
+from photostyle.core import InputImageError, Look, Lut, OptionsError, TransferOptions, apply_look
+from photostyle.core import video
+from photostyle.core.looks import _identity
+from photostyle.core.video import blended_look, fit_keyframes, plan_sequence, style_frames
+
+PREVIEW = TransferOptions(preset="preview", device="cpu")
+
+
+def photo(seed: int, height: int = 96, width: int = 160) -> np.ndarray:
+    return np.round(smooth_rgb(height, width, seed=seed, detail=16) * 255).astype(np.uint8)
+
+
+def lattice(transform) -> Look:
+    return Look(Lut(transform(_identity(9).reshape(9, 9, 9, 3)).astype(np.float32)))
+
+
+WARM = lattice(lambda rgb: rgb * np.float32([1.0, 0.85, 0.6]))
+COOL = lattice(lambda rgb: rgb[..., [2, 1, 0]] ** 1.2)
+
+
+def styled(frames: list[np.ndarray], style: np.ndarray, **plan_options) -> tuple[list[np.ndarray], video.SequencePlan,
+                                                                                  dict[int, Look]]:
+    plan = plan_sequence(iter(frames), fps=24, **plan_options)
+    looks, _ = fit_keyframes(plan, style, PREVIEW)
+    return list(style_frames(iter(frames), plan, looks)), plan, looks
+
+
+class TestCuts:
+    def test_a_pan_a_lighting_ramp_and_noise_are_one_shot_and_a_cut_is_found(self):
+        scene = photo(1, 120, 400)
+        pan = [scene[:, 4 * t:4 * t + 160] for t in range(20)]
+        light = [np.clip(pan[-1] * np.float32([1 + 0.03 * t, 1 + 0.02 * t, 1 + 0.01 * t]), 0, 255).astype(np.uint8)
+                 for t in range(1, 21)]  # warmer and brighter, 3 % a frame
+        noise = np.random.default_rng(0)
+        noisy = [np.clip(light[-1] + noise.integers(-6, 7, light[-1].shape), 0, 255).astype(np.uint8)
+                 for _ in range(10)]
+        clip = pan + light + noisy + [photo(7, 120, 160)] * 5
+        detector = video.CutDetector()
+        assert [index for index, frame in enumerate(clip) if detector.push(frame)] == [0, 50]
+
+
+class TestPlan:
+    def test_keyframes_are_the_first_frame_of_each_shot_and_one_every_n_seconds(self):
+        frames = [photo(1)] * 30 + [photo(2)] * 10
+        plan = plan_sequence(iter(frames), fps=10, every_s=1.2)
+        assert plan.frame_count == 40 and plan.cuts == (0, 30) and plan.keyframes == (0, 12, 24, 30)
+        assert set(plan.images) == set(plan.keyframes) and np.array_equal(plan.images[12], frames[12])
+
+    def test_given_keyframes_replace_the_automatic_ones_but_every_shot_keeps_one(self):
+        frames = [photo(1)] * 20 + [photo(2)] * 10 + [photo(3)] * 10
+        plan = plan_sequence(iter(frames), fps=24, keyframes=[5, 25])
+        assert plan.cuts == (0, 20, 30) and plan.keyframes == (5, 25, 30)
+
+    def test_blend_within_a_shot_never_across_a_cut(self):
+        plan = video.SequencePlan(40, 24.0, (0, 30), (0, 16, 30))
+        assert plan.blend(0) == ((0, 1.0),) and plan.blend(16) == ((16, 1.0),)
+        assert plan.blend(8) == ((0, 0.5), (16, 0.5))
+        assert plan.blend(29) == ((16, 1.0),) and plan.blend(30) == ((30, 1.0),) and plan.blend(39) == ((30, 1.0),)
+
+    @pytest.mark.parametrize("frames, options, words", [
+        ([], {}, "has no frames"),
+        ([photo(1), photo(1)[:64]], {}, "every frame of a sequence must have one size"),
+        ([np.zeros((1, 1, 3), np.uint8)], {}, "both sides must be at least 8 px"),
+        ([photo(1)] * 3, {"keyframes": [0, 9]}, "Keyframe 9 is past the last frame (2)"),
+        ([photo(1)], {"every_s": 0}, "give a positive number of seconds"),
+    ])
+    def test_refusals(self, frames, options, words):
+        with pytest.raises((InputImageError, OptionsError), match=".*") as error:
+            plan_sequence(iter(frames), fps=24, **options)
+        assert words in str(error.value)
+
+
+class TestStyle:
+    def test_a_shifted_photo_gives_the_same_result_shifted(self):
+        scene = photo(3, 96, 200)
+        frames = [np.ascontiguousarray(scene[:, 5 * t:5 * t + 160]) for t in range(6)]
+        out, plan, _ = styled(frames, photo(9))
+        assert plan.keyframes == (0,)
+        assert np.abs(out[0].astype(int) - frames[0]).mean() > 5  # styled, not passed through
+        for t in range(1, 6):
+            # Frame t is frame 0 moved 5t px left: so is its result (the same colours, the same look).
+            assert np.abs(out[t][:, :160 - 5 * t].astype(int) - out[0][:, 5 * t:]).max() <= 1
+
+    def test_each_side_of_a_cut_gets_the_look_of_its_own_keyframe(self):
+        first, second = photo(1), photo(2)
+        out, plan, looks = styled([first] * 3 + [second] * 3, photo(9))
+        assert plan.cuts == (0, 3) and plan.keyframes == (0, 3)
+        assert all(np.array_equal(frame, apply_look(looks[0], first)) for frame in out[:3])
+        assert all(np.array_equal(frame, apply_look(looks[3], second)) for frame in out[3:])
+        assert np.abs(apply_look(looks[0], second).astype(int) - out[3]).mean() > 2  # the other look would differ
+
+    def test_noise_does_not_become_flicker(self):
+        base = photo(4).astype(int)
+        noise = np.random.default_rng(1)
+        frames = [np.clip(base + noise.integers(-4, 5, base.shape), 0, 255).astype(np.uint8) for _ in range(6)]
+        out, _, _ = styled(frames, photo(9))
+
+        def flicker(sequence):  # the frame's mean colour moving from frame to frame
+            means = np.array([frame.reshape(-1, 3).mean(axis=0) for frame in sequence])
+            return np.abs(np.diff(means, axis=0)).max()
+
+        def changes(sequence):
+            return np.mean([np.abs(b.astype(int) - a).mean() for a, b in zip(sequence, sequence[1:])])
+
+        assert flicker(out) <= flicker(frames) + 0.05
+        assert changes(out) <= changes(frames) * 1.05
+
+    def test_between_keyframes_the_look_moves_in_small_steps(self):
+        frame = photo(5)
+        plan = video.SequencePlan(17, 24.0, (0,), (0, 16))
+        out = list(style_frames(iter([frame] * 17), plan, {0: WARM, 16: COOL}))
+        assert np.array_equal(out[0], apply_look(WARM, frame)) and np.array_equal(out[16], apply_look(COOL, frame))
+        assert np.array_equal(out[8], apply_look(blended_look({0: WARM, 16: COOL}, ((0, 0.5), (16, 0.5))), frame))
+        total = np.abs(out[16].astype(int) - out[0]).max()
+        steps = [np.abs(b.astype(int) - a).max() for a, b in zip(out, out[1:])]
+        assert total > 40 and max(steps) <= total / 16 + 2
+
+    def test_large_8_bit_frames_go_through_a_table_of_all_colours_with_the_same_result(self, monkeypatch):
+        monkeypatch.setattr(video, "DENSE_MIN_PIXELS", 1)
+        frame = photo(6)
+        rgba = np.dstack([frame, np.arange(frame.size // 3).reshape(frame.shape[:2]) % 256]).astype(np.uint8)
+        plan = video.SequencePlan(3, 24.0, (0,), (0, 2))
+        out = list(style_frames(iter([frame, frame, rgba]), plan, {0: WARM, 2: COOL}))
+        assert np.array_equal(out[0], apply_look(WARM, frame))
+        assert np.abs(out[1].astype(int) - apply_look(blended_look({0: WARM, 2: COOL}, plan.blend(1)), frame)).max() <= 1
+        assert np.array_equal(out[2], apply_look(COOL, rgba))  # alpha untouched
+
+    def test_a_sequence_that_changed_between_the_passes_is_refused(self):
+        plan = video.SequencePlan(2, 24.0, (0,), (0,))
+        with pytest.raises(InputImageError, match="ended after 1 of the 2 frames"):
+            list(style_frames(iter([photo(1)]), plan, {0: WARM}))
+
+    def test_frames_smaller_than_the_network_takes_are_enlarged_for_their_keyframe(self):
+        small = photo(1, 24, 32)
+        out, _, looks = styled([small, small], photo(9))
+        assert out[0].shape == small.shape and np.abs(out[0].astype(int) - small).mean() > 2
