@@ -154,7 +154,7 @@ def apply_look(look: Look, image: np.ndarray, interpolation: Interpolation = "tr
     layout: same size and sample type, RGB (grey gains colour), the image's alpha untouched.
     `cancel` is checked between strips (`Cancelled`): a 24 MP image takes seconds."""
     pixels = split_pixels(image, "image", min_side=1)
-    lookup = _lookup_function(interpolation)
+    lookup = lookup_function(interpolation)
     _check_fits(look, pixels.height, pixels.width)
 
     def render(rows: torch.Tensor, start: int, stop: int) -> torch.Tensor:
@@ -407,7 +407,8 @@ def tetrahedral(lut: Lut, colours: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lookup_function(interpolation: str):
+def lookup_function(interpolation: str):
+    """The function reading a LUT at n×3 colours (`trilinear` or `tetrahedral`), by its name."""
     try:
         return {"trilinear": trilinear, "tetrahedral": tetrahedral}[interpolation]
     except KeyError:

@@ -30,7 +30,7 @@ import torch
 
 from .errors import InputImageError, OptionsError
 from .images import MIN_SIDE, downscale, resize_image, split_pixels
-from .looks import DEFAULT_SIZE, Interpolation, Look, Lut, _blend, _lookup_function, apply_look
+from .looks import DEFAULT_SIZE, Interpolation, Look, Lut, apply_look, lookup_function
 from .options import TransferOptions
 from .progress import CancelToken, ProgressCallback, one_of
 from .transfer import Recipe, check_options, transfer
@@ -234,7 +234,7 @@ def style_frames(frames: Iterable[np.ndarray], plan: SequencePlan, looks: Mappin
                  interpolation: Interpolation = "trilinear", cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
     """Pass 2: every frame of the sequence planned, recoloured by its look (`SequencePlan.blend`), in
     the frame's layout (`apply_look`'s: RGB, same sample type, alpha untouched)."""
-    tables = _DenseTables(looks, _lookup_function(interpolation))
+    tables = _DenseTables(looks, lookup_function(interpolation))
     index = -1
     for index, frame in enumerate(frames):
         if cancel:
@@ -308,7 +308,7 @@ def _dense_table(look: Look, lookup) -> np.ndarray:
     for start in range(0, 1 << 24, _CHUNK):
         index = np.arange(start, start + _CHUNK)
         colours = np.stack([levels[index >> 16], levels[(index >> 8) & 255], levels[index & 255]], axis=1)
-        table[start:start + _CHUNK, :3] = np.round(np.clip(_blend(look.without_regions(), colours, [], lookup), 0, 1)
+        table[start:start + _CHUNK, :3] = np.round(np.clip(lookup(look.lut, colours), 0, 1)
                                                    * np.float32(255))
     return table.view(np.uint32).reshape(-1)
 
