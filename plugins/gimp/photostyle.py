@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable
 
 import gi
 
@@ -119,41 +120,39 @@ def _choice(items: dict[str, str]) -> Gimp.Choice:
 
 def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, drawables: list[Gimp.Drawable],
         config: Gimp.ProcedureConfig, data: object) -> Gimp.ValueArray:
-    if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
-        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, "Photo Style Transfer works on one layer: "
-                        "select a single layer (not a channel or a layer mask) and try again.")
-    if IMPORT_ERROR is not None:
-        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, _missing_client())
-    if run_mode == Gimp.RunMode.INTERACTIVE and not run_dialog(procedure, config, image, drawables[0]):
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    try:
-        transfer(image, drawables[0], config)
-    except InputError as error:  # the call itself is wrong (no reference, selection outside the layer)
-        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, str(error))
-    except InvalidRequestError as error:  # the daemon refused the arguments (unknown preset, too many iterations...)
-        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"Photo Style Transfer: {error}")
-    except PhotoStyleClientError as error:
-        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, f"Photo Style Transfer: {error}")
-    finally:
-        Gimp.progress_end()
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    # InputError: the call itself is wrong (no reference, selection outside the layer);
+    # InvalidRequestError: the daemon refused the arguments (unknown preset, too many iterations...).
+    return _run_on_one_layer(procedure, run_mode, drawables, "Photo Style Transfer",
+                             lambda: run_dialog(procedure, config, image, drawables[0]),
+                             lambda: transfer(image, drawables[0], config))
 
 
 def run_apply_look(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image,
                    drawables: list[Gimp.Drawable], config: Gimp.ProcedureConfig, data: object) -> Gimp.ValueArray:
+    # InputError / InvalidRequestError: the file is no look, or one the daemon cannot read.
+    return _run_on_one_layer(procedure, run_mode, drawables, "Apply Photo Style Look",
+                             lambda: run_look_dialog(procedure, config),
+                             lambda: apply_look(image, drawables[0], config))
+
+
+def _run_on_one_layer(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, drawables: list[Gimp.Drawable],
+                      title: str, dialog: Callable[[], bool], work: Callable[[], None]) -> Gimp.ValueArray:
+    """What both procedures do around their work: one layer, the client library present, the
+    dialog when interactive, and what goes wrong as the PDB's statuses (the caller's mistakes and
+    what the daemon refused as calling errors, the rest as execution errors)."""
     if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
-        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, "Apply Photo Style Look works on one layer: "
-                        "select a single layer (not a channel or a layer mask) and try again.")
+        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"{title} works on one layer: select a single "
+                        "layer (not a channel or a layer mask) and try again.")
     if IMPORT_ERROR is not None:
         return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, _missing_client())
-    if run_mode == Gimp.RunMode.INTERACTIVE and not run_look_dialog(procedure, config):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not dialog():
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     try:
-        apply_look(image, drawables[0], config)
-    except (InputError, InvalidRequestError) as error:  # the file is no look, or one the daemon cannot read
-        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"Apply Photo Style Look: {error}")
+        work()
+    except (InputError, InvalidRequestError) as error:
+        return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"{title}: {error}")
     except PhotoStyleClientError as error:
-        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, f"Apply Photo Style Look: {error}")
+        return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, f"{title}: {error}")
     finally:
         Gimp.progress_end()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
