@@ -40,8 +40,6 @@ INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 # here: `warnings.catch_warnings` around the import is not thread-safe, and the daemon runs jobs on threads.
 warnings.filterwarnings("ignore", message='"Matplotlib" related API features are not available')
 
-#: The lattice sizes `fit_look` makes: the schema's for the `look_size` option.
-MIN_FIT_SIZE, MAX_FIT_SIZE = MIN_LOOK_SIZE, MAX_LOOK_SIZE
 DEFAULT_SIZE = 33
 #: Weight of the thin-plate penalty against the data of an evenly filled cube, at the LUT's own
 #: size. Measured on a channel swap with a 1/2.2 or 2.2 gamma: 1e-2 bends the fit by 0.3-0.4 of an
@@ -130,9 +128,9 @@ def fit_look(photo: np.ndarray, result: np.ndarray, regions: Sequence[RegionPair
     """The look that turns `photo` into `result` (H×W×C arrays of one size, any layout `transfer`
     takes), with its fidelity measured. With `regions` (their content masks, at the photo's size),
     one LUT per region is fitted on that region's pixels, weighted by its mask."""
-    if not MIN_FIT_SIZE <= size <= MAX_FIT_SIZE:
-        raise OptionsError(f"A look of size {size} cannot be fitted; choose a size from {MIN_FIT_SIZE} to "
-                           f"{MAX_FIT_SIZE} (33 is usual).")
+    if not MIN_LOOK_SIZE <= size <= MAX_LOOK_SIZE:
+        raise OptionsError(f"A look of size {size} cannot be fitted; choose a size from {MIN_LOOK_SIZE} to "
+                           f"{MAX_LOOK_SIZE} (33 is usual).")
     if not (math.isfinite(smoothness) and smoothness > 0):
         raise OptionsError(f"Smoothness {smoothness} is not a positive number; leave it at {DEFAULT_SMOOTHNESS}.")
     photo_px, result_px = _pair(photo, result)

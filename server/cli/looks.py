@@ -16,7 +16,8 @@ from typing import Callable, Mapping
 
 from photostyle.core import (Look, PhotoStyleError, Recipe, TransferOptions, TransferResult, apply_look,
                              check_look_path, load_image, load_look, save_image, save_look, transfer)
-from photostyle.core.looks import DEFAULT_SIZE, INTERPOLATIONS, MAX_FIT_SIZE, MIN_FIT_SIZE
+from photostyle.core.looks import DEFAULT_SIZE, INTERPOLATIONS
+from photostyle.core.options import MAX_LOOK_SIZE, MIN_LOOK_SIZE
 
 from . import batch
 from .progress_bar import ProgressBar
@@ -35,7 +36,7 @@ def with_look(args: argparse.Namespace, options: TransferOptions) -> TransferOpt
         return options
     if options.look_size == 0:
         raise PhotoStyleError(f"--look-size 0 asks for no look, but {'--save-look' if args.save_look else '--one-look'} "
-                              f"needs one; give --look-size {MIN_FIT_SIZE} to {MAX_FIT_SIZE} or leave it out "
+                              f"needs one; give --look-size {MIN_LOOK_SIZE} to {MAX_LOOK_SIZE} or leave it out "
                               f"({DEFAULT_SIZE}).")
     return options if options.look_size else replace(options, look_size=DEFAULT_SIZE)
 
