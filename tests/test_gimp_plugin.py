@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "server" / "cli" / "examples"
 SCENARIO = Path(__file__).resolve().parent / "gimp" / "scenario.py"
 DIALOG_GRABBER = Path(__file__).resolve().parent / "gimp" / "dialog_screenshot.py"
+X_WINDOWS = Path(__file__).resolve().parent / "gimp" / "xwindows.py"
 PLUGIN = "plug-ins/photostyle"
 #: Inside the chroot: grpcio/protobuf wheels for its Python, fetched once per run for `install_into`.
 WHEELS_DIR = "/tmp/photostyle-test/wheels"
@@ -166,7 +167,7 @@ def gimp_root() -> Path:
         pytest.skip(f"no GIMP 3 to test in: {reason}")
     data = inside(root, DATA_DIR)
     data.mkdir(parents=True, exist_ok=True)
-    for source in (EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg", SCENARIO, DIALOG_GRABBER):
+    for source in (EXAMPLES / "coffee.png", EXAMPLES / "rocket.jpg", SCENARIO, DIALOG_GRABBER, X_WINDOWS):
         shutil.copyfile(source, data / source.name)
     wheels = inside(root, WHEELS_DIR)
     shutil.rmtree(wheels, ignore_errors=True)

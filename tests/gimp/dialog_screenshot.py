@@ -28,8 +28,10 @@ def grab(path: str) -> None:
     gi.require_version("Gdk", "3.0")
     from gi.repository import Gdk
 
-    window = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name", "^Photo Style Transfer$"],
-                            capture_output=True, text=True, timeout=60, check=True).stdout.split()[0]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from xwindows import find_window
+
+    window = find_window("^Photo Style Transfer$")
     time.sleep(float(os.environ.get("PHOTOSTYLE_GRAB_AFTER", "30")))  # presets, then the live preview (~1-3 s idle, far more on a busy machine)
     geometry = dict(line.split("=") for line in subprocess.run(
         ["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True, check=True).stdout.split())

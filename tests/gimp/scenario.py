@@ -30,6 +30,9 @@ PROCEDURE = "plug-in-photostyle-transfer"
 SCENARIO = os.environ["PHOTOSTYLE_SCENARIO"]
 DATA = os.environ["PHOTOSTYLE_DATA"]
 CLAMP = Gegl.AbyssPolicy.CLAMP
+sys.path.insert(0, DATA)
+from xwindows import find_window  # noqa: E402  (copied beside this file)
+
 GRAB = "/tmp/photostyle-test/dialog-grab.png"  # "dialog": the dialog as the helper saw it
 
 
@@ -251,9 +254,8 @@ def press_undo(image):
     """Ctrl+Z in the image's window, as a retoucher would; waits until the layer count changes."""
     Gimp.Display.new(image)
     Gimp.displays_flush()
-    windows = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name", r"\(RGB.* layers\)"],
-                             capture_output=True, text=True, timeout=30, check=True).stdout.split()
-    subprocess.run(["xdotool", "windowfocus", "--sync", windows[0], "key", "--clearmodifiers", "ctrl+z"],
+    window = find_window(r"\(RGB.* layers\)")
+    subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "--clearmodifiers", "ctrl+z"],
                    timeout=30, check=True)
     count = len(image.get_layers())
     for _ in range(40):
