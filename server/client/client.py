@@ -19,12 +19,13 @@ import grpc
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.chunks import ChunkOverflow, Reassembly, chunks
 from photostyle.server.wire.contract import (APPLY_LOOK_PATH, CAPABILITIES_PATH, DEFAULT_ADDRESS, MAX_MESSAGE_BYTES,
-                                            SERVICE, TRANSFER_PATH, token_metadata)
+                                            SEQUENCE_PATH, SERVICE, TRANSFER_PATH, token_metadata)
 from photostyle.server.wire.options import parse_options, to_wire
 from photostyle.server.wire.images import EncodedImage, Image, Region
 
 from .errors import AuthenticationError, DaemonError, DaemonUnavailableError, PhotoStyleClientError, from_rpc_error
 from .events import Event, LookFidelity, Preview, Progress, Queued, Result
+from .sequence_call import FrameSource, SequenceCall
 
 #: Look file kinds (their suffixes, as core.look_files names them) and interpolations, on the wire.
 LOOK_FORMATS = {".cube": pb.LOOK_FORMAT_CUBE, ".png": pb.LOOK_FORMAT_HALD_PNG}
@@ -122,6 +123,9 @@ class Client:
         self._apply_look = self._channel.stream_stream(
             APPLY_LOOK_PATH, request_serializer=pb.ApplyLookRequest.SerializeToString,
             response_deserializer=pb.ApplyLookEvent.FromString)
+        self._style_sequence = self._channel.stream_stream(
+            SEQUENCE_PATH, request_serializer=pb.SequenceRequest.SerializeToString,
+            response_deserializer=pb.SequenceEvent.FromString)
 
     def capabilities(self, timeout: float = 10.0) -> pb.Capabilities:
         """Engine version, device, presets and limits of a daemon (the protobuf message)."""
@@ -181,6 +185,18 @@ class Client:
         if download is None or not download.complete:
             raise DaemonError("The daemon ended the call without sending the whole result (a daemon bug).")
         return Image.from_wire(header.image, download.buffers[0])
+
+    def style_sequence(self, frames: FrameSource, frame_count: int, style: Image | EncodedImage,
+                       options: Options | None = None, *, fps: float = 24.0, keyframes: Sequence[int] = (),
+                       keyframe_every: float = 0.0) -> SequenceCall:
+        """Start styling a sequence of `frame_count` frames (one size, layout and sample type) like
+        `style`, in one job: `frames()` reads them all, in order, and is called twice (see
+        `SequenceCall`). `fps` spaces the keyframes in time; `keyframes` (frame numbers from 0)
+        replaces the engine's choice; `keyframe_every` (seconds, 0 = the engine's default) is how
+        often a long shot gets one. Iterate the call for its events, or `frames()`."""
+        setup = pb.SequenceSetup(options=(options or Options()).to_wire(), style=style.info(), frame_count=frame_count,
+                                 fps=fps, keyframes=list(keyframes), keyframe_every=keyframe_every)
+        return SequenceCall(self._style_sequence, setup, style, frames, self._metadata, self._where)
 
     def close(self) -> None:
         self._channel.close()

@@ -31,12 +31,13 @@ from photostyle.server.wire.images import EncodedImage, Image, Region
 
 from .client import Options
 from .errors import CancelledError, DaemonUnavailableError, InputError, PhotoStyleClientError
-from .events import Event, Preview, Progress, Queued, Result
+from .events import Event, Preview, Progress, Queued, Result, SequenceEvent, SequencePlanned
 from .host_pixels import check_result, composite_preview
 from .live_preview import live_preview_options
 from .looks import KeptLook, apply_look_file, kept_look, look_kind, look_layer_name, write_look
-from .protocol import CallProtocol, ClientProtocol, Connector
+from .protocol import CallProtocol, ClientProtocol, Connector, SequenceCallProtocol
 from .regions import RegionPlan
+from .sequences import FramesCapture, StyledSequence, styled_sequence
 
 #: How long the inputs must stay unchanged before a preview follows them.
 REFRESH_DELAY_S = 0.3
@@ -152,6 +153,18 @@ class LookHost(Host, Protocol):
         captured, leaving that layer as it was; raise, changing nothing, when it cannot."""
 
 
+class SequenceHost(Host, Protocol):
+    """A host that also styles animations (Krita's docker): every frame into a new animated layer."""
+
+    def capture_frames(self) -> FramesCapture:
+        """Read every frame of the active layer's animation; InputError saying what to fix; changes nothing."""
+
+    def deliver_frames(self, capture: FramesCapture, sequence: StyledSequence, delivery: Delivery) -> None:
+        """Write the checked styled frames as a new animated layer beside the layer captured, then call
+        `delivery.done` (now or later); on failure leave the document as it was and call
+        `delivery.failed` or raise."""
+
+
 class Loop(Protocol):
     """The host's event loop."""
 
@@ -163,16 +176,16 @@ class Loop(Protocol):
 
 
 class _Job:
-    """One transfer the controller started; `cancel` works before and after its call exists."""
+    """One transfer (or sequence) the controller started; `cancel` works before and after its call exists."""
 
-    def __init__(self, capture: Capture, options: Options, preview: bool) -> None:
+    def __init__(self, capture: Capture | FramesCapture, options: Options, preview: bool) -> None:
         self.capture, self.options, self.preview = capture, options, preview
         self.started = time.monotonic()
         self._lock = threading.Lock()
-        self._call: CallProtocol | None = None
+        self._call: CallProtocol | SequenceCallProtocol | None = None
         self.cancelled = False
 
-    def start(self, client: ClientProtocol) -> CallProtocol:
+    def start(self, client: ClientProtocol) -> CallProtocol | SequenceCallProtocol:
         with self._lock:
             if self.cancelled:
                 raise CancelledError(CANCELLED_MESSAGE)
@@ -187,7 +200,7 @@ class _Job:
 
 
 class _Delivery:
-    def __init__(self, controller: "Controller", job: _Job, result: Result) -> None:
+    def __init__(self, controller: "Controller", job: _Job, result: Result | StyledSequence) -> None:
         self._controller, self._job, self._result = controller, job, result
 
     def done(self, layer_name: str) -> None:
@@ -285,6 +298,24 @@ class Controller:
         self._host.show_progress("sending…", 0.0)
         self._host.say(f"Restyling {capture.subject} like {capture.reference_name} "
                        f"(regions: {capture.regions_sent()}).")
+        self._start(self._run)
+
+    def run_sequence(self, options: Options) -> None:
+        """Restyle every frame of the active layer's animation in one daemon job, into a new animated
+        layer (a `SequenceHost` only); refused while a Run is in flight."""
+        if self._closed or self._run is not None:
+            return
+        self._drop_preview()
+        try:
+            capture = self._host.capture_frames()
+        except Exception as error:  # noqa: BLE001 - never out of a host's slot
+            self._host.say(explain(error), error=True)
+            return
+        self._run = _Job(capture, options, preview=False)
+        self._show_state()
+        self._host.show_picture(None)
+        self._host.show_progress("sending…", 0.0)
+        self._host.say(f"Restyling {capture.subject} like {capture.reference_name}, one look for them all.")
         self._start(self._run)
 
     def save_look(self, path: str) -> None:
@@ -430,12 +461,18 @@ class Controller:
         """Connect, send, relay the events, check the answer (and compose a preview's picture)."""
         post = self._loop.post
         client = None
+        picture = None
         try:
             client = self._client_now(True, lambda seconds: post(partial(self._on_starting, job, seconds)))
-            result = job.start(client).result(on_event=lambda event: post(partial(self._on_event, job, event)))
-            check_result(result, job.capture.content, job.capture.style_size)
-            picture = (composite_preview(job.capture.content, result.image, job.capture.selection) if job.preview
-                       else None)
+            relay = lambda event: post(partial(self._on_event, job, event))  # noqa: E731
+            capture = job.capture
+            if isinstance(capture, FramesCapture):
+                result: Result | StyledSequence = styled_sequence(job.start(client), capture.frames, relay)
+            else:
+                result = job.start(client).result(on_event=relay)
+                check_result(result, capture.content, capture.style_size)
+                if job.preview:
+                    picture = composite_preview(capture.content, result.image, capture.selection)
         except Exception as error:  # noqa: BLE001 - reported, never out of a worker
             if isinstance(error, DaemonUnavailableError) and client is not None:
                 self._forget(client)
@@ -504,9 +541,12 @@ class Controller:
         elif self._run is None and self._preview is None:
             self._host.say(f"PhotoStyle engine {capabilities.engine_version} ready on {capabilities.device}.")
 
-    def _on_event(self, job: _Job, event: Event) -> None:
+    def _on_event(self, job: _Job, event: Event | SequenceEvent) -> None:
         if not self._current(job):
             return
+        if isinstance(event, SequencePlanned):
+            self._host.say(f"Restyling {job.capture.subject}: looks fitted on frame(s) "
+                           f"{', '.join(map(str, event.keyframes))}, then carried to every frame.")
         if job.preview:
             if isinstance(event, Queued) and event.position:
                 self._host.say(f"The preview waits for {event.position} job(s) ahead in the daemon…")
@@ -528,7 +568,7 @@ class Controller:
             self._host.say(explain(error), error=not isinstance(error, CancelledError))
         self._show_state()
 
-    def _on_result(self, job: _Job, result: Result, picture: Image | None) -> None:
+    def _on_result(self, job: _Job, result: Result | StyledSequence, picture: Image | None) -> None:
         if not self._current(job):
             return
         if job is self._preview:
@@ -538,7 +578,7 @@ class Controller:
             seconds = time.monotonic() - job.started
             self._host.say(f"Preview of {job.capture.subject} like {job.capture.reference_name} ({picture.width}×"
                            f"{picture.height} px, {seconds:.1f} s). {self._run_label} makes the full-size layer."
-                           f"{_notes(result)}")
+                           f"{_notes(result.notes)}")
             self._show_state()
             return
         if job.cancelled:  # Cancel pressed as the answer came in: it wins
@@ -546,19 +586,28 @@ class Controller:
             return
         delivery = _Delivery(self, job, result)
         try:
-            self._host.deliver(job.capture, result, delivery)
+            if isinstance(result, StyledSequence):
+                self._host.deliver_frames(job.capture, result, delivery)
+            else:
+                self._host.deliver(job.capture, result, delivery)
         except Exception as error:  # noqa: BLE001 - never out of a host's slot
             delivery.failed(error)
 
-    def _delivered(self, job: _Job, result: Result, layer_name: str) -> None:
+    def _delivered(self, job: _Job, result: Result | StyledSequence, layer_name: str) -> None:
         if job is not self._run:
             return
         self._run = None
+        if isinstance(result, StyledSequence):
+            self._host.show_progress("done", 1.0)
+            self._host.say(f"Done: new animated layer “{layer_name}” ({result.summary()})."
+                           f"{_notes(result.done.notes)}")
+            self._show_state()
+            return
         self.look = kept_look(result, job.capture.reference_name)
         found = f" Regions found: {', '.join(region.name for region in result.regions)}." if result.regions else ""
         self._host.show_progress("done", 1.0)
         self._host.say(f"Done: new layer “{layer_name}” ({result.seconds:.0f} s on {result.device}).{found}"
-                       f"{_notes(result)}")
+                       f"{_notes(result.notes)}")
         self._show_state()
 
     def _not_delivered(self, job: _Job, error: Exception) -> None:
@@ -593,8 +642,8 @@ def explain(error: BaseException) -> str:
     return f"Unexpected error, please report it: {type(error).__name__}: {error}"
 
 
-def _notes(result: Result) -> str:
-    return "".join(f" Note: {note}" for note in result.notes)
+def _notes(notes: list[str]) -> str:
+    return "".join(f" Note: {note}" for note in notes)
 
 
 def _thread(task: Callable[[], None]) -> threading.Thread:

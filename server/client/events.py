@@ -1,4 +1,6 @@
-"""What a transfer call yields, in order: Queued…, Progress/Preview…, then one Result."""
+"""What a call yields, in order. A transfer: Queued…, Progress/Preview…, then one Result. A
+sequence: Queued…, Progress…, SequencePlanned, Progress…, StyledFrame… (with Progress), then one
+SequenceDone."""
 
 from __future__ import annotations
 
@@ -66,4 +68,32 @@ class Result:
     look_fidelity: LookFidelity | None = None
 
 
+@dataclass(frozen=True)
+class SequencePlanned:
+    """Where the engine fits a sequence's look: the first frame of every shot (`cuts`) and the
+    keyframes it runs a transfer on (frame numbers from 0)."""
+
+    cuts: tuple[int, ...]
+    keyframes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StyledFrame:
+    """One frame of a sequence, styled: its number and its pixels (the frame's size and sample
+    type, RGB plus its alpha untouched). Final as soon as it arrives."""
+
+    index: int
+    image: Image
+
+
+@dataclass(frozen=True)
+class SequenceDone:
+    """The sequence is complete: the engine's notes, its time (fitting and styling) and device."""
+
+    notes: list[str]
+    seconds: float
+    device: str
+
+
 Event = Queued | Progress | Preview | Result
+SequenceEvent = Queued | Progress | SequencePlanned | StyledFrame | SequenceDone

@@ -7,13 +7,14 @@ GIMP or Krita. Only what a plug-in uses is here: a host never sees gRPC.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.images import EncodedImage, Image, Region
 
 from .client import Options
-from .events import Event, Result
+from .events import Event, Result, SequenceEvent, StyledFrame
+from .sequence_call import FrameSource
 
 
 class CallProtocol(Protocol):
@@ -25,6 +26,18 @@ class CallProtocol(Protocol):
 
     def cancel(self) -> None:
         """Stop the job from any thread; `result` then raises CancelledError within about a second."""
+
+
+class SequenceCallProtocol(Protocol):
+    """One sequence in flight."""
+
+    def frames(self, on_event: Callable[[SequenceEvent], None] | None = None) -> Iterator[StyledFrame]:
+        """The styled frames in order, as they come (each final); `on_event` sees Queued, Progress,
+        SequencePlanned, and SequenceDone last. Raises a `PhotoStyleClientError` (CancelledError
+        after `cancel`) when the job fails."""
+
+    def cancel(self) -> None:
+        """Stop the job from any thread; `frames` then raises CancelledError within about a second."""
 
 
 class ClientProtocol(Protocol):
@@ -40,6 +53,11 @@ class ClientProtocol(Protocol):
     def apply_look(self, image: Image, look: bytes, look_kind: str, interpolation: str = "trilinear",
                    timeout: float | None = None) -> Image:
         """`image` recoloured by a look file's bytes (".cube" or ".png") on the daemon; blocks."""
+
+    def style_sequence(self, frames: FrameSource, frame_count: int, style: Image | EncodedImage,
+                       options: Options | None = None, *, fps: float = 24.0, keyframes: Sequence[int] = (),
+                       keyframe_every: float = 0.0) -> SequenceCallProtocol:
+        """Start styling a sequence of frames (`frames()` is called once per pass, twice)."""
 
     def close(self) -> None:
         """Let go of the connection."""

@@ -16,6 +16,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["PhotoStyle"].full_name
 CAPABILITIES_PATH = f"/{SERVICE}/GetCapabilities"
 TRANSFER_PATH = f"/{SERVICE}/Transfer"
 APPLY_LOOK_PATH = f"/{SERVICE}/ApplyLook"
+SEQUENCE_PATH = f"/{SERVICE}/StyleSequence"
 
 DEFAULT_PORT = 50151
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"

@@ -264,6 +264,82 @@ class ApplyLookEvent(_message.Message):
     chunk: Chunk
     def __init__(self, result: _Optional[_Union[ApplyLookResult, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ...) -> None: ...
 
+class SequenceSetup(_message.Message):
+    __slots__ = ("options", "style", "frame_count", "fps", "keyframes", "keyframe_every")
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    KEYFRAMES_FIELD_NUMBER: _ClassVar[int]
+    KEYFRAME_EVERY_FIELD_NUMBER: _ClassVar[int]
+    options: TransferOptions
+    style: ImageInfo
+    frame_count: int
+    fps: float
+    keyframes: _containers.RepeatedScalarFieldContainer[int]
+    keyframe_every: float
+    def __init__(self, options: _Optional[_Union[TransferOptions, _Mapping]] = ..., style: _Optional[_Union[ImageInfo, _Mapping]] = ..., frame_count: _Optional[int] = ..., fps: _Optional[float] = ..., keyframes: _Optional[_Iterable[int]] = ..., keyframe_every: _Optional[float] = ...) -> None: ...
+
+class SequenceRequest(_message.Message):
+    __slots__ = ("setup", "frame", "chunk")
+    SETUP_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    setup: SequenceSetup
+    frame: ImageInfo
+    chunk: Chunk
+    def __init__(self, setup: _Optional[_Union[SequenceSetup, _Mapping]] = ..., frame: _Optional[_Union[ImageInfo, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ...) -> None: ...
+
+class SequencePlanned(_message.Message):
+    __slots__ = ("cuts", "keyframes")
+    CUTS_FIELD_NUMBER: _ClassVar[int]
+    KEYFRAMES_FIELD_NUMBER: _ClassVar[int]
+    cuts: _containers.RepeatedScalarFieldContainer[int]
+    keyframes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, cuts: _Optional[_Iterable[int]] = ..., keyframes: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SendFrames(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StyledFrame(_message.Message):
+    __slots__ = ("index", "image")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    image: ImageInfo
+    def __init__(self, index: _Optional[int] = ..., image: _Optional[_Union[ImageInfo, _Mapping]] = ...) -> None: ...
+
+class SequenceDone(_message.Message):
+    __slots__ = ("notes", "seconds", "device")
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    seconds: float
+    device: str
+    def __init__(self, notes: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ..., device: _Optional[str] = ...) -> None: ...
+
+class SequenceEvent(_message.Message):
+    __slots__ = ("queued", "send_pixels", "progress", "planned", "send_frames", "frame", "chunk", "done")
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    SEND_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_FIELD_NUMBER: _ClassVar[int]
+    SEND_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    queued: Queued
+    send_pixels: SendPixels
+    progress: Progress
+    planned: SequencePlanned
+    send_frames: SendFrames
+    frame: StyledFrame
+    chunk: Chunk
+    done: SequenceDone
+    def __init__(self, queued: _Optional[_Union[Queued, _Mapping]] = ..., send_pixels: _Optional[_Union[SendPixels, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., planned: _Optional[_Union[SequencePlanned, _Mapping]] = ..., send_frames: _Optional[_Union[SendFrames, _Mapping]] = ..., frame: _Optional[_Union[StyledFrame, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., done: _Optional[_Union[SequenceDone, _Mapping]] = ...) -> None: ...
+
 class GetCapabilitiesRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -307,7 +383,7 @@ class OptionSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., help: _Optional[str] = ..., default: _Optional[str] = ..., minimum: _Optional[int] = ..., maximum: _Optional[int] = ..., unit: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "min_side", "max_regions", "max_working_size", "max_iterations", "chunk_bytes", "max_message_bytes", "max_jobs", "upload_idle_seconds", "max_look_bytes")
+    __slots__ = ("max_pixels", "min_side", "max_regions", "max_working_size", "max_iterations", "chunk_bytes", "max_message_bytes", "max_jobs", "upload_idle_seconds", "max_look_bytes", "max_frames")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MIN_SIDE_FIELD_NUMBER: _ClassVar[int]
     MAX_REGIONS_FIELD_NUMBER: _ClassVar[int]
@@ -318,6 +394,7 @@ class Limits(_message.Message):
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_IDLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_LOOK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_FRAMES_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     min_side: int
     max_regions: int
@@ -328,10 +405,11 @@ class Limits(_message.Message):
     max_jobs: int
     upload_idle_seconds: float
     max_look_bytes: int
-    def __init__(self, max_pixels: _Optional[int] = ..., min_side: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_working_size: _Optional[int] = ..., max_iterations: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., upload_idle_seconds: _Optional[float] = ..., max_look_bytes: _Optional[int] = ...) -> None: ...
+    max_frames: int
+    def __init__(self, max_pixels: _Optional[int] = ..., min_side: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_working_size: _Optional[int] = ..., max_iterations: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_jobs: _Optional[int] = ..., upload_idle_seconds: _Optional[float] = ..., max_look_bytes: _Optional[int] = ..., max_frames: _Optional[int] = ...) -> None: ...
 
 class Capabilities(_message.Message):
-    __slots__ = ("engine_version", "api_version", "device", "presets", "limits", "sample_types", "encodings", "jobs_in_line", "instance", "options", "default_preset", "looks")
+    __slots__ = ("engine_version", "api_version", "device", "presets", "limits", "sample_types", "encodings", "jobs_in_line", "instance", "options", "default_preset", "looks", "sequences")
     ENGINE_VERSION_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -344,6 +422,7 @@ class Capabilities(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_PRESET_FIELD_NUMBER: _ClassVar[int]
     LOOKS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     engine_version: str
     api_version: str
     device: str
@@ -356,4 +435,5 @@ class Capabilities(_message.Message):
     options: _containers.RepeatedCompositeFieldContainer[OptionSpec]
     default_preset: str
     looks: bool
-    def __init__(self, engine_version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., sample_types: _Optional[_Iterable[_Union[SampleType, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., jobs_in_line: _Optional[int] = ..., instance: _Optional[str] = ..., options: _Optional[_Iterable[_Union[OptionSpec, _Mapping]]] = ..., default_preset: _Optional[str] = ..., looks: _Optional[bool] = ...) -> None: ...
+    sequences: bool
+    def __init__(self, engine_version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., sample_types: _Optional[_Iterable[_Union[SampleType, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., jobs_in_line: _Optional[int] = ..., instance: _Optional[str] = ..., options: _Optional[_Iterable[_Union[OptionSpec, _Mapping]]] = ..., default_preset: _Optional[str] = ..., looks: _Optional[bool] = ..., sequences: _Optional[bool] = ...) -> None: ...

@@ -3,17 +3,19 @@
 Each transfer takes the next `Script` (or the default one): the events it streams, how long it
 works (a job cancelled meanwhile raises CancelledError at once, as the daemon's does within a
 second), and its answer (an error, a given Result, or by default the content painted one colour).
-Every call is recorded with what was sent, so tests can check what a plug-in asked for.
+Every call is recorded with what was sent, so tests can check what a plug-in asked for. A
+sequence (`style_sequence`) takes a script the same way and answers every frame painted.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from photostyle.server.client import (CancelledError, DaemonUnavailableError, EncodedImage, Event, Image, Options,
-                                      Region, Result)
+                                      Region, Result, SequenceDone, SequencePlanned, StyledFrame)
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import CANCELLED_MESSAGE
 
@@ -31,6 +33,19 @@ def capabilities(presets: Sequence[tuple[str, str]] = (("default", "Good and fas
 def painted(content: Image, colour: tuple[int, ...] = PAINT) -> Image:
     """`content`'s size, every pixel `colour` (8-bit RGBA)."""
     return Image(content.width, content.height, 4, "uint8", bytes(colour) * (content.width * content.height))
+
+
+def painted_like(frame: Image) -> Image:
+    """`frame`'s size and sample type as the daemon answers it (RGB, or RGBA with alpha), every
+    colour sample at PAINT's red level and alpha opaque, so a host test can spot a styled frame."""
+    channels = 4 if frame.channels in (2, 4) else 3
+    level = PAINT[0] / 255
+    samples = {"uint8": (round(level * 255).to_bytes(1, "little"), (255).to_bytes(1, "little")),
+               "uint16": (round(level * 65535).to_bytes(2, "little"), (65535).to_bytes(2, "little")),
+               "float32": (struct.pack("<f", level), struct.pack("<f", 1.0))}
+    colour, opaque = samples[frame.sample_type]
+    pixel = colour * 3 + (opaque if channels == 4 else b"")
+    return Image(frame.width, frame.height, channels, frame.sample_type, pixel * (frame.width * frame.height))
 
 
 @dataclass
@@ -83,6 +98,52 @@ class FakeCall:
 
 
 @dataclass
+class SentSequence:
+    """One sequence as the fake received it (its frames read once, as the daemon's first pass does)."""
+
+    frames: list[Image]
+    style: Image | EncodedImage
+    options: Options
+    fps: float
+    keyframes: list[int]
+    call: "FakeSequenceCall"
+
+
+class FakeSequenceCall:
+    """One scripted sequence in flight (implements SequenceCallProtocol): after the script's events
+    and `seconds` (cancellable) it "fits" on frame 0 and answers every frame painted, one by one,
+    or raises the script's error after its first frame."""
+
+    def __init__(self, script: Script, frames: list[Image]) -> None:
+        self._script, self._frames = script, frames
+        self._cancelled = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def frames(self, on_event: Callable | None = None):
+        for event in self._script.events:
+            if on_event is not None:
+                on_event(event)
+        if self._cancelled.wait(self._script.seconds):
+            raise CancelledError(CANCELLED_MESSAGE)
+        if on_event is not None:
+            on_event(SequencePlanned((0,), (0,)))
+        for index, frame in enumerate(self._frames):
+            if self._cancelled.is_set():
+                raise CancelledError(CANCELLED_MESSAGE)
+            if index == 1 and self._script.error is not None:
+                raise self._script.error
+            yield StyledFrame(index, painted_like(frame))
+        if on_event is not None:
+            on_event(SequenceDone([], 0.5, "fake:0"))
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+
+@dataclass
 class Applied:
     """One look applied, as the fake received it."""
 
@@ -103,6 +164,7 @@ class FakeClient:
         self.scripts = list(scripts)
         self.default = default or Script()
         self.sent: list[Sent] = []
+        self.sequences: list[SentSequence] = []
         self.closed = False
         self.down = False  # capabilities() then fails as a daemon that is not there
         self.applied: list[Applied] = []
@@ -119,6 +181,15 @@ class FakeClient:
                  options: Options | None = None) -> FakeCall:
         call = FakeCall(self.scripts.pop(0) if self.scripts else self.default, content)
         self.sent.append(Sent(content, style, list(regions), options or Options(), call))
+        return call
+
+    def style_sequence(self, frames: Callable, frame_count: int, style: Image | EncodedImage,
+                       options: Options | None = None, *, fps: float = 24.0, keyframes: Sequence[int] = (),
+                       keyframe_every: float = 0.0) -> FakeSequenceCall:
+        read = list(frames())
+        assert len(read) == frame_count, "a client announced a frame count its frames do not have"
+        call = FakeSequenceCall(self.scripts.pop(0) if self.scripts else self.default, read)
+        self.sequences.append(SentSequence(read, style, options or Options(), fps, list(keyframes), call))
         return call
 
     def apply_look(self, image: Image, look: bytes, look_kind: str, interpolation: str = "trilinear",
