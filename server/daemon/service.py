@@ -49,6 +49,7 @@ from .validation import (Limits, RequestError, check_look_setup, check_sequence_
 log = logging.getLogger("photostyle.daemon")
 
 M = TypeVar("M", bound=Message)
+P = TypeVar("P")
 
 #: How often a waiting handler checks that its call is still alive (it is also woken by events).
 _POLL_SECONDS = 1.0
@@ -98,15 +99,8 @@ class PhotoStyleService:
     def Transfer(self, request_bytes: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
         number = next(self._numbers)
         requests = _parsed(pb.TransferRequest, request_bytes)
-        try:
-            first = _first_request(requests, self._limits.setup_timeout_s, number)
-            if first is None or first.WhichOneof("part") != "setup":
-                raise invalid(ErrorKind.INPUT, "A transfer must start with its setup message (options and image headers).")
-            plan = check_setup(first.setup, self._limits)
-        except RequestError as error:
-            log.info("job %d refused (%s): %s (from %s)", number, error.code.name, error.message, context.peer())
-            abort(context, Failure(error.code, error.kind, error.message))
-        except grpc.RpcError:  # the client left before sending its setup
+        plan = self._setup(requests, number, context, check_setup, "transfer", "options and image headers")
+        if plan is None:
             return
         job = Job(number, plan, context.peer())
         result = yield from self._in_line(job, context, lambda heard, received: self._upload(job, heard, received),
@@ -120,16 +114,9 @@ class PhotoStyleService:
         fits in the line, then pass 2 (every frame styled and sent back) on this call's thread."""
         number = next(self._numbers)
         requests = _parsed(pb.SequenceRequest, request_bytes)
-        try:
-            first = _first_request(requests, self._limits.setup_timeout_s, number)
-            if first is None or first.WhichOneof("part") != "setup":
-                raise invalid(ErrorKind.INPUT, "A sequence must start with its setup message (options, the style "
-                                               "image's header, the frames' count and rate).")
-            plan = check_sequence_setup(first.setup, self._limits)
-        except RequestError as error:
-            log.info("sequence %d refused (%s): %s (from %s)", number, error.code.name, error.message, context.peer())
-            abort(context, Failure(error.code, error.kind, error.message))
-        except grpc.RpcError:  # the client left before sending its setup
+        plan = self._setup(requests, number, context, check_sequence_setup, "sequence",
+                           "options, the style image's header, the frames' count and rate")
+        if plan is None:
             return
         job = Job(number, plan, context.peer())
         passes: list[tuple[SequencePlan, FrameReader]] = []
@@ -154,6 +141,21 @@ class PhotoStyleService:
         log.info("sequence %d done: %d frame(s), %d keyframe(s), %.1f s on %s (%s)", number, planned.frame_count,
                  len(planned.keyframes), seconds, fitted.device, job.summary())
         yield pb.SequenceEvent(done=pb.SequenceDone(notes=fitted.notes, seconds=seconds, device=fitted.device))
+
+    def _setup(self, requests: Iterator[Message], number: int, context: grpc.ServicerContext,
+               check: Callable[[Message, Limits], P], what: str, holds: str) -> P | None:
+        """The call's setup message, checked by `check` (None when the client left first); a missing,
+        late or bad one ends the call with the reason."""
+        try:
+            first = _first_request(requests, self._limits.setup_timeout_s, number)
+            if first is None or first.WhichOneof("part") != "setup":
+                raise invalid(ErrorKind.INPUT, f"A {what} must start with its setup message ({holds}).")
+            return check(first.setup, self._limits)
+        except RequestError as error:
+            log.info("%s %d refused (%s): %s (from %s)", what, number, error.code.name, error.message, context.peer())
+            abort(context, Failure(error.code, error.kind, error.message))
+        except grpc.RpcError:  # the client left before sending its setup
+            return None
 
     def _in_line(self, job: Job, context: grpc.ServicerContext,
                  upload: Callable[[Iterator[Message], Callable[[], None]], None], requests: Iterator[Message],
@@ -351,11 +353,11 @@ def _sequence_event(event: pb.TransferEvent | pb.SequenceEvent) -> pb.SequenceEv
     return None
 
 
-def _first_request(requests: Iterator[pb.TransferRequest], timeout: float, number: int) -> pb.TransferRequest | None:
+def _first_request(requests: Iterator[M], timeout: float, number: int) -> M | None:
     """The call's first message (None if the client ended its stream without one), read on a helper
     thread so that a client that never sends it cannot hold the call's server thread for longer than
     `timeout` seconds: then RequestError (STALLED), and ending the call ends the helper's wait."""
-    first: Future[pb.TransferRequest | None] = Future()
+    first: Future[M | None] = Future()
 
     def read() -> None:
         try:
