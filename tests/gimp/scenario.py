@@ -15,7 +15,7 @@ preset, the client library's picture as the dialog's pixbuf). "look" (GUI too) r
 with a look file to write, then Apply Photo Style Look with that file on the photo's layer (a
 selection present, which must play no part), dumps the layer's and the new layer's pixels for the
 test, and presses Ctrl+Z once. "frames" (GUI too) makes a three-layer animation (the frames
-differ: a brighter copy, a smaller one off the origin), styles all layers as frames, reports each
+differ: a mirrored copy, a smaller one off the origin), styles all layers as frames, reports each
 new layer against its frame, and presses Ctrl+Z once ("frames-slow": a long job, for the test
 to kill); "frames-dialog" (GUI) runs that procedure
 interactively, its dialog OK'd by the helper. PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
@@ -335,7 +335,7 @@ def frame_facts(data):
 
 def animation():
     """A three-frame animation, one layer per frame, and its layers in frame order (the bottom one
-    first): the photo, a brighter copy, and a smaller copy off the origin."""
+    first): the photo, a mirrored copy, and a smaller copy off the origin."""
     image = load("coffee.png")
     image.scale(200, 134)
     first = image.get_layers()[0]
@@ -343,13 +343,27 @@ def animation():
     second = first.copy()
     image.insert_layer(second, None, 0)
     second.set_name("two (100ms)")
-    second.brightness_contrast(0.3, 0.0)
+    second.transform_flip_simple(Gimp.OrientationType.HORIZONTAL, True, 0.0)
     third = first.copy()
     image.insert_layer(third, None, 0)
     third.set_name("three (100ms)")
     third.scale(100, 67, False)
     third.set_offsets(40, 30)
     return image, [first, second, third]
+
+
+def mirror_comparison(first, second, width):
+    """How two 8-bit RGBA frames of one size compare: the largest difference between `second`
+    mirrored back and `first`, and the fraction of pixels where `second` differs from `first`."""
+    largest, differing = 0, 0
+    pixel_count = len(first) // 4
+    for i in range(pixel_count):
+        y, x = divmod(i, width)
+        mirrored = (y * width + width - 1 - x) * 4
+        a, b, c = first[i * 4:i * 4 + 4], second[mirrored:mirrored + 4], second[i * 4:i * 4 + 4]
+        largest = max(largest, *(abs(p - q) for p, q in zip(a, b)))
+        differing += a != c
+    return {"mirror_difference": largest, "differing_fraction": differing / pixel_count}
 
 
 def frames_dialog_scenario():
@@ -409,6 +423,7 @@ def frames_scenario():
     facts["styled"] = [dict(frame_facts(pixels(layer, "R'G'B'A u8")), name=layer.get_name(),
                             size=[layer.get_width(), layer.get_height()], offsets=list(layer.get_offsets()[1:]))
                        for layer in new]
+    facts.update(mirror_comparison(pixels(new[0], "R'G'B'A u8"), pixels(new[1], "R'G'B'A u8"), image.get_width()))
     press_undo(image)
     facts.update(layers_after_undo=[layer.get_name() for layer in image.get_layers()],
                  composite_after_undo_unchanged=composite(image) == composite_before)
