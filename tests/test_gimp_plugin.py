@@ -327,6 +327,45 @@ def test_a_kept_look_applied_to_the_layer_is_a_new_layer_one_undo_removes(gimp_r
 
 
 @pytest.mark.gimp
+def test_all_layers_as_frames_become_styled_layers_one_undo_removes(gimp_root: Path, daemon_address: str) -> None:
+    """GIMP's animations are one layer per frame: Photo Style Transfer (all layers as frames) sends
+    the three layers (the bottom one first; one mirrored, one smaller and off the origin) as one
+    sequence to the real daemon. Each styled frame is a canvas-sized layer directly above its own,
+    named after it, its colours moved toward the reference's, its alpha the frame's on the canvas;
+    the frames keep their differences under one look (the mirrored frame styled is the first one
+    styled, mirrored); the layers are untouched, and one Ctrl+Z removes all three."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "frames", gui=True))
+    assert facts["status"] == "success", facts["message"]
+    style = f"(style: {facts['reference_name']})"
+    assert facts["layers_before"] == ["three (100ms)", "two (100ms)", "one (100ms)"]
+    assert facts["layers"] == [f"three (100ms) {style}", "three (100ms)", f"two (100ms) {style}", "two (100ms)",
+                               f"one (100ms) {style}", "one (100ms)"]
+    assert facts["source_unchanged"]
+    reference = facts["reference_mean"]
+    for frame, styled in zip(facts["frames"], facts["styled"]):
+        assert styled["size"] == [200, 134] and styled["offsets"] == [0, 0], styled
+        assert (styled["opaque"], styled["transparent"]) == (frame["opaque"], frame["transparent"]), styled
+        assert math.dist(styled["mean"], reference) < 0.7 * math.dist(frame["mean"], reference), (frame, styled)
+    assert facts["frames"][2]["transparent"] == 200 * 134 - 100 * 67  # the small frame, placed on the canvas
+    assert facts["differing_fraction"] > 0.5 and facts["mirror_difference"] <= 1, facts
+    assert facts["layers_after_undo"] == facts["layers_before"] and facts["composite_after_undo_unchanged"]
+
+
+@pytest.mark.gimp
+def test_the_frames_dialog_styles_every_layer_on_ok(gimp_root: Path, daemon_address: str) -> None:
+    """Run interactively, the frames procedure shows its dialog (the transfer's, without the live
+    preview); OK styles every layer as a frame."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "frames-dialog", gui=True))
+    assert facts["helper_exit"] == 0, "the dialog never appeared"
+    assert facts["status"] == "success", facts["message"]
+    assert facts["layers"][1::2] == ["three (100ms)", "two (100ms)", "one (100ms)"]
+    assert all(styled.startswith(f"{source} (style: ") for styled, source in zip(facts["layers"][::2],
+                                                                                 facts["layers"][1::2]))
+
+
+@pytest.mark.gimp
 @pytest.mark.parametrize("scenario", ["bad-preset", "smooth-on-painterly"])
 def test_arguments_the_daemon_refuses_are_the_callers_error(gimp_root: Path, daemon_address: str,
                                                             scenario: str) -> None:
@@ -459,10 +498,12 @@ def test_daemon_down_and_not_startable_is_an_execution_error(gimp_root: Path) ->
 
 
 @pytest.mark.gimp
-def test_killing_the_plugin_cancels_the_job_in_the_daemon(gimp_root: Path, daemon_address: str) -> None:
-    """GIMP cancels a plug-in by killing it; the daemon must then drop the job."""
+@pytest.mark.parametrize("scenario", ["slow", "frames-slow"])
+def test_killing_the_plugin_cancels_the_job_in_the_daemon(gimp_root: Path, daemon_address: str, scenario: str) -> None:
+    """GIMP cancels a plug-in by killing it; the daemon must then drop the job (a transfer, or all
+    layers as frames), and the image stays as it was."""
     install_into(gimp_root, daemon_address)
-    gimp = start_gimp(gimp_root, "slow")
+    gimp = start_gimp(gimp_root, scenario)
     with Client(daemon_address) as client:
         assert _wait_for(lambda: client.capabilities().jobs_in_line == 1, 120), "the job never reached the daemon"
         plugin = _plugin_pid(gimp_root)

@@ -21,6 +21,7 @@ from photostyle.server.client import (LIVE_PREVIEW_PRESET, SELECTION_REGION, Cap
 from photostyle.core.look_files import CUBE as CUBE_KIND, HALD as HALD_KIND
 from photostyle.core.looks import DEFAULT_SIZE as DEFAULT_LOOK_SIZE
 from photostyle.server.client import LOOK_FILES, LOOK_SIZE, LookFidelity, with_look
+from photostyle.server.client import FramesCapture, SequenceDone, named_frame_rate, styled_sequence
 from photostyle.core.looks import INTERPOLATIONS as CORE_INTERPOLATIONS
 from photostyle.server.client import INTERPOLATION_CHOICES
 from photostyle.server.client.client import INTERPOLATIONS, LOOK_FORMATS
@@ -495,3 +496,47 @@ def test_no_look_is_applied_during_a_run() -> None:
     assert not host.state.applying and client.applied == []
     control.cancel()
     loop.pump(lambda: not host.state.running)
+
+
+# --- sequences as GIMP sends its layers as frames (the host-neutral part) ------------------------
+
+
+def frames_capture(frames: list[Image], fps: float = 10.0) -> FramesCapture:
+    """What GIMP's frames procedure reads: every layer on the canvas, bottom first, and a reference."""
+    return FramesCapture(frames, Image(6, 4, 3, "uint8", bytes([0, 0, 200]) * 24), "walk.xcf", "rocket.jpg", fps)
+
+
+def test_gimps_frame_delays_in_layer_names_give_the_frame_rate() -> None:
+    assert named_frame_rate(["Frame 1 (100ms)", "Frame 2 (50 ms) (combine)", "Frame 3"]) == pytest.approx(1000 / 75)
+    assert named_frame_rate(["Background", "Layer copy"]) is None  # no delay stated: the host's default
+    assert named_frame_rate(["Frame 1 (0ms)"]) is None
+    assert named_frame_rate([]) is None
+
+
+def test_layers_as_frames_go_as_one_sequence_and_come_back_in_order() -> None:
+    frames = [rgba((value, 20, 30, 255)) for value in (10, 90, 170)]
+    client = FakeClient()
+    events: list = []
+    job = frames_capture(frames, fps=12.5)
+    styled = styled_sequence(job.start(client, Options(preset="default")), job.frames, events.append)
+    sent = client.sequences[0]
+    assert sent.frames == frames and sent.fps == 12.5 and sent.options.preset == "default"
+    assert len(styled.frames) == 3 and all(frame.width == WIDTH and frame.channels == 4 for frame in styled.frames)
+    assert styled.planned is not None and styled.planned.keyframes == (0,)
+    assert isinstance(events[-1], SequenceDone) and job.subject == "the 3 frames of “walk.xcf”"
+
+
+def test_frames_the_sequence_cannot_take_are_refused_before_anything_is_sent() -> None:
+    client = FakeClient()
+    with pytest.raises(InputError, match="Frame 1 is 2×2"):
+        frames_capture([rgba(PHOTO), rgba(PHOTO, 2, 2)]).start(client, Options())
+    with pytest.raises(InputError, match="no frames"):
+        frames_capture([]).start(client, Options())
+    assert client.sequences == []
+
+
+def test_a_sequence_that_fails_midway_gives_the_host_nothing_to_write() -> None:
+    client = FakeClient(scripts=[Script(error=DaemonError("The daemon stopped (a test)."))])
+    job = frames_capture([rgba(PHOTO)] * 3)
+    with pytest.raises(DaemonError, match="a test"):
+        styled_sequence(job.start(client, Options()), job.frames)

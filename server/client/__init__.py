@@ -25,7 +25,7 @@ from .sequence_call import FrameSource, SequenceCall
 from photostyle.server.wire.images import EncodedImage, Image, Region
 from .controller import (Capture, Controller, Delivery, Host, LayerCapture, Loop, LookHost, PreviewHost, SequenceHost,
                          State, explain, preset_choices, status_text)
-from .sequences import DEFAULT_FPS, FramesCapture, StyledSequence, check_frames, styled_sequence
+from .sequences import DEFAULT_FPS, FramesCapture, StyledSequence, check_frames, named_frame_rate, styled_sequence
 from .looks import (INTERPOLATION_CHOICES, LOOK_FILES, LOOK_SIZE, KeptLook, apply_look_file, kept_look, look_kind,
                     look_layer_name, read_look, saved_look_path, with_look, write_look)
 from .host_pixels import check_result, composite_preview, placed_mask
@@ -48,5 +48,6 @@ __all__ = [
     "kept_look", "look_kind", "look_layer_name", "read_look", "with_look", "write_look", "INTERPOLATION_CHOICES",
     "saved_look_path", "check_result", "composite_preview", "explain", "placed_mask", "preset_choices", "status_text",
     "FrameSource", "SequenceCall", "SequenceCallProtocol", "SequenceDone", "SequenceEvent", "SequencePlanned",
-    "StyledFrame", "DEFAULT_FPS", "FramesCapture", "SequenceHost", "StyledSequence", "check_frames", "styled_sequence",
+    "StyledFrame", "DEFAULT_FPS", "FramesCapture", "SequenceHost", "StyledSequence", "check_frames", "named_frame_rate",
+    "styled_sequence",
 ]

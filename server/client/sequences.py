@@ -8,6 +8,7 @@ cancelled sequence leaves the document as it was.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -21,6 +22,8 @@ from .protocol import ClientProtocol, SequenceCallProtocol
 
 #: Frames per second a host's animation is sent with when it does not say (Krita's default).
 DEFAULT_FPS = 24.0
+#: GIMP's animation convention: a frame layer named "Walk 3 (80ms)" is shown for 80 ms.
+_FRAME_DELAY = re.compile(r"\((\d+)\s*ms\)")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,15 @@ class StyledSequence:
         plural = "s" if self.planned is None or len(self.planned.keyframes) != 1 else ""
         return (f"{len(self.frames)} frames, look fitted on frame{plural} {keyframes}; {self.done.seconds:.0f} s on "
                 f"{self.done.device}")
+
+
+def named_frame_rate(names: Sequence[str]) -> float | None:
+    """The frame rate that frame names such as "Walk 3 (80ms)" state (GIMP's animation layers): one
+    over their mean delay, so the engine spaces keyframes in the animation's own time; None when no
+    name states a delay (or only zero ones)."""
+    delays = [int(found.group(1)) for found in map(_FRAME_DELAY.search, names) if found]
+    total = sum(delays)
+    return 1000.0 * len(delays) / total if total else None
 
 
 def check_frames(frames: Sequence[Image]) -> None:

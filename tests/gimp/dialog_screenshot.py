@@ -10,7 +10,8 @@ its daemon running, as the gimp tests leave them), with the tests' environment:
 As GIMP's batch code it opens the example photo with a selection, names the reference file, then calls
 the procedure interactively; the dialog blocks it, so a helper process (this file again, with
 PHOTOSTYLE_GRAB=PATH) waits for the dialog window, gives it time to fill the daemon's presets
-and show the live preview, saves it as PNG, and presses Escape (or PHOTOSTYLE_GRAB_KEY).
+and show the live preview, saves it as PNG, and presses Escape (or PHOTOSTYLE_GRAB_KEY); another
+dialog is found by PHOTOSTYLE_GRAB_TITLE (a regular expression).
 """
 
 import os
@@ -31,7 +32,7 @@ def grab(path: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from xwindows import find_window
 
-    window = find_window("^Photo Style Transfer$")
+    window = find_window(os.environ.get("PHOTOSTYLE_GRAB_TITLE", "^Photo Style Transfer$"))
     time.sleep(float(os.environ.get("PHOTOSTYLE_GRAB_AFTER", "30")))  # presets, then the live preview (~1-3 s idle, far more on a busy machine)
     geometry = dict(line.split("=") for line in subprocess.run(
         ["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True, check=True).stdout.split())

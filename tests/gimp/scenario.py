@@ -14,7 +14,11 @@ and the live preview's path (the one capture with GEGL's shrinking reads, the da
 preset, the client library's picture as the dialog's pixbuf). "look" (GUI too) runs the transfer
 with a look file to write, then Apply Photo Style Look with that file on the photo's layer (a
 selection present, which must play no part), dumps the layer's and the new layer's pixels for the
-test, and presses Ctrl+Z once. PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
+test, and presses Ctrl+Z once. "frames" (GUI too) makes a three-layer animation (the frames
+differ: a mirrored copy, a smaller one off the origin), styles all layers as frames, reports each
+new layer against its frame, and presses Ctrl+Z once ("frames-slow": a long job, for the test
+to kill); "frames-dialog" (GUI) runs that procedure
+interactively, its dialog OK'd by the helper. PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
 it. Each prints one line `RESULT {json}` of facts for the test to assert on.
 """
 
@@ -27,6 +31,7 @@ import time
 from gi.repository import Gegl, Gimp, Gio
 
 PROCEDURE = "plug-in-photostyle-transfer"
+FRAMES = "plug-in-photostyle-transfer-frames"
 SCENARIO = os.environ["PHOTOSTYLE_SCENARIO"]
 DATA = os.environ["PHOTOSTYLE_DATA"]
 CLAMP = Gegl.AbyssPolicy.CLAMP
@@ -314,6 +319,117 @@ def look_scenario():
     return facts
 
 
+def on_canvas(layer):
+    """`layer` as it sits on its image's canvas, 8-bit RGBA, transparent where it does not reach."""
+    _, x, y = layer.get_offsets()
+    image = layer.get_image()
+    rect = Gegl.Rectangle.new(-x, -y, image.get_width(), image.get_height())
+    return layer.get_buffer().get(rect, 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE)
+
+
+def frame_facts(data):
+    """Mean R, G, B over the opaque pixels of 8-bit RGBA `data`, and how many are opaque and transparent."""
+    alpha = data[3::4]
+    return {"mean": mean_rgb(data, 4, alpha), "opaque": alpha.count(255), "transparent": alpha.count(0)}
+
+
+def animation():
+    """A three-frame animation, one layer per frame, and its layers in frame order (the bottom one
+    first): the photo, a mirrored copy, and a smaller copy off the origin."""
+    image = load("coffee.png")
+    image.scale(200, 134)
+    first = image.get_layers()[0]
+    first.set_name("one (100ms)")
+    second = first.copy()
+    image.insert_layer(second, None, 0)
+    second.set_name("two (100ms)")
+    second.transform_flip_simple(Gimp.OrientationType.HORIZONTAL, True, 0.0)
+    third = first.copy()
+    image.insert_layer(third, None, 0)
+    third.set_name("three (100ms)")
+    third.scale(100, 67, False)
+    third.set_offsets(40, 30)
+    return image, [first, second, third]
+
+
+def mirror_comparison(first, second, width):
+    """How two 8-bit RGBA frames of one size compare: the largest difference between `second`
+    mirrored back and `first`, and the fraction of pixels where `second` differs from `first`."""
+    largest, differing = 0, 0
+    pixel_count = len(first) // 4
+    for i in range(pixel_count):
+        y, x = divmod(i, width)
+        mirrored = (y * width + width - 1 - x) * 4
+        a, b, c = first[i * 4:i * 4 + 4], second[mirrored:mirrored + 4], second[i * 4:i * 4 + 4]
+        largest = max(largest, *(abs(p - q) for p, q in zip(a, b)))
+        differing += a != c
+    return {"mirror_difference": largest, "differing_fraction": differing / pixel_count}
+
+
+def frames_dialog_scenario():
+    """The frames procedure run interactively: its dialog opens, a helper presses OK."""
+    image, sources = animation()
+    Gimp.Display.new(image)
+    helper = subprocess.Popen(["/usr/bin/python3", f"{DATA}/dialog_screenshot.py"],
+                              env={**os.environ, "PHOTOSTYLE_GRAB": GRAB, "PHOTOSTYLE_GRAB_AFTER": "5",
+                                   "PHOTOSTYLE_GRAB_KEY": "alt+o",
+                                   "PHOTOSTYLE_GRAB_TITLE": "^Photo Style Transfer \\(all layers as frames\\)$"})
+    procedure = Gimp.get_pdb().lookup_procedure(FRAMES)
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [sources[-1]])
+    config.set_property("reference-layer", load("rocket.jpg").get_layers()[0])
+    config.set_property("options", "size=64 iterations=5")
+    result = procedure.run(config)
+    status = result.index(0)
+    return {"status": status.value_nick, "helper_exit": helper.wait(timeout=90),
+            "message": str(result.index(1) or "") if status != Gimp.PDBStatusType.SUCCESS else "",
+            "layers": [layer.get_name() for layer in image.get_layers()]}
+
+
+def frames_scenario():
+    """Every layer of a three-frame animation styled as frames (non-interactively, as a script
+    would), each new layer against its frame, then one Ctrl+Z."""
+    image, sources = animation()
+    reference = load("rocket.jpg")
+    before = [on_canvas(layer) for layer in sources]
+    layers_before = [layer.get_name() for layer in image.get_layers()]
+    composite_before = composite(image)
+    procedure = Gimp.get_pdb().lookup_procedure(FRAMES)
+    assert procedure is not None, f"{FRAMES} is not registered (did the plug-in fail to load?)"
+    config = procedure.create_config()
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [sources[-1]])
+    config.set_property("reference-layer", reference.get_layers()[0])
+    if SCENARIO == "frames-slow":  # a long keyframe transfer, to be killed mid-job
+        config.set_property("preset", "classic")
+        config.set_property("options", "size=64 iterations=4000")
+    else:
+        config.set_property("preset", "default")
+        config.set_property("options", "size=64 iterations=5")
+    result = procedure.run(config)
+    status = result.index(0)
+    facts = {"status": status.value_nick, "message": str(result.index(1) or "") if status != Gimp.PDBStatusType.SUCCESS
+             else "", "reference_name": reference.get_name(), "reference_mean": mean_rgb(pixels(
+                 reference.get_layers()[0], "R'G'B' u8"), 3), "layers_before": layers_before,
+             "layers": [layer.get_name() for layer in image.get_layers()],
+             "source_unchanged": [on_canvas(layer) for layer in sources] == before,
+             "composite_unchanged": composite(image) == composite_before,
+             "frames": [frame_facts(data) for data in before]}
+    if status != Gimp.PDBStatusType.SUCCESS:
+        return facts
+    new = [image.get_layers()[image.get_item_position(layer) - 1] for layer in sources]  # each one's layer above
+    facts["styled"] = [dict(frame_facts(pixels(layer, "R'G'B'A u8")), name=layer.get_name(),
+                            size=[layer.get_width(), layer.get_height()], offsets=list(layer.get_offsets()[1:]))
+                       for layer in new]
+    facts.update(mirror_comparison(pixels(new[0], "R'G'B'A u8"), pixels(new[1], "R'G'B'A u8"), image.get_width()))
+    press_undo(image)
+    facts.update(layers_after_undo=[layer.get_name() for layer in image.get_layers()],
+                 composite_after_undo_unchanged=composite(image) == composite_before)
+    return facts
+
+
 def procedure_scenario():
     """Our procedure, called non-interactively on the photo with a feathered selection (or as SCENARIO says)."""
     image = load("coffee.png")
@@ -417,6 +533,10 @@ elif SCENARIO in ("dialog", "dialog-ok"):
     facts = dialog_scenario()
 elif SCENARIO == "look":
     facts = look_scenario()
+elif SCENARIO in ("frames", "frames-slow"):
+    facts = frames_scenario()
+elif SCENARIO == "frames-dialog":
+    facts = frames_dialog_scenario()
 else:
     facts = procedure_scenario()
 print("RESULT " + json.dumps(facts), flush=True)

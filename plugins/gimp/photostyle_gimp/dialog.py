@@ -10,7 +10,7 @@ OK closes the dialog and the procedure runs the job (transfer.py).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 from gi.repository import GLib, GObject, Gimp, GimpUi, Gtk
 
@@ -26,13 +26,20 @@ from .options import DEFAULT_PRESET, OPTIONS_ARGUMENT
 TITLE = "Photo Style Transfer"
 #: The arguments that make the preview out of date when they change.
 _PREVIEW_INPUTS = ("reference-layer", "reference-file", "regions")
+#: The arguments shown in GIMP's own widgets, those of them the procedure has (the preset's and
+#: the options' widgets are ours, after the first two).
+_SETTINGS = ("reference-layer", "reference-file", "regions", "look-file", "fps")
 
 
-def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, image: Gimp.Image, layer: Gimp.Layer) -> bool:
-    """Show the dialog; True when the user pressed OK (then `config` holds the arguments)."""
+def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, image: Gimp.Image,
+               layer: Gimp.Layer | None = None) -> bool:
+    """Show the dialog, with a live preview of `layer` when given; True when the user pressed OK
+    (then `config` holds the arguments)."""
     GimpUi.init(procedure.get_name())
-    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title=TITLE)
-    panel = _Panel(dialog, config, image, layer)
+    title = TITLE if layer is not None else f"{TITLE} (all layers as frames)"
+    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title=title)
+    has = {spec.name for spec in config.list_properties()}
+    panel = _Panel(dialog, config, image, layer, [name for name in _SETTINGS if name in has])
     accepted = False
     try:
         accepted = dialog.run()
@@ -63,15 +70,15 @@ class _GLibLoop:
 
 
 class _Panel:
-    """The preset combo box, the preview and the status line beside GIMP's argument widgets;
-    the controller's PreviewHost. GIMP objects are only touched on the main thread."""
+    """The preset combo box, the preview (with a layer to preview) and the status line beside GIMP's
+    argument widgets; the controller's PreviewHost. GIMP objects are only touched on the main thread."""
 
     def __init__(self, dialog: GimpUi.ProcedureDialog, config: Gimp.ProcedureConfig, image: Gimp.Image,
-                 layer: Gimp.Layer) -> None:
+                 layer: Gimp.Layer | None, arguments: Sequence[str]) -> None:
         self._config, self._image, self._layer = config, image, layer
         self._descriptions: dict[str, str] = {}
         self._capabilities: pb.Capabilities | None = None
-        settings = dialog.fill_box("photostyle-settings", ["reference-layer", "reference-file", "regions", "look-file"])
+        settings = dialog.fill_box("photostyle-settings", list(arguments))
         self.preset = Gtk.ComboBoxText(tooltip_text="The PhotoStyle daemon's presets")
         self._set_presets([(self._chosen_preset(), "")], self._chosen_preset())
         self.preset.set_sensitive(False)
@@ -85,7 +92,7 @@ class _Panel:
         settings.pack_start(self.preset_about, False, False, 0)
         settings.reorder_child(preset_row, 2)  # after the reference, where GIMP would have put it
         settings.reorder_child(self.preset_about, 3)
-        regions = dialog.get_widget("regions", GObject.TYPE_NONE)
+        regions = dialog.get_widget("regions", GObject.TYPE_NONE) if "regions" in arguments else None
         if isinstance(regions, GimpUi.Labeled):  # line the label up with GIMP's own
             self._labels = Gtk.SizeGroup(mode=Gtk.SizeGroupMode.HORIZONTAL)
             self._labels.add_widget(regions.get_label())
@@ -97,17 +104,18 @@ class _Panel:
         settings.pack_start(options_frame, False, False, 0)
 
         self.image = Gtk.Image(width_request=preview.PREVIEW_BOX, height_request=preview.PREVIEW_BOX)
-        frame = Gtk.Frame(label="Live preview (quick colour transfer)")
-        frame.add(self.image)
         self.button = Gtk.Button.new_with_mnemonic("Pre_view")
-        self.button.set_tooltip_text("Restyle a small copy of the selection with the daemon's instant 'preview' "
-                                     "preset (the image is not changed); the chosen preset refines this look.")
         self.status = Gtk.Label(xalign=0.0, wrap=True, max_width_chars=44, selectable=True)
         column = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
-        column.pack_start(frame, False, False, 0)
-        buttons = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
-        buttons.pack_start(self.button, False, False, 0)
-        column.pack_start(buttons, False, False, 0)
+        if layer is not None:
+            frame = Gtk.Frame(label="Live preview (quick colour transfer)")
+            frame.add(self.image)
+            self.button.set_tooltip_text("Restyle a small copy of the selection with the daemon's instant 'preview' "
+                                         "preset (the image is not changed); the chosen preset refines this look.")
+            column.pack_start(frame, False, False, 0)
+            buttons = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+            buttons.pack_start(self.button, False, False, 0)
+            column.pack_start(buttons, False, False, 0)
         column.pack_start(self.status, False, False, 0)
         columns = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=18)
         columns.pack_start(settings, True, True, 0)
@@ -116,12 +124,12 @@ class _Panel:
         columns.show_all()
 
         self.controller = Controller(self, _GLibLoop(), lambda start, on_wait: connect_daemon(start, on_wait),
-                                     auto_preview=True, run_label="OK")
+                                     auto_preview=layer is not None, run_label="OK")
         self.preset.connect("changed", self._on_preset_changed)
         config.connect("notify::preset", self._on_preset_set)  # Reset, Load Saved Settings
         config.connect(f"notify::{OPTIONS_ARGUMENT}", self._on_options_text_set)
         self.button.connect("clicked", lambda button: self.controller.preview())
-        for name in _PREVIEW_INPUTS:
+        for name in _PREVIEW_INPUTS if layer is not None else ():
             config.connect(f"notify::{name}", lambda config, spec: self.controller.inputs_changed())
         self.say("Asking the PhotoStyle engine for its presets…")
         self.controller.probe(start=True)

@@ -1,6 +1,7 @@
 """A checked result into the image: a new layer above the source, masked by the selection, with
-the regions the engine found as channels, in one undo step per image; and a look applied to a
-layer as a new layer above it, in one undo step."""
+the regions the engine found as channels, in one undo step per image; a look applied to a layer
+as a new layer above it, in one undo step; and a styled sequence as one new layer above each of
+its frames' layers, all in one undo step."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Iterator
 
 from gi.repository import Gegl, Gimp
 
-from photostyle.server.client import Capture, Image, Result
+from photostyle.server.client import Capture, FramesCapture, Image, Result, StyledSequence
 
 from . import pixels
-from .capture import Target
+from .capture import FramesTarget, Target
 from .regions import add_found_channels
 
 
@@ -20,11 +21,11 @@ def add_result(capture: Capture, result: Result) -> str:
     """Write `result` (checked against `capture` by the caller) into the captured image; returns the new layer's name."""
     target: Target = capture.context
     image = target.image
-    name = f"{target.layer.get_name()} (style: {capture.reference_name})"
+    name = styled_name(target.layer, capture.reference_name)
     with undo_step(image):
         add_found_channels(image, [(region.name, region.content_mask) for region in result.regions],
                            pixels.in_image(target.layer, target.crop))
-        layer = _add_layer(image, target.layer, target.crop, name, bytes(result.image.data))
+        layer = _add_layer(image, target.layer, _bounds(target.layer), target.crop, name, bytes(result.image.data))
         if not Gimp.Selection.is_empty(image):
             layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
     if target.reference_image is not None and result.regions:
@@ -33,6 +34,23 @@ def add_result(capture: Capture, result: Result) -> str:
                                target.reference_area)
     Gimp.displays_flush()
     return name
+
+
+def add_styled_frames(capture: FramesCapture, sequence: StyledSequence) -> None:
+    """Each styled frame (checked by the caller) as a new canvas-sized layer directly above its
+    source layer, so the frame order stays; the sources are left as they were. One undo step."""
+    target: FramesTarget = capture.context
+    image = target.image
+    canvas = pixels.canvas(image)
+    with undo_step(image):
+        for source, frame in zip(target.layers, sequence.frames, strict=True):
+            _add_layer(image, source, canvas, canvas, styled_name(source, capture.reference_name), bytes(frame.data))
+    Gimp.displays_flush()
+
+
+def styled_name(source: Gimp.Layer, reference_name: str) -> str:
+    """The new layer's name: its source's (a frame's "(NNms)" delay included) and the reference's."""
+    return f"{source.get_name()} (style: {reference_name})"
 
 
 @contextmanager
@@ -48,18 +66,23 @@ def undo_step(image: Gimp.Image) -> Iterator[None]:
 def add_look_layer(image: Gimp.Image, source: Gimp.Layer, name: str, applied: Image) -> None:
     """A look applied to all of `source` (checked by the caller) as a new layer `name` above it, in one undo step."""
     with undo_step(image):
-        _add_layer(image, source, pixels.extent(source), name, bytes(applied.data))
+        _add_layer(image, source, _bounds(source), pixels.extent(source), name, bytes(applied.data))
     Gimp.displays_flush()
 
 
-def _add_layer(image: Gimp.Image, source: Gimp.Layer, crop: Gegl.Rectangle, name: str, data: bytes) -> Gimp.Layer:
-    """A new layer above `source` (same size, offsets, precision) holding `data` (R'G'B'A at the
-    image's precision) over `crop` (layer coordinates), transparent elsewhere."""
+def _add_layer(image: Gimp.Image, source: Gimp.Layer, area: Gegl.Rectangle, crop: Gegl.Rectangle, name: str,
+               data: bytes) -> Gimp.Layer:
+    """A new layer directly above `source` over `area` (image coordinates), at the image's precision,
+    holding `data` (R'G'B'A at that precision) over `crop` (its own coordinates), transparent elsewhere."""
     kind = Gimp.ImageType.RGBA_IMAGE if image.get_base_type() == Gimp.ImageBaseType.RGB else Gimp.ImageType.GRAYA_IMAGE
-    layer = Gimp.Layer.new(image, name, source.get_width(), source.get_height(), kind, 100.0, Gimp.LayerMode.NORMAL)
-    _, offset_x, offset_y = source.get_offsets()
-    layer.set_offsets(offset_x, offset_y)
+    layer = Gimp.Layer.new(image, name, area.width, area.height, kind, 100.0, Gimp.LayerMode.NORMAL)
+    layer.set_offsets(area.x, area.y)
     layer.fill(Gimp.FillType.TRANSPARENT)
     image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
     pixels.write(layer, crop, f"R'G'B'A {pixels.sample_type(image)[1]}", data)
     return layer
+
+
+def _bounds(layer: Gimp.Layer) -> Gegl.Rectangle:
+    """Where `layer` lies, in image coordinates."""
+    return pixels.in_image(layer, pixels.extent(layer))

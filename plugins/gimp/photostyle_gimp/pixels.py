@@ -39,6 +39,17 @@ def read(drawable: Gimp.Drawable, rect: Gegl.Rectangle, layout: str, channels: i
                  drawable.get_buffer().get(rect, scale, f"{layout} {suffix}", _CLAMP))
 
 
+def read_on_canvas(layer: Gimp.Layer) -> Image:
+    """`layer` as it sits on its image's canvas: image-sized R'G'B'A at the image's precision, cut
+    where it overhangs and transparent where it does not reach (GEGL reads zeros outside it)."""
+    image = layer.get_image()
+    kind, suffix = sample_type(image)
+    _, offset_x, offset_y = layer.get_offsets()
+    canvas = Gegl.Rectangle.new(-offset_x, -offset_y, image.get_width(), image.get_height())  # in layer coordinates
+    return Image(canvas.width, canvas.height, 4, kind,
+                 layer.get_buffer().get(canvas, 1.0, f"R'G'B'A {suffix}", Gegl.AbyssPolicy.NONE))
+
+
 def read_mask(drawable: Gimp.Drawable, rect: Gegl.Rectangle, scale: float = 1.0) -> Image:
     """8-bit coverage of a channel or the selection over `rect` (its coordinates, at full size),
     shrunk by `scale` (linear, as GIMP's channel-to-selection reads it)."""
@@ -65,6 +76,11 @@ def scaled(rect: Gegl.Rectangle, scale: float) -> Gegl.Rectangle:
 def extent(drawable: Gimp.Drawable) -> Gegl.Rectangle:
     """All of `drawable`, in its own coordinates."""
     return Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+
+
+def canvas(image: Gimp.Image) -> Gegl.Rectangle:
+    """All of `image`'s canvas, in image coordinates."""
+    return Gegl.Rectangle.new(0, 0, image.get_width(), image.get_height())
 
 
 def in_image(drawable: Gimp.Drawable, rect: Gegl.Rectangle) -> Gegl.Rectangle:

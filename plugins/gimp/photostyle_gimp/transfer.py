@@ -1,17 +1,24 @@
-"""The procedure's run: capture the job, let the daemon restyle it with GIMP's progress bar
+"""The procedures' runs: capture the job, let the daemon restyle it with GIMP's progress bar
 showing the way, check the answer, then write it (the image is untouched until then). With
 "look-file" set, the daemon also sends the result's look, written to that file first: a look that
-cannot be written leaves the image as it was."""
+cannot be written leaves the image as it was. The frames procedure sends every layer as one
+sequence and writes the styled frames only once all of them are in and checked.
+
+GIMP's progress bar's Cancel kills the plug-in: the daemon drops the job when the connection
+goes, and the image has not been touched."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from gi.repository import Gimp
 
-from photostyle.server.client import (DaemonError, Event, Progress, Queued, check_result, kept_look, saved_look_path,
-                                      status_text, with_look, write_look)
+from photostyle.server.client import (DaemonError, Event, Progress, Queued, SequenceEvent, SequencePlanned,
+                                      check_result, kept_look, saved_look_path, status_text, styled_sequence,
+                                      with_look, write_look)
 
 from . import connect_daemon, layers
-from .capture import capture
+from .capture import capture, capture_frames
 from .looks import file_path
 from .options import options_from_config
 
@@ -27,7 +34,7 @@ def transfer(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig)
     job = capture(image, layer, config)
     Gimp.progress_set_text("Photo Style Transfer: connecting to the PhotoStyle engine")
     with connect_daemon(on_wait=lambda seconds: Gimp.progress_pulse()) as client:
-        result = job.start(client, options).result(on_event=_show_progress)
+        result = job.start(client, options).result(on_event=_progress("Photo Style Transfer"))
     check_result(result, job.content, job.style_size)
     if look_file is not None:
         look = kept_look(result, job.reference_name)
@@ -40,8 +47,30 @@ def transfer(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig)
         Gimp.message(f"Photo Style Transfer: {note}")
 
 
-def _show_progress(event: Event) -> None:
-    if isinstance(event, (Queued, Progress)):
-        Gimp.progress_set_text(f"Photo Style Transfer: {status_text(event)}")
-    if isinstance(event, Progress):
-        Gimp.progress_update(min(event.fraction, 0.99))  # 100 % only once the layer is there
+def transfer_frames(image: Gimp.Image, config: Gimp.ProcedureConfig) -> None:
+    """Every layer of `image` styled as one sequence, as new layers; raises instead of touching the image."""
+    title = "Photo Style Transfer (frames)"
+    options = options_from_config(config)
+    Gimp.progress_init(f"{title}: reading the frames")
+    job = capture_frames(image, config)
+    Gimp.progress_set_text(f"{title}: connecting to the PhotoStyle engine")
+    with connect_daemon(on_wait=lambda seconds: Gimp.progress_pulse()) as client:
+        sequence = styled_sequence(job.start(client, options), job.frames, _progress(title))
+    layers.add_styled_frames(job, sequence)
+    for note in sequence.done.notes:
+        Gimp.message(f"{title}: {note}")
+
+
+def _progress(title: str) -> Callable[[Event | SequenceEvent], None]:
+    """GIMP's progress bar following a job's events, under `title`."""
+
+    def show(event: Event | SequenceEvent) -> None:
+        if isinstance(event, (Queued, Progress)):
+            Gimp.progress_set_text(f"{title}: {status_text(event)}")
+        if isinstance(event, Progress):
+            Gimp.progress_update(min(event.fraction, 0.99))  # 100 % only once the layers are there
+        if isinstance(event, SequencePlanned):
+            Gimp.progress_set_text(f"{title}: looks fitted on frame(s) {', '.join(map(str, event.keyframes))}, "
+                                   "then carried to every frame")
+
+    return show
