@@ -275,7 +275,7 @@ def add_animation_layer(target: AnimationTarget, frames: list[Image]) -> Node:
         raise
     finally:
         document.setCurrentTime(now)
-        document.waitForDone()
+        document.waitForDone()  # Krita switches time asynchronously
     document.refreshProjection()
     return layer
 
