@@ -243,6 +243,17 @@ def result_layer(record: dict) -> dict | None:
                  [before["name"] for before in record["nodes_before"]]), None)
 
 
+def animation_drawings(folder: Path) -> tuple[list[np.ndarray], list[Path]]:
+    """Three distinct drawings from the photo, with its colours (RGBA), and the PNG files holding them."""
+    with Image.open(PHOTO) as image:
+        photo = np.asarray(image.convert("RGBA"))
+    drawings = [photo, photo[:, ::-1], np.roll(photo, photo.shape[0] // 3, axis=0)]
+    files = [folder / f"drawing-{index}.png" for index in range(len(drawings))]
+    for drawing, file in zip(drawings, files):
+        Image.fromarray(drawing).save(file)
+    return drawings, files
+
+
 def assert_document_unchanged(record: dict, out: Path) -> None:
     width, height = record["size"]
     assert record["nodes_after"] == record["nodes_before"]
@@ -446,12 +457,7 @@ class TestInKrita:
         above the photo, Every frame pressed with a reference file: one sequence job on the daemon, then
         a new animated layer right above it, its keyframes at the same times, each drawing styled like
         the reference and still itself (the mirrored one mirrored); the layer itself unchanged."""
-        with Image.open(PHOTO) as image:
-            photo = np.asarray(image.convert("RGBA"))
-        drawings = [photo, photo[:, ::-1], np.roll(photo, photo.shape[0] // 3, axis=0)]  # distinct, same colours
-        files = [tmp_path / f"drawing-{index}.png" for index in range(len(drawings))]
-        for drawing, file in zip(drawings, files):
-            Image.fromarray(drawing).save(file)
+        drawings, files = animation_drawings(tmp_path)
         started = time.monotonic()
         record = run_krita(krita_home, tmp_path, "frames", daemon, FAST, [PHOTO], frames=files)
         width, height = record["size"]
@@ -487,6 +493,18 @@ class TestInKrita:
         assert mirrored < 0.25 * np.abs(styled[1] - styled[0]).mean(), mirrored
         print(f"Krita, every frame: {time.monotonic() - started:.1f} s for 3 frames; mirrored frame within "
               f"{mirrored:.1f} levels of the first one's mirror image")
+
+    def test_cancelling_every_frame_leaves_the_document_unchanged(self, krita_home, daemon, tmp_path):
+        _, files = animation_drawings(tmp_path)
+        record = run_krita(krita_home, tmp_path, "frames_cancel", daemon, SLOW, [PHOTO], frames=files)
+        assert record["source_keys_before"] == [0, 1, 4, 7]
+        assert "cancelled" in record["status"].lower() and record["progress_format"] == "stopped", record["status"]
+        assert record["styled_keys"] is None and record["nodes_after"] == record["nodes_before"]
+        assert record["source_keys_after"] == record["source_keys_before"]
+        assert record["time_after"] == record["time_before"]
+        for time_ in record["source_keys_before"]:
+            assert ((tmp_path / f"source_frame_{time_}_after.raw").read_bytes()
+                    == (tmp_path / f"source_frame_{time_}_before.raw").read_bytes())
 
     def test_daemon_down_is_explained_and_changes_nothing(self, krita_home, tmp_path):
         address = f"127.0.0.1:{free_port()}"  # nothing listens there

@@ -25,7 +25,7 @@ OUT = Path(os.environ.get("PHOTOSTYLE_TEST_OUT", "."))
 SCENARIO = os.environ.get("PHOTOSTYLE_TEST_SCENARIO", "")
 REFERENCE = os.environ.get("PHOTOSTYLE_TEST_REFERENCE", "")
 SECOND_REFERENCE = os.environ.get("PHOTOSTYLE_TEST_SECOND_REFERENCE", "")  # a file, for the preview scenario
-FRAMES = [path for path in os.environ.get("PHOTOSTYLE_TEST_FRAMES", "").split(os.pathsep) if path]  # "frames"
+FRAMES = [path for path in os.environ.get("PHOTOSTYLE_TEST_FRAMES", "").split(os.pathsep) if path]  # "frames…"
 FIRST_FRAME, FRAME_STEP = 1, 3  # "frames": the animated layer's keyframes (Krita adds an empty one at 0)
 WATCHDOG_S = float(os.environ.get("PHOTOSTYLE_TEST_WATCHDOG_S", "150"))
 REGION = "top"  # a local selection of this name in photo and reference pairs them as a region
@@ -114,7 +114,7 @@ class Driver:
         self.docker.show()
         self.docker.raise_()
         self.document = document = krita.activeDocument()
-        if SCENARIO == "frames":  # an animated paint layer above the photo; Krita makes it the active layer
+        if SCENARIO.startswith("frames"):  # an animated paint layer above the photo; Krita makes it the active layer
             self.record["imported"] = document.importAnimation(FRAMES, FIRST_FRAME, FRAME_STEP)
             document.waitForDone()
         self.source = document.activeNode()
@@ -141,7 +141,7 @@ class Driver:
         dump("projection_before.raw", document.pixelData(0, 0, width, height))
         dump("selection.raw", document.selection().pixelData(0, 0, width, height))
         self.record["nodes_before"] = self.nodes()
-        if SCENARIO == "frames":
+        if SCENARIO.startswith("frames"):
             self.record.update(source_animated=self.source.animated(), source_keys_before=self.keys(self.source),
                                time_before=document.currentTime())
             self.dump_frames(self.source, "source_frame_{}_before.raw")
@@ -176,11 +176,13 @@ class Driver:
             self.widget(QCheckBox, "option_keep_brightness").click()
             self.record["options_text"] = box.text()
         trace("run with reference", self.record["reference"])
-        self.widget(QPushButton, "run_frames" if SCENARIO == "frames" else "run").click()
+        self.widget(QPushButton, "run_frames" if SCENARIO.startswith("frames") else "run").click()
         self.record["status_started"] = self.widget(QLabel, "status").text()
         self.seen_running = not self.widget(QPushButton, "run").isEnabled()
         if SCENARIO == "cancel":
             self.wait_for(lambda: "style" in self.widget(QProgressBar, "progress").format(), self.cancel)
+        elif SCENARIO == "frames_cancel":  # once the engine reports progress on the sequence
+            self.wait_for(lambda: any(value > 0 for value, _ in self.record["progress"]), self.cancel)
         elif SCENARIO == "look":
             self.wait_for(self.job_over, self.save_look)
         else:
@@ -348,7 +350,7 @@ class Driver:
             result = [n for n in document.topLevelNodes() if n.name().endswith("styled like " + Path(REFERENCE).name)]
             if result:
                 dump("result_layer.raw", result[0].pixelData(0, 0, width, height))
-        if SCENARIO == "frames":
+        if SCENARIO.startswith("frames"):
             styled = [n for n in document.topLevelNodes() if n.name().endswith("styled like " + Path(REFERENCE).name)]
             self.record.update(time_after=document.currentTime(), source_keys_after=self.keys(self.source),
                                styled_animated=bool(styled) and styled[0].animated(),
