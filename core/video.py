@@ -2,9 +2,9 @@
 stays put over time.
 
 Per-frame transfer flickers: each frame's optimisation lands somewhere slightly different. Here a
-transfer runs only on keyframes (the first frame of every shot, and one every `every_s` seconds in
-a long shot); each keyframe's result is kept as a look (the engine's `look_size`, a 3D LUT), and every
-frame is recoloured by a look. A LUT is a fixed colour map: the same colour comes out the same in
+transfer runs only on keyframes (the first frame of every shot, one every `every_s` seconds in a
+long shot, and where the light drifts: KEY_DRIFT); each keyframe's result is kept as a look (the
+engine's `look_size`, a 3D LUT), and every frame is recoloured by a look. A LUT is a fixed colour map: the same colour comes out the same in
 every frame, so motion, grain and noise cannot turn into flicker. Between two keyframes of a shot
 the two LUTs are blended by time (a blend of LUTs is the LUT of the blended colours: a smooth
 transition, never a jump); across a cut nothing is blended: each shot keeps its own keyframes' looks.
@@ -50,6 +50,25 @@ HISTOGRAM_BINS = 8
 CUT_FLOOR = 0.3
 CUT_FACTOR = 4.0
 RECENT = 12
+
+#: Light: a shot's light (or content) can drift far from its last keyframe's well before
+#: `every_s`, and a look is a fixed colour map: it passes the drift on multiplied by its slope (a
+#: steep look amplifies a lighting change several times). So, without given keyframes, a frame
+#: whose `light_level` drifted KEY_DRIFT from the shot's last keyframe's is a keyframe too, and so
+#: is a shot's last frame when it drifted END_DRIFT: between two keyframes whose looks were each
+#: fitted to their own light, the blend by time cancels the look's amplification to first order
+#: (the later look undoes the change the earlier one amplifies); after a shot's last keyframe
+#: nothing would. Values, measured on benchmarks/video.py's lighting ramp (1.5 % a frame): the
+#: keyframe at the end is what counts (t→t+10 error 0.57 without it, 0.09 with); KEY_DRIFT 0.05
+#: or 0.2 (a 5 or 20 % change of a channel's mean) moved t→t+1 only from 2.9 to 3.4, so 0.1 keeps
+#: transfers few; END_DRIFT 0.03 is well above the level's jitter under grain or compression
+#: (< 0.01) and below what a steep look makes visible. At most one drift keyframe every
+#: DRIFT_GAP_S seconds bounds the transfers a fast, long change costs (4 a second).
+KEY_DRIFT = 0.1
+END_DRIFT = 0.03
+DRIFT_GAP_S = 0.25
+#: Added to a channel's mean before its log, so that a near-black frame's noise is not a drift.
+LEVEL_FLOOR = 1 / 64
 
 #: Between two keyframes the look moves in this many equal steps (at most one a frame): smooth to the
 #: eye, and each blend of two 8-bit tables is made once, not once per frame.
@@ -97,14 +116,17 @@ class SequencePlan:
 
 class CutDetector:
     """Says, frame by frame, whether a frame starts a new shot (see CUT_FLOOR); it looks only back,
-    so frames can be streamed through it."""
+    so frames can be streamed through it. `level` is the last frame's light level (`light_level`)."""
 
     def __init__(self) -> None:
         self._previous: np.ndarray | None = None
         self._recent: deque[float] = deque(maxlen=RECENT)
+        self.level = np.zeros(3)
 
     def push(self, frame: np.ndarray) -> bool:
-        histogram = colour_histogram(frame)
+        thumb = _thumbnail(frame)
+        self.level = light_level(thumb)
+        histogram = colour_histogram(thumb)
         if self._previous is None:
             distance, cut = 0.0, True
         else:
@@ -119,23 +141,34 @@ class CutDetector:
         return cut
 
 
-def colour_histogram(frame: np.ndarray) -> np.ndarray:
-    """The frame's colours as a normalised HISTOGRAM_BINS³ histogram of a small, gain-normalised copy."""
+def _thumbnail(frame: np.ndarray) -> torch.Tensor:
+    """The frame reduced to about THUMB_PIXELS, as n×3 float RGB in [0, 1]."""
     pixels = split_pixels(frame, "frame", min_side=1)
     scale = min(1.0, math.sqrt(THUMB_PIXELS / (pixels.height * pixels.width)))
     shape = max(1, round(pixels.height * scale)), max(1, round(pixels.width * scale))
-    thumb = downscale(pixels, shape).reshape(3, -1).T
+    return downscale(pixels, shape).reshape(3, -1).T
+
+
+def colour_histogram(thumb: torch.Tensor) -> np.ndarray:
+    """A thumbnail's colours, gain-normalised, as a normalised HISTOGRAM_BINS³ histogram."""
     thumb = (thumb * (0.5 / max(float(thumb.mean()), 1e-3))).clamp_(0, 1 - 1e-6)
     index = (thumb * HISTOGRAM_BINS).long() @ torch.tensor([HISTOGRAM_BINS ** 2, HISTOGRAM_BINS, 1])
     counts = torch.bincount(index, minlength=HISTOGRAM_BINS ** 3).numpy().astype(np.float64)
     return counts / counts.sum()
 
 
+def light_level(thumb: torch.Tensor) -> np.ndarray:
+    """A thumbnail's log mean level per channel: a change of light (or of what the frame shows)
+    moves it; the drift between two frames is the largest channel's difference (0.1 ≈ 10 %)."""
+    return np.log(thumb.mean(dim=0).double().numpy() + LEVEL_FLOOR)
+
+
 def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEFAULT_EVERY_S,
                   keyframes: Sequence[int] | None = None, cancel: CancelToken | None = None) -> SequencePlan:
     """Pass 1: find the cuts and choose the keyframes, keeping only those frames.
 
-    Without `keyframes`, each shot gets its first frame and one every `every_s` seconds. Given
+    Without `keyframes`, each shot gets its first frame, one `every_s` seconds after its last, one
+    where the light drifted from its last (KEY_DRIFT) and its last frame if that drifted (END_DRIFT). Given
     `keyframes` (frame numbers, from 0) are used instead, plus the first frame of any shot that
     holds none of them, so that a cut still switches to a look of the new shot's own."""
     if not (math.isfinite(fps) and fps > 0):
@@ -146,10 +179,13 @@ def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEF
     if given is not None and (not given or min(given) < 0):
         raise OptionsError("Keyframes are frame numbers from 0 (e.g. 0,120); give at least one.")
     every = max(1, round(every_s * fps))
+    gap = max(1, round(DRIFT_GAP_S * fps))
     detector = CutDetector()
     cuts: list[int] = []
     chosen: list[int] = []
     images: dict[int, np.ndarray] = {}
+    keyed = np.zeros(3)  # the light level of the shot's last keyframe
+    last: tuple[int, np.ndarray] | None = None  # the frame before, kept while it has drifted from `keyed`
     count = 0
     shape: tuple[int, ...] | None = None
     for index, frame in enumerate(frames):
@@ -159,11 +195,19 @@ def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEF
         if detector.push(frame):
             if given is not None and cuts:
                 _settle_shot(cuts[-1], index, given, chosen, images)
+            if last is not None:
+                _key(last[0], last[1], chosen, images)
             cuts.append(index)
-        since_cut = index - cuts[-1]
-        if since_cut == 0 or (index in given if given is not None else since_cut % every == 0):
-            chosen.append(index)
-            images[index] = np.array(frame)  # a copy: a caller may reuse its frame buffers
+        drift = float(np.abs(detector.level - keyed).max())
+        since_cut, since_key = index - cuts[-1], index - chosen[-1] if chosen else 0
+        if given is not None:
+            key = since_cut == 0 or index in given
+        else:
+            key = since_cut == 0 or since_key >= every or (drift >= KEY_DRIFT and since_key >= gap)
+        if key:
+            _key(index, frame, chosen, images)
+            keyed, drift = detector.level, 0.0
+        last = (index, np.array(frame)) if given is None and drift >= END_DRIFT else None
         count = index + 1
     if count == 0:
         raise InputImageError("The sequence has no frames; give a video or a folder with at least one frame.")
@@ -172,7 +216,14 @@ def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEF
             raise OptionsError(f"Keyframe {max(given)} is past the last frame ({count - 1}); give frame numbers from "
                                f"0 to {count - 1}.")
         _settle_shot(cuts[-1], count, given, chosen, images)
+    if last is not None:
+        _key(last[0], last[1], chosen, images)
     return SequencePlan(count, fps, tuple(cuts), tuple(chosen), images)
+
+
+def _key(index: int, frame: np.ndarray, chosen: list[int], images: dict[int, np.ndarray]) -> None:
+    chosen.append(index)
+    images[index] = np.array(frame)  # a copy: a caller may reuse its frame buffers
 
 
 def _settle_shot(start: int, stop: int, given: set[int], chosen: list[int], images: dict[int, np.ndarray]) -> None:

@@ -53,6 +53,8 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
                               help=f"largest working size a client may ask for, px (default {defaults.max_working_size})")
     serve_parser.add_argument("--max-regions", type=int, default=defaults.max_regions,
                               help=f"most region pairs one job may send (default {defaults.max_regions})")
+    serve_parser.add_argument("--max-frames", type=int, default=defaults.max_frames,
+                              help=f"most frames one sequence (video, animation) may have (default {defaults.max_frames})")
     serve_parser.add_argument("--max-calls", type=int, metavar="N",
                               help="transfer calls open at once; more are refused as busy, so silent clients "
                                    f"cannot starve the daemon (default --max-jobs + {EXTRA_CALLS})")
@@ -85,7 +87,7 @@ def serve(args: argparse.Namespace) -> int:
             tls_key=_read_file("--tls-key", args.tls_key) if args.tls_key else None,
             limits=Limits(max_pixels=args.max_pixels, max_jobs=args.max_jobs, max_working_size=args.max_working_size,
                           max_regions=args.max_regions, upload_idle_s=args.upload_idle, max_calls=args.max_calls,
-                          setup_timeout_s=args.setup_timeout),
+                          setup_timeout_s=args.setup_timeout, max_frames=args.max_frames),
             shutdown_grace=args.shutdown_grace)
         daemon = Daemon(config)
         daemon.start()

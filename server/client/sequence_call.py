@@ -38,8 +38,8 @@ class SequenceCall:
         self._frame_count = setup.frame_count
         self._style = style.view()
         self._asked: queue.Queue[str] = queue.Queue()  # "pixels", "frames", or "end" when the call is over
-        self._events: queue.Queue[SequenceEvent | PhotoStyleClientError] = queue.Queue()
-        self._source_error: PhotoStyleClientError | None = None
+        self._events: queue.Queue[SequenceEvent | Exception] = queue.Queue()
+        self._source_error: PhotoStyleClientError | InputError | None = None
         self._call = method(self._requests(setup), metadata=metadata)
         if not self._call.add_callback(lambda: self._asked.put("end")):
             self._asked.put("end")
@@ -50,7 +50,7 @@ class SequenceCall:
         job's error instead, if any (frames yielded before it stay valid)."""
         while True:
             item = self._events.get()
-            if isinstance(item, PhotoStyleClientError):
+            if isinstance(item, Exception):
                 raise item
             yield item
             if isinstance(item, SequenceDone):
@@ -104,13 +104,13 @@ class SequenceCall:
             if count < self._frame_count:
                 raise InputError(f"The sequence gave {count} frames, not the {self._frame_count} announced; it "
                                  "changed while it was read. Run again on frames that stay as they are.")
-        except PhotoStyleClientError as error:
+        except (PhotoStyleClientError, InputError) as error:
             self._fail(error)
         except Exception as exc:  # a host's or a file's error while reading: said, never a hung call
             self._fail(InputError(f"Reading frame {count} of the sequence failed ({type(exc).__name__}: {exc}); "
                                   "nothing more was sent."))
 
-    def _fail(self, error: PhotoStyleClientError) -> None:
+    def _fail(self, error: PhotoStyleClientError | InputError) -> None:
         self._source_error = error
         self._call.cancel()
 

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 import grpc
 from grpc_health.v1 import health
 
-from photostyle.server.wire.contract import TRANSFER_PATH, ErrorKind
+from photostyle.server.wire.contract import SEQUENCE_PATH, TRANSFER_PATH, ErrorKind
 
 from .jobs import Failure, abort
 from .validation import Limits
@@ -60,7 +60,7 @@ class CallLimits(grpc.ServerInterceptor):
     def _in_a_slot(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """`handler` (a bidirectional stream) run in one of the call slots, or refused as busy."""
         limits, behaviour = self._limits, handler.stream_stream
-        bounded = method != TRANSFER_PATH  # Transfer bounds each of its own waits
+        bounded = method not in (TRANSFER_PATH, SEQUENCE_PATH)  # these bound each of their own waits
 
         def run(requests: Iterator, context: grpc.ServicerContext) -> Iterator:
             if not _take(self._slots, context):

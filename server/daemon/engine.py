@@ -18,12 +18,12 @@ from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError
                              resolve_device,
                              transfer)
 from photostyle.core.vgg import load_vgg19
+from photostyle.core.video import fit_keyframes
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.arrays import to_wire
 from photostyle.server.wire.contract import ErrorKind
 
-from .jobs import Failure, Job, Outcome
-from .validation import describe
+from .jobs import Failure, Job, KeyframeInputs, KeyframeLooks, Outcome
 
 log = logging.getLogger("photostyle.daemon")
 
@@ -48,14 +48,18 @@ class Engine:
         return time.perf_counter() - started
 
     def run(self, job: Job) -> Outcome:
-        """Run `job` (its inputs are set); never raises."""
+        """Run `job` (its inputs are set): a transfer, or a sequence's keyframe fits; never raises."""
         assert job.inputs is not None
         recipe = job.plan.options
         options = Recipe(recipe.preset, {**recipe.values, "device": str(self.device), "weights": self.weights})
         inputs = job.inputs
+        report = lambda progress: _report(job, progress)  # noqa: E731
         try:
-            return transfer(inputs.content, inputs.style, inputs.regions, options,
-                            progress=lambda progress: _report(job, progress), cancel=job.token)
+            if isinstance(inputs, KeyframeInputs):
+                started = time.perf_counter()
+                looks, notes = fit_keyframes(inputs.plan, inputs.style, options, report, job.token)
+                return KeyframeLooks(looks, notes, time.perf_counter() - started, self.device_name)
+            return transfer(inputs.content, inputs.style, inputs.regions, options, progress=report, cancel=job.token)
         except Cancelled:
             return job.stop_reason
         except MaskError as exc:
@@ -76,7 +80,7 @@ class Engine:
         self._release_memory()
         return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.OUT_OF_MEMORY,
                        f"The daemon's device ({self.device_name}) ran out of memory on this job "
-                       f"({describe(job.plan.blobs[0].info)}, working size {recipe.preset.size} px). "
+                       f"({job.plan.subject}, working size {recipe.preset.size} px). "
                        "Use a smaller working size or a smaller layer, or close other programs using that "
                        "device's memory, then retry. The daemon is still running.")
 

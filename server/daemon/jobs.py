@@ -15,11 +15,12 @@ from typing import NoReturn, Union
 import grpc
 import numpy as np
 
-from photostyle.core import CancelToken, RegionPair, TransferResult
+from photostyle.core import CancelToken, Look, RegionPair, TransferResult
+from photostyle.core.video import SequencePlan
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import CANCELLED_MESSAGE, ERROR_KIND_METADATA_KEY, START_COMMAND, ErrorKind
 
-from .validation import Plan, describe
+from .validation import Plan, SequenceJobPlan
 
 
 @dataclass
@@ -29,6 +30,25 @@ class Inputs:
     content: np.ndarray
     style: np.ndarray
     regions: list[RegionPair]
+
+
+@dataclass
+class KeyframeInputs:
+    """A sequence's first pass, as the engine takes it: the keyframes it chose (their frames kept)
+    and the style image."""
+
+    plan: SequencePlan
+    style: np.ndarray
+
+
+@dataclass(frozen=True)
+class KeyframeLooks:
+    """A sequence's keyframes fitted: the look of each, the transfers' notes, engine time, device."""
+
+    looks: dict[int, Look]
+    notes: list[str]
+    seconds: float
+    device: str
 
 
 @dataclass(frozen=True)
@@ -45,7 +65,7 @@ SHUTTING_DOWN = Failure(grpc.StatusCode.UNAVAILABLE, ErrorKind.SHUTTING_DOWN,
                         f"The daemon is shutting down and stopped this job. Start it again with `{START_COMMAND}` "
                         "(or use another daemon) and retry.")
 
-Outcome = Union[TransferResult, Failure]
+Outcome = Union[TransferResult, KeyframeLooks, Failure]
 
 
 def abort(context: grpc.ServicerContext, failure: Failure) -> NoReturn:
@@ -62,7 +82,7 @@ class Job:
     #: Previews not yet sent to the client beyond which new ones are dropped (slow readers).
     MAX_UNSENT_PREVIEWS = 2
 
-    def __init__(self, number: int, plan: Plan, peer: str) -> None:
+    def __init__(self, number: int, plan: Plan | SequenceJobPlan, peer: str) -> None:
         self.number = number
         self.plan = plan
         self.peer = peer
@@ -70,12 +90,10 @@ class Job:
         self.stop_reason = CANCELLED  # reported if the engine stops on the token
         self.events: queue.Queue[pb.TransferEvent | Outcome] = queue.Queue()
         self.previews = threading.BoundedSemaphore(self.MAX_UNSENT_PREVIEWS)
-        self.inputs: Inputs | None = None
+        self.inputs: Inputs | KeyframeInputs | None = None
         self.position: int | None = None
         self.submitted = time.monotonic()
         self.started: float | None = None
 
     def summary(self) -> str:
-        blobs = self.plan.blobs
-        return (f"{describe(blobs[0].info)} styled by {describe(blobs[1].info)}, {len(self.plan.region_names)} "
-                f"region(s), preset {self.plan.options.preset.name}, from {self.peer}")
+        return f"{self.plan.summary()}, from {self.peer}"

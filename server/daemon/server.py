@@ -75,6 +75,7 @@ class DaemonConfig:
                      "decode safely")
         _check_whole("--max-jobs", limits.max_jobs, 1, MAX_OPTION)
         _check_whole("--max-regions", limits.max_regions, 1, MAX_OPTION)
+        _check_whole("--max-frames", limits.max_frames, 1, MAX_OPTION)
         _check_whole("--max-calls", limits.max_calls, limits.max_jobs, MAX_OPTION,
                      "; every job in line (--max-jobs) holds a call")
         _check_whole("--max-working-size", limits.max_working_size, MIN_WORKING_SIDE, MAX_OPTION,

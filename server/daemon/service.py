@@ -21,13 +21,14 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from importlib.metadata import version
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Generator, Iterator, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 
 from photostyle.core import (DEFAULT_PRESET, PRESETS, CancelToken, Cancelled, InputImageError, LookFileError,
-                             OptionSpec, RegionPair, TransferResult, apply_look)
+                             OptionsError, OptionSpec, RegionPair, TransferResult, apply_look)
+from photostyle.core.video import SequencePlan
 from photostyle.core.look_files import look_from_bytes, look_to_cube_bytes
 from photostyle.core.options import JOB_OPTIONS
 from photostyle.core.images import MIN_SIDE
@@ -38,10 +39,12 @@ from photostyle.server.wire.contract import API_VERSION, SERVICE, ErrorKind
 from photostyle.server.wire.options import format_value
 
 from .engine import Engine
-from .jobs import CANCELLED, Failure, Inputs, Job, abort
+from .jobs import CANCELLED, Failure, Inputs, Job, KeyframeInputs, abort
 from .pixels import expect_end, receive, to_array
 from .scheduler import DeviceLine
-from .validation import Limits, RequestError, check_look_setup, check_setup, check_working_shape, describe, invalid
+from .sequence import FrameReader, first_pass, fitting_progress, second_pass
+from .validation import (Limits, RequestError, check_look_setup, check_sequence_setup, check_setup,
+                         check_working_shape, describe, invalid)
 
 log = logging.getLogger("photostyle.daemon")
 
@@ -70,6 +73,8 @@ class PhotoStyleService:
                 self.Transfer, response_serializer=pb.TransferEvent.SerializeToString),
             "ApplyLook": grpc.stream_stream_rpc_method_handler(
                 self.ApplyLook, response_serializer=pb.ApplyLookEvent.SerializeToString),
+            "StyleSequence": grpc.stream_stream_rpc_method_handler(
+                self.StyleSequence, response_serializer=pb.SequenceEvent.SerializeToString),
         })
 
     def GetCapabilities(self, request: bytes, context: grpc.ServicerContext) -> pb.Capabilities:
@@ -85,10 +90,10 @@ class PhotoStyleService:
                              max_working_size=limits.max_working_size, max_iterations=limits.max_iterations,
                              chunk_bytes=limits.chunk_bytes, max_message_bytes=limits.max_message_bytes,
                              max_jobs=limits.max_jobs, upload_idle_seconds=limits.upload_idle_s,
-                             max_look_bytes=limits.max_look_bytes),
+                             max_look_bytes=limits.max_look_bytes, max_frames=limits.max_frames),
             sample_types=[pb.SAMPLE_TYPE_UINT8, pb.SAMPLE_TYPE_UINT16, pb.SAMPLE_TYPE_FLOAT32],
             encodings=[pb.ENCODING_RAW, pb.ENCODING_PNG, pb.ENCODING_JPEG],
-            jobs_in_line=len(self._line), instance=self._instance, looks=True)
+            jobs_in_line=len(self._line), instance=self._instance, looks=True, sequences=True)
 
     def Transfer(self, request_bytes: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.TransferEvent]:
         number = next(self._numbers)
@@ -104,35 +109,89 @@ class PhotoStyleService:
         except grpc.RpcError:  # the client left before sending its setup
             return
         job = Job(number, plan, context.peer())
+        result = yield from self._in_line(job, context, lambda heard, received: self._upload(job, heard, received),
+                                          requests, _transfer_event)
+        if result is not None:
+            yield from self._result_events(result)
+
+    def StyleSequence(self, request_bytes: Iterator[bytes],
+                      context: grpc.ServicerContext) -> Iterator[pb.SequenceEvent]:
+        """A sequence as one job: pass 1 (frames planned, keyframes kept) as its upload, the keyframe
+        fits in the line, then pass 2 (every frame styled and sent back) on this call's thread."""
+        number = next(self._numbers)
+        requests = _parsed(pb.SequenceRequest, request_bytes)
+        try:
+            first = _first_request(requests, self._limits.setup_timeout_s, number)
+            if first is None or first.WhichOneof("part") != "setup":
+                raise invalid(ErrorKind.INPUT, "A sequence must start with its setup message (options, the style "
+                                               "image's header, the frames' count and rate).")
+            plan = check_sequence_setup(first.setup, self._limits)
+        except RequestError as error:
+            log.info("sequence %d refused (%s): %s (from %s)", number, error.code.name, error.message, context.peer())
+            abort(context, Failure(error.code, error.kind, error.message))
+        except grpc.RpcError:  # the client left before sending its setup
+            return
+        job = Job(number, plan, context.peer())
+        passes: list[tuple[SequencePlan, FrameReader]] = []
+        fitted = yield from self._in_line(job, context, lambda heard, received: self._first_pass(
+            job, heard, received, passes), requests, _sequence_event)
+        if fitted is None:
+            return
+        planned, reader = passes[0]
+        if not context.add_callback(job.token.cancel):
+            return
+        started = time.perf_counter()
+        yield pb.SequenceEvent(send_frames=pb.SendFrames())
+        try:
+            yield from second_pass(reader, planned, fitted.looks, self._limits, job.token, self._limits.upload_idle_s)
+        except RequestError as error:
+            abort(context, Failure(error.code, error.kind, error.message))
+        except InputImageError as exc:
+            abort(context, Failure(grpc.StatusCode.INVALID_ARGUMENT, ErrorKind.INPUT, str(exc)))
+        except Cancelled:
+            abort(context, CANCELLED)
+        seconds = fitted.seconds + time.perf_counter() - started
+        log.info("sequence %d done: %d frame(s), %d keyframe(s), %.1f s on %s (%s)", number, planned.frame_count,
+                 len(planned.keyframes), seconds, fitted.device, job.summary())
+        yield pb.SequenceEvent(done=pb.SequenceDone(notes=fitted.notes, seconds=seconds, device=fitted.device))
+
+    def _in_line(self, job: Job, context: grpc.ServicerContext,
+                 upload: Callable[[Iterator[Message], Callable[[], None]], None], requests: Iterator[Message],
+                 as_event: Callable[[Message], Message | None]) -> Generator[Message, None, Any]:
+        """Put `job` in the line and relay its events (`as_event` makes each this call's kind, or
+        drops it); when the line asks for its pixels, run `upload` over the rest of the request stream
+        on its own thread. Returns the job's outcome, or None when the call ended first; a Failure
+        ends the call."""
         if not self._line.submit(job):
-            log.info("job %d refused: line full (%s)", number, job.summary())
+            log.info("job %d refused: line full (%s)", job.number, job.summary())
             abort(context, Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, ErrorKind.BUSY,
                                     f"The daemon already holds {self._limits.max_jobs} jobs; retry in a while or use "
                                     "another daemon."))
         if not context.add_callback(lambda: self._line.fail(job, CANCELLED)):
             self._line.fail(job, CANCELLED)
-        upload: _Upload | None = None
+        pixels: _Upload | None = None
         while True:
-            if upload is not None and upload.stalled(self._limits.upload_idle_s):
+            if pixels is not None and pixels.stalled(self._limits.upload_idle_s):
                 self._line.fail(job, _stalled(self._limits.upload_idle_s))
             try:
                 event = job.events.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 if not context.is_active():
-                    return  # the call is over; its callback has ended the job
+                    return None  # the call is over; its callback has ended the job
                 continue
             if isinstance(event, Failure):
                 abort(context, event)
-            if isinstance(event, TransferResult):
-                yield from self._result_events(event)
-                return
-            yield event
+            if not isinstance(event, Message):
+                return event
             kind = event.WhichOneof("event")
+            wire = as_event(event)
+            if wire is not None:
+                yield wire
             if kind == "preview":
                 job.previews.release()
-            elif kind == "queued" and upload is None and event.queued.position <= self._line.prefetch:
-                yield pb.TransferEvent(send_pixels=pb.SendPixels())
-                upload = _Upload(lambda heard, received: self._upload(job, heard, received), requests, job.number)
+            elif kind == "queued" and pixels is None and event.queued.position <= self._line.prefetch:
+                yield as_event(pb.TransferEvent(send_pixels=pb.SendPixels()))
+                pixels = _Upload(upload, requests, job.number)
 
     def ApplyLook(self, request_bytes: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.ApplyLookEvent]:
         """Receive an image and a look file, recolour the image on this call's thread (no line, no
@@ -202,6 +261,31 @@ class PhotoStyleService:
                                          f"The daemon failed reading this job's pixels ({type(exc).__name__}: "
                                          f"{exc}); this is a bug, see the daemon's log. The daemon is still running."))
 
+    def _first_pass(self, job: Job, requests: Iterator[pb.SequenceRequest], received: Callable[[], None],
+                    passes: list[tuple[SequencePlan, FrameReader]]) -> None:
+        """A sequence's upload: the style image and pass 1 over its frames (calling `received` after
+        the last), then its keyframes to the line; what pass 2 needs goes to `passes`. Fails the job
+        on anything wrong."""
+        try:
+            style, planned, reader = first_pass(requests, job.plan, self._limits, job.token, job.events.put)
+            received()
+            passes.append((planned, reader))
+            self._line.provide(job, KeyframeInputs(planned, style))
+        except RequestError as error:
+            self._line.fail(job, Failure(error.code, error.kind, error.message))
+        except (InputImageError, OptionsError) as exc:
+            kind = ErrorKind.INPUT if isinstance(exc, InputImageError) else ErrorKind.OPTIONS
+            self._line.fail(job, Failure(grpc.StatusCode.INVALID_ARGUMENT, kind, str(exc)))
+        except Cancelled:  # the job ended while its frames came in (its reason is set already)
+            pass
+        except grpc.RpcError:  # the client left mid-upload
+            self._line.fail(job, CANCELLED)
+        except Exception as exc:  # on this thread nothing else would report it
+            log.exception("sequence %d: reading its frames failed", job.number)
+            self._line.fail(job, Failure(grpc.StatusCode.INTERNAL, ErrorKind.INTERNAL,
+                                         f"The daemon failed reading this sequence's frames ({type(exc).__name__}: "
+                                         f"{exc}); this is a bug, see the daemon's log. The daemon is still running."))
+
     def _result_events(self, result: TransferResult) -> Iterator[pb.TransferEvent]:
         """The result header, then as chunks the image's bytes and each found region's two masks'
         (views of the engine's arrays: only one chunk at a time is copied)."""
@@ -246,6 +330,25 @@ class _Upload:
 
     def stalled(self, idle_seconds: float) -> bool:
         return not self._received.is_set() and time.monotonic() - self.last_heard > idle_seconds
+
+
+def _transfer_event(event: pb.TransferEvent) -> pb.TransferEvent:
+    return event
+
+
+def _sequence_event(event: pb.TransferEvent | pb.SequenceEvent) -> pb.SequenceEvent | None:
+    """An event of the line as a sequence's: its own as they are, the fits' progress placed on the
+    sequence's bar, queue positions and the request for pixels alike; the fits' previews dropped."""
+    if isinstance(event, pb.SequenceEvent):
+        return event
+    kind = event.WhichOneof("event")
+    if kind == "progress":
+        return pb.SequenceEvent(progress=fitting_progress(event.progress))
+    if kind == "queued":
+        return pb.SequenceEvent(queued=event.queued)
+    if kind == "send_pixels":
+        return pb.SequenceEvent(send_pixels=event.send_pixels)
+    return None
 
 
 def _first_request(requests: Iterator[pb.TransferRequest], timeout: float, number: int) -> pb.TransferRequest | None:

@@ -9,6 +9,7 @@ that a job the daemon accepts is one the engine runs and the CLI would run too.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import grpc
@@ -16,6 +17,7 @@ import grpc
 from photostyle.core import (ImageTooLargeError, MaskError, OptionsError, Recipe, TransferOptions, check_options,
                              check_region_names)
 from photostyle.core.look_files import CUBE, HALD
+from photostyle.core.video import MIN_FRAME_SIDE
 from photostyle.core.images import MAX_PIXELS, MIN_SIDE, check_pixel_count, working_shape
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import CHUNK_BYTES, MAX_MESSAGE_BYTES, ErrorKind
@@ -75,6 +77,7 @@ class Limits:
     max_calls: int | None = None
     setup_timeout_s: float = 10.0  # a Transfer call whose setup message has not come by then is ended
     max_look_bytes: int = 128 << 20  # an ApplyLook's look file: a 129³ .cube (~70 MB) fits, a 65³ is ~9 MB
+    max_frames: int = 100_000  # of one StyleSequence: over an hour at 24 frames/s
 
     def __post_init__(self) -> None:
         if self.max_calls is None:
@@ -105,6 +108,38 @@ class Plan:
     @property
     def total_bytes(self) -> int:
         return sum(blob.info.size_bytes for blob in self.blobs)
+
+    @property
+    def subject(self) -> str:
+        """What the engine works on, for messages: '1200×800 RGBA 16-bit'."""
+        return describe(self.blobs[0].info)
+
+    def summary(self) -> str:
+        """The job in one phrase, for the daemon's log."""
+        return (f"{self.subject} styled by {describe(self.blobs[1].info)}, {len(self.region_names)} region(s), "
+                f"preset {self.options.preset.name}")
+
+
+@dataclass(frozen=True)
+class SequenceJobPlan:
+    """A validated StyleSequence setup: the style image to receive first (`blobs`), then
+    `frame_count` frames twice; the keyframes asked for (None: the engine's choice), their spacing
+    in seconds (None: the engine's default) and the checked options of every keyframe's transfer."""
+
+    blobs: list[Blob]
+    frame_count: int
+    fps: float
+    keyframes: list[int] | None
+    keyframe_every: float | None
+    options: Recipe
+
+    @property
+    def subject(self) -> str:
+        return f"the keyframes of {self.frame_count} frame(s)"
+
+    def summary(self) -> str:
+        return (f"{self.frame_count} frame(s) at {self.fps:g} frames/s styled by {describe(self.blobs[0].info)}, "
+                f"preset {self.options.preset.name}")
 
 
 def raw_size(info: pb.ImageInfo) -> int:
@@ -214,6 +249,49 @@ def check_look_setup(setup: pb.ApplyLookSetup, limits: Limits) -> LookPlan:
     look = pb.ImageInfo(size_bytes=setup.look_bytes)  # a Blob of bytes: only its length is read
     return LookPlan([Blob("The image", setup.image), Blob("The look file", look)], _LOOK_KINDS[setup.look_format],
                     interpolation.name.removeprefix("INTERPOLATION_").lower())
+
+
+#: Frames per second a sequence may declare: beyond this it is not a frame rate but a mistake.
+MAX_FPS = 1000.0
+
+
+def check_sequence_setup(setup: pb.SequenceSetup, limits: Limits) -> SequenceJobPlan:
+    """Validate a StyleSequence setup against the limits, as `check_setup` does a transfer's."""
+    if not setup.HasField("style"):
+        raise invalid(ErrorKind.INPUT, "The sequence's setup must describe the style image.")
+    style = Blob("The style image", setup.style)
+    check_image(style.info, style.what, limits)
+    if not 1 <= setup.frame_count <= limits.max_frames:
+        raise invalid(ErrorKind.INPUT, f"The sequence declares {setup.frame_count} frames; this daemon styles 1 to "
+                                       f"{limits.max_frames} frames in one sequence (--max-frames). Split it.")
+    if not (math.isfinite(setup.fps) and 0 < setup.fps <= MAX_FPS):
+        raise invalid(ErrorKind.OPTIONS, f"A frame rate of {setup.fps:g} frames/s is not usable; send the sequence's "
+                                         f"rate, above 0 and at most {MAX_FPS:g} (e.g. 24).")
+    if not (math.isfinite(setup.keyframe_every) and setup.keyframe_every >= 0):
+        raise invalid(ErrorKind.OPTIONS, f"A keyframe every {setup.keyframe_every:g} s is not possible; send a "
+                                         "positive number of seconds, or 0 for the engine's default.")
+    keyframes = sorted(set(setup.keyframes))
+    if keyframes and not 0 <= keyframes[0] <= keyframes[-1] < setup.frame_count:
+        raise invalid(ErrorKind.OPTIONS, f"Keyframes are frame numbers from 0 to {setup.frame_count - 1}; "
+                                         f"{setup.keyframes[:8]} are not all in that range.")
+    options = _check_options(setup.options, limits)
+    if style.info.encoding == pb.ENCODING_RAW:
+        check_working_shape(style.info.height, style.info.width, style.what, options, limits)
+    return SequenceJobPlan([style], setup.frame_count, setup.fps, keyframes or None, setup.keyframe_every or None, options)
+
+
+def check_frame(info: pb.ImageInfo, index: int, first: pb.ImageInfo | None, limits: Limits) -> None:
+    """Raise RequestError unless frame `index`'s header is a raw image this daemon takes, of the
+    first frame's size, layout and sample type."""
+    what = f"Frame {index}"
+    if info.encoding != pb.ENCODING_RAW:
+        raise invalid(ErrorKind.INPUT, f"{what} is sent as a {_ENCODINGS.get(info.encoding, '?')} file; send a "
+                                       "sequence's frames as raw pixels.")
+    check_image(info, what, limits, min_side=MIN_FRAME_SIDE)
+    if first is not None and (info.width, info.height, info.layout, info.sample_type) != (
+            first.width, first.height, first.layout, first.sample_type):
+        raise invalid(ErrorKind.INPUT, f"{what} is {describe(info)} but frame 0 is {describe(first)}; every frame of "
+                                       "a sequence must have one size, layout and sample type.")
 
 
 def check_setup(setup: pb.TransferSetup, limits: Limits) -> Plan:

@@ -142,3 +142,42 @@ class TestStyle:
         small = photo(1, 24, 32)
         out, _, looks = styled([small, small], photo(9))
         assert out[0].shape == small.shape and np.abs(out[0].astype(int) - small).mean() > 2
+
+
+def lighting_ramp(frames: int, scene: np.ndarray) -> list[np.ndarray]:
+    """A still photo brightening and warming, 2 % a frame in red (1.3 % green, 0.5 % blue)."""
+    return [np.clip(scene * np.float32([1 + 0.02 * t, 1 + 0.013 * t, 1 + 0.005 * t]), 0, 255).astype(np.uint8)
+            for t in range(frames)]
+
+
+#: A narrow range of colours: its transfer after a vivid photo is a steep look.
+DULL = np.round(110 + (photo(8).astype(np.float32) - 128) * 0.3).astype(np.uint8)
+
+
+class TestLight:
+    def test_a_lighting_ramp_gets_keyframes_where_it_drifted_and_at_its_end(self):
+        plan = plan_sequence(iter(lighting_ramp(20, photo(4))), fps=24)  # one shot, far shorter than every_s
+        gap = round(video.DRIFT_GAP_S * 24)
+        assert plan.cuts == (0,) and plan.keyframes[0] == 0 and plan.keyframes[-1] == 19
+        assert len(plan.keyframes) >= 3  # the light is followed ...
+        assert all(b - a >= gap for a, b in zip(plan.keyframes[:-2], plan.keyframes[1:-1]))  # ... at a bounded rate
+        assert set(plan.images) == set(plan.keyframes)
+
+    def test_steady_light_grain_and_given_keyframes_add_none(self):
+        base = photo(4).astype(int)
+        noise = np.random.default_rng(2)
+        grainy = [np.clip(base + noise.integers(-6, 7, base.shape), 0, 255).astype(np.uint8) for _ in range(30)]
+        assert plan_sequence(iter(grainy), fps=24).keyframes == (0,)
+        assert plan_sequence(iter(lighting_ramp(20, photo(4))), fps=24, keyframes=[0]).keyframes == (0,)
+
+    def test_a_steep_look_does_not_amplify_a_lighting_change(self):
+        frames = lighting_ramp(13, DULL)
+        out, plan, _ = styled(frames, photo(9))
+        one_look, _, _ = styled(frames, photo(9), keyframes=[0])
+
+        def change(sequence):  # how far the last frame moved from the first
+            return np.abs(sequence[-1].astype(int) - sequence[0]).mean()
+
+        assert len(plan.keyframes) > 1
+        assert change(one_look) > change(frames) * 1.5  # the first keyframe's look amplifies the change ...
+        assert change(out) <= change(frames)  # ... the looks that follow the light do not
