@@ -181,8 +181,8 @@ class Driver:
         self.seen_running = not self.widget(QPushButton, "run").isEnabled()
         if SCENARIO == "cancel":
             self.wait_for(lambda: "style" in self.widget(QProgressBar, "progress").format(), self.cancel)
-        elif SCENARIO == "frames_cancel":  # once the engine reports progress on the sequence
-            self.wait_for(lambda: any(value > 0 for value, _ in self.record["progress"]), self.cancel)
+        elif SCENARIO == "frames_cancel":  # while the engine fits the look on a keyframe
+            self.wait_for(lambda: "keyframe" in self.widget(QProgressBar, "progress").format(), self.cancel)
         elif SCENARIO == "look":
             self.wait_for(self.job_over, self.save_look)
         else:
