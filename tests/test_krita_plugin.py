@@ -454,9 +454,11 @@ class TestInKrita:
 
     def test_every_frame_of_an_animated_layer_becomes_a_new_animated_layer(self, krita_home, daemon, tmp_path):
         """An animated paint layer of three drawings (keyframes 1, 4, 7 and Krita's empty one at 0)
-        above the photo, Every frame pressed with a reference file: one sequence job on the daemon, then
-        a new animated layer right above it, its keyframes at the same times, each drawing styled like
-        the reference and still itself (the mirrored one mirrored); the layer itself unchanged."""
+        above the photo, the document's frame range starting at 2 (the drawing at 1 is held into it, so
+        it is sent; the empty 0 is not), Every frame pressed with a reference file: one sequence job on
+        the daemon, then a new animated layer right above it, its keyframes at the same times, each
+        drawing styled like the reference and still itself (the mirrored one mirrored); the layer itself
+        unchanged."""
         drawings, files = animation_drawings(tmp_path)
         started = time.monotonic()
         record = run_krita(krita_home, tmp_path, "frames", daemon, FAST, [PHOTO], frames=files)

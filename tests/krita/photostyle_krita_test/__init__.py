@@ -27,6 +27,7 @@ REFERENCE = os.environ.get("PHOTOSTYLE_TEST_REFERENCE", "")
 SECOND_REFERENCE = os.environ.get("PHOTOSTYLE_TEST_SECOND_REFERENCE", "")  # a file, for the preview scenario
 FRAMES = [path for path in os.environ.get("PHOTOSTYLE_TEST_FRAMES", "").split(os.pathsep) if path]  # "frames…"
 FIRST_FRAME, FRAME_STEP = 1, 3  # "frames": the animated layer's keyframes (Krita adds an empty one at 0)
+CLIP_START = 2  # "frames": the document's frame range starts while the first drawing is held
 WATCHDOG_S = float(os.environ.get("PHOTOSTYLE_TEST_WATCHDOG_S", "150"))
 REGION = "top"  # a local selection of this name in photo and reference pairs them as a region
 STALE = "auto: 9"  # "auto" scenario: a previous run's automatic region, to be replaced
@@ -116,6 +117,7 @@ class Driver:
         self.document = document = krita.activeDocument()
         if SCENARIO.startswith("frames"):  # an animated paint layer above the photo; Krita makes it the active layer
             self.record["imported"] = document.importAnimation(FRAMES, FIRST_FRAME, FRAME_STEP)
+            document.setFullClipRangeStartTime(CLIP_START)
             document.waitForDone()
         self.source = document.activeNode()
         width, height = document.width(), document.height()
