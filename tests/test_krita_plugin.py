@@ -199,7 +199,7 @@ def krita_home(tmp_path_factory, pytestconfig):
 
 
 def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[str, str | None], files: list[Path],
-              start_daemon: bool = False, second_reference: Path | None = None) -> dict:
+              start_daemon: bool = False, second_reference: Path | None = None, frames: list[Path] = ()) -> dict:
     """Install plug-in and driver, start Krita on `files` under Xvfb, and return what the driver recorded."""
     share, kritarc = home / ".local" / "share" / "krita", home / ".config" / "kritarc"
     report = install_krita.install(share, kritarc, address=address, start_command=None if start_daemon else [])
@@ -215,7 +215,8 @@ def run_krita(home: Path, out: Path, scenario: str, address: str, engine: dict[s
     env = {key: value for key, value in os.environ.items() if not key.startswith(("XDG_", "PYTHON"))}
     env.update(HOME=str(home), PHOTOSTYLE_TEST_OUT=str(out), PHOTOSTYLE_TEST_SCENARIO=scenario,
                PHOTOSTYLE_TEST_REFERENCE=str(REFERENCE), PHOTOSTYLE_TEST_WATCHDOG_S=str(KRITA_TIMEOUT_S - 20),
-               PHOTOSTYLE_TEST_SECOND_REFERENCE=str(second_reference or ""))
+               PHOTOSTYLE_TEST_SECOND_REFERENCE=str(second_reference or ""),
+               PHOTOSTYLE_TEST_FRAMES=os.pathsep.join(map(str, frames)))
     command = ["timeout", str(KRITA_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita",
                "--nosplash", *map(str, files)]
     result, stacks, trace = out / "result.json", out / "watchdog-stacks.txt", out / "trace.txt"
@@ -240,6 +241,17 @@ def raw(out: Path, name: str, width: int, height: int, channels: int = 4) -> np.
 def result_layer(record: dict) -> dict | None:
     return next((node for node in record["nodes_after"] if node["name"] not in
                  [before["name"] for before in record["nodes_before"]]), None)
+
+
+def animation_drawings(folder: Path) -> tuple[list[np.ndarray], list[Path]]:
+    """Three distinct drawings from the photo, with its colours (RGBA), and the PNG files holding them."""
+    with Image.open(PHOTO) as image:
+        photo = np.asarray(image.convert("RGBA"))
+    drawings = [photo, photo[:, ::-1], np.roll(photo, photo.shape[0] // 3, axis=0)]
+    files = [folder / f"drawing-{index}.png" for index in range(len(drawings))]
+    for drawing, file in zip(drawings, files):
+        Image.fromarray(drawing).save(file)
+    return drawings, files
 
 
 def assert_document_unchanged(record: dict, out: Path) -> None:
@@ -439,6 +451,68 @@ class TestInKrita:
         assert record["cancelled_at"].startswith("style")
         assert "cancelled" in record["status"].lower(), record["status"]
         assert_document_unchanged(record, tmp_path)
+
+    def test_every_frame_of_an_animated_layer_becomes_a_new_animated_layer(self, krita_home, daemon, tmp_path):
+        """An animated paint layer of three drawings (keyframes 1, 4, 7 and Krita's empty one at 0)
+        above the photo, the document's frame range starting at 2 (the drawing at 1 is held into it, so
+        it is sent; the empty 0 is not), Every frame pressed with a reference file: one sequence job on
+        the daemon, then a new animated layer right above it, its keyframes at the same times, each
+        drawing styled like the reference and still itself (the mirrored one mirrored); the layer itself
+        unchanged."""
+        drawings, files = animation_drawings(tmp_path)
+        started = time.monotonic()
+        record = run_krita(krita_home, tmp_path, "frames", daemon, FAST, [PHOTO], frames=files)
+        width, height = record["size"]
+        source, times = record["source"], [1, 4, 7]
+        assert record["imported"] and record["source_animated"] and record["source_keys_before"] == [0, *times]
+        assert record["status_started"] == (f"Restyling the 3 frames of “{source}” like rocket.jpg, one look for "
+                                            "them all."), record["status_started"]
+        name = f"{source} styled like rocket.jpg"
+        assert record["status"].startswith(f"Done: new animated layer “{name}” (3 frames, look fitted on frame"), \
+            record["status"]
+        names = [node["name"] for node in record["nodes_after"]]
+        assert names.index(name) == names.index(source) + 1  # right above the animated layer
+        assert record["styled_animated"] and record["styled_keys"] == record["source_keys_before"]
+        assert record["time_after"] == record["time_before"] and record["progress_format"] == "done"
+        progress = [text for _, text in record["progress"]]  # one bar: frames read, the look fitted, frames styled
+        assert [value for value, _ in record["progress"]] == sorted(value for value, _ in record["progress"])
+        assert "reading frames 3/3" in " ".join(progress) and "keyframe 0: fine" in " ".join(progress), progress
+        assert "styling frames 3/3" in " ".join(progress), progress
+        assert raw(tmp_path, "styled_frame_0.raw", width, height).max() == 0  # Krita's empty frame stays empty
+
+        def frame(name: str) -> np.ndarray:
+            return raw(tmp_path, name, width, height)[:, :, [2, 1, 0, 3]].astype(float)  # BGRA -> RGBA
+
+        with Image.open(REFERENCE) as image:
+            reference = np.asarray(image.convert("RGB"), float).reshape(-1, 3).mean(axis=0)
+        styled, moves = [], []
+        for time_, drawing in zip(times, drawings):
+            before, after = frame(f"source_frame_{time_}_before.raw"), frame(f"source_frame_{time_}_after.raw")
+            assert np.array_equal(before, after) and np.array_equal(before, drawing)  # the layer is untouched
+            styled.append(frame(f"styled_frame_{time_}.raw"))
+            assert (styled[-1][:, :, 3] == 255).all()
+            start, end = (image[:, :, :3].reshape(-1, 3).mean(axis=0) for image in (before, styled[-1]))
+            moves.append(np.linalg.norm(end - reference) / np.linalg.norm(start - reference))
+            assert moves[-1] < 0.3, (time_, moves[-1], start, end, reference)  # the reference's colours
+        # Each frame kept its drawing: the mirrored one is the first one's look mirrored.
+        mirrored = np.abs(styled[1] - styled[0][:, ::-1]).mean()
+        assert mirrored < 0.25 * np.abs(styled[1] - styled[0]).mean(), mirrored
+        print(f"Krita, every frame: {time.monotonic() - started:.1f} s for 3 frames; remaining colour distance to "
+              f"the reference {', '.join(f'{move:.2f}' for move in moves)}; mirrored frame within {mirrored:.1f} "
+              "levels of the first one's mirror image")
+
+    def test_cancelling_every_frame_leaves_the_document_unchanged(self, krita_home, daemon, tmp_path):
+        _, files = animation_drawings(tmp_path)
+        record = run_krita(krita_home, tmp_path, "frames_cancel", daemon, SLOW, [PHOTO], frames=files)
+        assert record["source_keys_before"] == [0, 1, 4, 7]
+        assert "keyframe" in record["cancelled_at"], record["cancelled_at"]  # while the look was being fitted
+        assert "cancelled" in record["status"].lower() and record["progress_format"] == "stopped", record["status"]
+        assert record["styled_keys"] is None and record["nodes_after"] == record["nodes_before"]
+        assert record["source_keys_after"] == record["source_keys_before"]
+        assert record["time_after"] == record["time_before"]
+        for time_ in record["source_keys_before"]:
+            assert ((tmp_path / f"source_frame_{time_}_after.raw").read_bytes()
+                    == (tmp_path / f"source_frame_{time_}_before.raw").read_bytes())
 
     def test_daemon_down_is_explained_and_changes_nothing(self, krita_home, tmp_path):
         address = f"127.0.0.1:{free_port()}"  # nothing listens there

@@ -56,6 +56,8 @@ class Script:
     seconds: float = 0.0  # works this long before answering (cancellable)
     error: Exception | None = None
     result: Callable[[Image], Result] | None = None  # from the content sent; default: painted, 0.5 s on fake:0
+    styled: Callable[[int, Image], Image] | None = None  # a sequence's frame from its number and the frame sent;
+    # default: painted_like
 
 
 @dataclass
@@ -111,8 +113,8 @@ class SentSequence:
 
 class FakeSequenceCall:
     """One scripted sequence in flight (implements SequenceCallProtocol): after the script's events
-    and `seconds` (cancellable) it "fits" on frame 0 and answers every frame painted, one by one,
-    or raises the script's error after its first frame."""
+    and `seconds` (cancellable) it "fits" on frame 0 and answers every frame painted (or as the
+    script's `styled` makes it), one by one, or raises the script's error after its first frame."""
 
     def __init__(self, script: Script, frames: list[Image]) -> None:
         self._script, self._frames = script, frames
@@ -135,7 +137,7 @@ class FakeSequenceCall:
                 raise CancelledError(CANCELLED_MESSAGE)
             if index == 1 and self._script.error is not None:
                 raise self._script.error
-            yield StyledFrame(index, painted_like(frame))
+            yield StyledFrame(index, self._script.styled(index, frame) if self._script.styled else painted_like(frame))
         if on_event is not None:
             on_event(SequenceDone([], 0.5, "fake:0"))
 

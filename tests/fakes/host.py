@@ -11,7 +11,8 @@ import queue
 import time
 from typing import Callable
 
-from photostyle.server.client import Capture, Delivery, Image, LayerCapture, Result, State
+from photostyle.server.client import (Capture, Delivery, FramesCapture, Image, LayerCapture, Result, State,
+                                      StyledSequence)
 from photostyle.server.wire import photostyle_pb2 as pb
 
 
@@ -57,8 +58,10 @@ class FakeLoop:
 
 
 class FakeHost:
-    """Implements `LookHost`: captures `self.capture_with(min_side)`, delivers by recording; reads
-    `self.layer` for a look (or raises `layer_error`) and records the layers a look added."""
+    """Implements `LookHost` and `SequenceHost`: captures `self.capture_with(min_side)`, delivers by
+    recording; reads `self.layer` for a look (or raises `layer_error`) and records the layers a look
+    added; captures `self.animation` for a sequence (or raises `frames_error`) and records the
+    styled sequences delivered."""
 
     def __init__(self, capture_with: Callable[[int | None], Capture]) -> None:
         self.capture_with = capture_with
@@ -74,6 +77,9 @@ class FakeHost:
         self.layer = LayerCapture(Image(4, 3, 4, "uint8", bytes((10, 20, 30, 255)) * 12), "Background")
         self.layer_error: Exception | None = None
         self.look_layers: list[tuple[LayerCapture, Image, str]] = []
+        self.animation: FramesCapture | None = None
+        self.frames_error: Exception | None = None
+        self.delivered_frames: list[tuple[FramesCapture, StyledSequence]] = []
 
     @property
     def status(self) -> str:
@@ -92,6 +98,17 @@ class FakeHost:
             raise self.deliver_error
         self.delivered.append((capture, result))
         delivery.done(self.layer_name)
+
+    def capture_frames(self) -> FramesCapture:
+        if self.frames_error is not None:
+            raise self.frames_error
+        return self.animation
+
+    def deliver_frames(self, capture: FramesCapture, sequence: StyledSequence, delivery: Delivery) -> None:
+        if self.deliver_error is not None:
+            raise self.deliver_error
+        self.delivered_frames.append((capture, sequence))
+        delivery.done(f"{capture.layer_name} styled like {capture.reference_name}")
 
     def capture_layer(self) -> LayerCapture:
         if self.layer_error is not None:

@@ -21,8 +21,9 @@ from PyQt5.QtGui import QImage, QPixmap
 from PyQt5.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QProgressBar, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from photostyle.server.client import (LOOK_FILES, REGION_CHOICES, Capture, Controller, Delivery, Image, InputError,
-                                      LayerCapture, Result, State, preset_choices, with_look)
+from photostyle.server.client import (LOOK_FILES, REGION_CHOICES, Capture, Controller, Delivery, FramesCapture, Image,
+                                      InputError, LayerCapture, Options, Result, State, StyledSequence, preset_choices,
+                                      with_look)
 from photostyle.server.client.launch import DaemonConfig, connect
 from photostyle.server.client.protocol import ClientProtocol, Connector
 from photostyle.server.wire import photostyle_pb2 as pb
@@ -40,9 +41,10 @@ _LOOK_FILES = f"Looks ({' '.join('*' + suffix for suffix in LOOK_FILES)});;All f
 
 
 class PhotoStyleDocker(DockWidget):
-    """Reference, preset, regions, Preview/Run/Cancel, Save look/Apply look, progress, picture, status
-    and the daemon's address. Every Run asks for its result's look (about a second more), so Save
-    look can keep it."""
+    """Reference, preset, regions, Preview/Run/Every frame/Cancel, Save look/Apply look, progress,
+    picture, status and the daemon's address. Every Run asks for its result's look (about a second
+    more), so Save look can keep it. Run styles a still layer (or an animated one's current frame,
+    as Krita's filters do); Every frame styles a whole animated layer into a new animated layer."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,7 +85,13 @@ class PhotoStyleDocker(DockWidget):
         self.options = OptionWidgets(self._on_options_set)
         self.options.hide()  # until the daemon has said what the chosen preset reads
         self._capabilities: pb.Capabilities | None = None
-        self.run = QPushButton("Run", objectName="run")
+        self.run = QPushButton("Run", objectName="run", toolTip="Restyle the active layer (or, on an animated "
+                                                                "layer, its current frame) as a new layer above it.")
+        self.run_frames = QPushButton("Every frame", objectName="run_frames",
+                                      toolTip="Style every frame of the active animated paint layer in the "
+                                              "document's frame range, with one look for them all, into a new "
+                                              "animated layer above it (keyframes at the same times); the layer "
+                                              "is not changed. Cancel stops it and adds nothing.")
         self.cancel = QPushButton("Cancel", objectName="cancel", enabled=False)
         self.save_look = QPushButton("Save look…", objectName="save_look", enabled=False,
                                      toolTip="Keep the last Run's look as a .cube 3D LUT, which Apply look…, "
@@ -105,6 +113,7 @@ class PhotoStyleDocker(DockWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.live_preview)
         buttons.addWidget(self.run)
+        buttons.addWidget(self.run_frames)
         buttons.addWidget(self.cancel)
         look_buttons = QHBoxLayout()
         look_buttons.addWidget(self.save_look)
@@ -137,6 +146,7 @@ class PhotoStyleDocker(DockWidget):
         self.preset.currentIndexChanged.connect(self._show_options)
         self.live_preview.clicked.connect(self._preview)
         self.run.clicked.connect(self._run)
+        self.run_frames.clicked.connect(self._run_frames)
         self.cancel.clicked.connect(self.controller.cancel)
         self.save_look.clicked.connect(self._save_look)
         self.apply_look.clicked.connect(self._apply_look)
@@ -215,13 +225,23 @@ class PhotoStyleDocker(DockWidget):
         self.controller.preview()
 
     def _run(self) -> None:
+        options = self._options()
+        if options is not None:
+            self.controller.run(with_look(options))
+
+    def _run_frames(self) -> None:
+        options = self._options()
+        if options is not None:
+            self.controller.run_sequence(options)
+
+    def _options(self) -> Options | None:
+        """The engine options chosen (remembered first), or None when the status line says what to fix."""
         self._remember()
         try:
-            options = self._settings.options()
+            return self._settings.options()
         except ValueError as error:  # the engine_options text, as edited in kritarc
             self.say(f"{error} (kritarc, [PhotoStyle] engine_options)", error=True)
-            return
-        self.controller.run(with_look(options))
+            return None
 
     def _save_look(self) -> None:
         look = self.controller.look
@@ -255,8 +275,11 @@ class PhotoStyleDocker(DockWidget):
 
     # The controller's Host --------------------------------------------------------------------------
 
+    def _reference(self) -> layers.Reference | None:
+        return self._references[self.reference.currentIndex()] if self._references else None
+
     def capture(self, preview_min_side: int | None) -> Capture:
-        reference = self._references[self.reference.currentIndex()] if self._references else None
+        reference = self._reference()
         shrink = layers.Shrink(preview_min_side) if preview_min_side is not None else None
         return layers.capture(Krita.instance().activeDocument(), reference, self.regions.currentData(), shrink)
 
@@ -291,6 +314,14 @@ class PhotoStyleDocker(DockWidget):
 
         layers.when_active(target.document, layer, mask)
 
+    def capture_frames(self) -> FramesCapture:
+        return layers.capture_frames(Krita.instance().activeDocument(), self._reference())
+
+    def deliver_frames(self, capture: FramesCapture, sequence: StyledSequence, delivery: Delivery) -> None:
+        target: layers.AnimationTarget = capture.context
+        layers.add_animation_layer(target, sequence.frames)
+        delivery.done(target.layer_name)
+
     def capture_layer(self) -> LayerCapture:
         return layers.capture_layer(Krita.instance().activeDocument())
 
@@ -303,6 +334,7 @@ class PhotoStyleDocker(DockWidget):
     def show_state(self, state: State) -> None:
         busy = state.running or state.applying
         self.run.setEnabled(not busy)
+        self.run_frames.setEnabled(not busy)
         self.live_preview.setEnabled(not busy)
         self.cancel.setEnabled(state.can_cancel)
         self.save_look.setEnabled(state.look and not state.applying)

@@ -9,6 +9,11 @@ image shrunk, see `qimages`) and nothing is ever written back.
 A look file applied to a layer (`capture_layer`, `add_look_layer`) reads the whole active layer and
 comes back as a new layer above it.
 
+An animated paint layer is styled as one sequence (`capture_frames`, `add_animation_layer`): each
+drawing shown in the document's frame range is read with `pixelDataAtTime` (which leaves the layer
+alone), and the styled drawings go into a copy of the layer above it, so the new layer has its
+keyframes at the very same times (Krita 5.1's API cannot add a keyframe; a copy brings them).
+
 Regions are local selections (selection masks on a layer), paired by name; which ones are sent
 is the client library's `regions_to_send`, shared with GIMP. Regions the engine found come back as
 local selections "auto: 1"… on the photo's layer and the reference document's top layer.
@@ -22,8 +27,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Union
 
 from krita import Document, Krita, Node, Selection
-from photostyle.server.client import (Capture, EncodedImage, Image, InputError, LayerCapture, Region, Result,
-                                      is_auto_region, live_preview_scale, regions_to_send)
+from photostyle.server.client import (Capture, EncodedImage, FramesCapture, Image, InputError, LayerCapture, Region,
+                                      Result, is_auto_region, live_preview_scale, regions_to_send)
 from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QTimer
 from PyQt5.QtGui import QImage, QImageReader
 
@@ -64,7 +69,12 @@ class Target:
 
     @property
     def layer_name(self) -> str:
-        return f"{self.source.name()} styled like {self.reference_name}"
+        return styled_name(self.source, self.reference_name)
+
+
+def styled_name(source: Node, reference_name: str) -> str:
+    """The name of a layer holding `source` styled like the reference."""
+    return f"{source.name()} styled like {reference_name}"
 
 
 @dataclass(frozen=True)
@@ -115,12 +125,7 @@ def capture(document: Document | None, reference: Reference | None, region_mode:
     With `shrink`, read it for a live preview: the selected area only, everything shrunk, 8-bit.
     """
     source = _active_layer(document, "restyle")
-    if reference is None:
-        raise InputError("Choose a reference: another open document, or a file with the … button.")
-    if isinstance(reference, Document) and reference == document:
-        raise InputError("The reference is the photo itself; choose another document or a file.")
-    if isinstance(reference, Document) and (reference.colorModel() != _RGBA or reference.colorDepth() not in DEPTHS):
-        raise InputError(f"The reference document is {reference.colorModel()}; convert it to RGB(A) first.")
+    _check_reference(document, reference)
     depth = source.colorDepth()
     selection = document.selection()
     frame = _Frame(*_area(selection, document.width(), document.height(), shrink), shrink)
@@ -136,6 +141,16 @@ def capture(document: Document | None, reference: Reference | None, region_mode:
     name = reference_name(reference)
     return Capture(frame.pixels(source, depth), style, style_size, regions, plan, covered, source.name(), name,
                    context=Target(document, source, depth, reference, name))
+
+
+def _check_reference(document: Document, reference: Reference | None) -> None:
+    """InputError unless `reference` is a file or another RGB(A) document."""
+    if reference is None:
+        raise InputError("Choose a reference: another open document, or a file with the … button.")
+    if isinstance(reference, Document) and reference == document:
+        raise InputError("The reference is the photo itself; choose another document or a file.")
+    if isinstance(reference, Document) and (reference.colorModel() != _RGBA or reference.colorDepth() not in DEPTHS):
+        raise InputError(f"The reference document is {reference.colorModel()}; convert it to RGB(A) first.")
 
 
 def _active_layer(document: Document | None, what: str) -> Node:
@@ -176,6 +191,92 @@ def add_look_layer(target: LayerTarget, image: Image, name: str) -> Node:
         raise InputError("The photo was closed before the look came back; nothing was added.")
     layer = _add_layer(target.document, target.source, target.depth, name, image)
     target.document.refreshProjection()
+    return layer
+
+
+@dataclass(frozen=True)
+class AnimationTarget:
+    """Where a styled animation goes (a `FramesCapture`'s context): a copy of the source layer
+    right above it, whose keyframes at `times` (one per frame sent, in order) get the styled frames."""
+
+    document: Document
+    source: Node
+    depth: str
+    reference_name: str
+    times: tuple[int, ...]
+
+    @property
+    def layer_name(self) -> str:
+        return styled_name(self.source, self.reference_name)
+
+
+def capture_frames(document: Document | None, reference: Reference | None) -> FramesCapture:
+    """Every drawing of the active animated paint layer shown in the document's frame range (its
+    keyframes in the range, and the one held into the range's first frame), whole, at the layer's
+    depth; the selection plays no part. Empty (transparent) keyframes are not sent: they stay empty."""
+    source = _active_layer(document, "style")
+    if source.type() != "paintlayer" or not source.animated():
+        raise InputError(f"“{source.name()}” is not an animated paint layer; select one with frames in the "
+                         "Timeline docker (Run styles a still layer, or the current frame).")
+    _check_reference(document, reference)
+    start, end = document.fullClipRangeStartTime(), document.fullClipRangeEndTime()
+    width, height, depth = document.width(), document.height(), source.colorDepth()
+    times, frames = [], []
+    for time_ in keyframe_times(source, start, end):
+        data = bytes(source.pixelDataAtTime(0, 0, width, height, time_))
+        if data.strip(b"\x00"):
+            times.append(time_)
+            frames.append(Image(width, height, 4, DEPTHS[depth][0], to_wire(data, depth)))
+    if not frames:
+        raise InputError(f"Every keyframe of “{source.name()}” in frames {start}–{end} is empty; "
+                         "draw on them first.")
+    reference_frame = (_Frame(0, 0, reference.width(), reference.height())
+                       if isinstance(reference, Document) else None)
+    name = reference_name(reference)
+    return FramesCapture(frames, _reference_image(reference, reference_frame, None), source.name(), name,
+                         fps=float(document.framesPerSecond()),
+                         context=AnimationTarget(document, source, depth, name, tuple(times)))
+
+
+def keyframe_times(layer: Node, start: int, end: int) -> list[int]:
+    """The layer's keyframe times from `start` to `end`, after the keyframe held into `start` if any."""
+    inside = [time_ for time_ in range(start, end + 1) if layer.hasKeyframeAtTime(time_)]
+    if inside and inside[0] == start:
+        return inside
+    held = next((time_ for time_ in range(start - 1, -1, -1) if layer.hasKeyframeAtTime(time_)), None)
+    return ([held] if held is not None else []) + inside
+
+
+def add_animation_layer(target: AnimationTarget, frames: list[Image]) -> Node:
+    """A copy of the source right above it, named like a transfer's result, each of its keyframes at
+    `target.times` holding the styled frame (checked: the canvas's size, the layer's depth); its other
+    keyframes (empty, or outside the frame range) stay as the source's. The source is untouched.
+    Krita writes a layer's pixels into its keyframe at the document's current time, so each time is
+    visited and the current time put back. Raises, changing nothing, on failure."""
+    document = target.document
+    if not is_open(document):
+        raise InputError("The animation was closed before its frames came back; nothing was added.")
+    layer = target.source.duplicate()
+    layer.setName(target.layer_name)
+    target.source.parentNode().addChildNode(layer, target.source)
+    now = document.currentTime()
+    try:
+        for child in layer.childNodes():  # the source's regions stay the source's
+            if child.type() == "selectionmask":
+                child.remove()
+        for time_, frame in zip(target.times, frames, strict=True):
+            document.setCurrentTime(time_)
+            document.waitForDone()
+            if document.currentTime() != time_:
+                raise InputError(f"Krita did not go to frame {time_} to write it; nothing was added.")
+            layer.setPixelData(bytes(from_wire(frame.data, target.depth)), 0, 0, frame.width, frame.height)
+    except Exception:
+        layer.remove()
+        raise
+    finally:
+        document.setCurrentTime(now)
+        document.waitForDone()  # Krita switches time asynchronously
+    document.refreshProjection()
     return layer
 
 

@@ -25,6 +25,9 @@ OUT = Path(os.environ.get("PHOTOSTYLE_TEST_OUT", "."))
 SCENARIO = os.environ.get("PHOTOSTYLE_TEST_SCENARIO", "")
 REFERENCE = os.environ.get("PHOTOSTYLE_TEST_REFERENCE", "")
 SECOND_REFERENCE = os.environ.get("PHOTOSTYLE_TEST_SECOND_REFERENCE", "")  # a file, for the preview scenario
+FRAMES = [path for path in os.environ.get("PHOTOSTYLE_TEST_FRAMES", "").split(os.pathsep) if path]  # "frames…"
+FIRST_FRAME, FRAME_STEP = 1, 3  # "frames": the animated layer's keyframes (Krita adds an empty one at 0)
+CLIP_START = 2  # "frames": the document's frame range starts while the first drawing is held
 WATCHDOG_S = float(os.environ.get("PHOTOSTYLE_TEST_WATCHDOG_S", "150"))
 REGION = "top"  # a local selection of this name in photo and reference pairs them as a region
 STALE = "auto: 9"  # "auto" scenario: a previous run's automatic region, to be replaced
@@ -112,6 +115,10 @@ class Driver:
         self.docker.show()
         self.docker.raise_()
         self.document = document = krita.activeDocument()
+        if SCENARIO.startswith("frames"):  # an animated paint layer above the photo; Krita makes it the active layer
+            self.record["imported"] = document.importAnimation(FRAMES, FIRST_FRAME, FRAME_STEP)
+            document.setFullClipRangeStartTime(CLIP_START)
+            document.waitForDone()
         self.source = document.activeNode()
         width, height = document.width(), document.height()
         self.record.update(size=[width, height], source=self.source.name(), depth=document.colorDepth())
@@ -136,6 +143,10 @@ class Driver:
         dump("projection_before.raw", document.pixelData(0, 0, width, height))
         dump("selection.raw", document.selection().pixelData(0, 0, width, height))
         self.record["nodes_before"] = self.nodes()
+        if SCENARIO.startswith("frames"):
+            self.record.update(source_animated=self.source.animated(), source_keys_before=self.keys(self.source),
+                               time_before=document.currentTime())
+            self.dump_frames(self.source, "source_frame_{}_before.raw")
         trace("documents", [document.fileName() for document in Krita.instance().documents()])
         if SCENARIO in ("run", "preview", "auto"):
             combo = self.docker.findChild(QWidget, "reference")
@@ -167,11 +178,13 @@ class Driver:
             self.widget(QCheckBox, "option_keep_brightness").click()
             self.record["options_text"] = box.text()
         trace("run with reference", self.record["reference"])
-        self.widget(QPushButton, "run").click()
+        self.widget(QPushButton, "run_frames" if SCENARIO.startswith("frames") else "run").click()
         self.record["status_started"] = self.widget(QLabel, "status").text()
         self.seen_running = not self.widget(QPushButton, "run").isEnabled()
         if SCENARIO == "cancel":
             self.wait_for(lambda: "style" in self.widget(QProgressBar, "progress").format(), self.cancel)
+        elif SCENARIO == "frames_cancel":  # while the engine fits the look on a keyframe
+            self.wait_for(lambda: "keyframe" in self.widget(QProgressBar, "progress").format(), self.cancel)
         elif SCENARIO == "look":
             self.wait_for(self.job_over, self.save_look)
         else:
@@ -293,6 +306,16 @@ class Driver:
         trace("job over:", self.widget(QLabel, "status").text())
         QTimer.singleShot(4000, self.collect)  # the result's mask is added a few event-loop turns later
 
+    def keys(self, layer) -> list:
+        """The layer's keyframe times in the document's frame range."""
+        return [time_ for time_ in range(self.document.fullClipRangeEndTime() + 1) if layer.hasKeyframeAtTime(time_)]
+
+    def dump_frames(self, layer, name: str) -> None:
+        """Each keyframe of `layer`, whole, as `name` with its time."""
+        width, height = self.document.width(), self.document.height()
+        for time_ in self.keys(layer):
+            dump(name.format(time_), layer.pixelDataAtTime(0, 0, width, height, time_))
+
     def nodes(self, document=None) -> list:
         def walk(node):
             return [{"name": child.name(), "type": child.type(), "depth": child.colorDepth(),
@@ -329,6 +352,14 @@ class Driver:
             result = [n for n in document.topLevelNodes() if n.name().endswith("styled like " + Path(REFERENCE).name)]
             if result:
                 dump("result_layer.raw", result[0].pixelData(0, 0, width, height))
+        if SCENARIO.startswith("frames"):
+            styled = [n for n in document.topLevelNodes() if n.name().endswith("styled like " + Path(REFERENCE).name)]
+            self.record.update(time_after=document.currentTime(), source_keys_after=self.keys(self.source),
+                               styled_animated=bool(styled) and styled[0].animated(),
+                               styled_keys=self.keys(styled[0]) if styled else None)
+            self.dump_frames(self.source, "source_frame_{}_after.raw")
+            if styled:
+                self.dump_frames(styled[0], "styled_frame_{}.raw")
         if SCENARIO == "auto":
             reference = next(other for other in Krita.instance().documents() if other != document)
             self.record.update(reference_size=[reference.width(), reference.height()],
