@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -47,6 +45,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+import machine
 from dpst_pairs import EVAL, MEASURES, load_pair, measure, paper_result, pair_ids, require_pairs
 from photostyle.core import TransferOptions, transfer
 from photostyle.core.colour_transfer import colour_transfer
@@ -187,10 +186,11 @@ def median_ratio(row: Row, reference: dict[str, dict[str, float]], name: str) ->
     return statistics.median(row.measures[p][name] / reference[p][name] for p in pairs) if pairs else float("nan")
 
 
-def print_pairs_table(rows: list[Row], paper: dict[str, dict[str, float]], baseline: str, device: str) -> None:
+def print_pairs_table(rows: list[Row], paper: dict[str, dict[str, float]], baseline: str, device: str,
+                      unit: float) -> None:
     base = next((r for r in rows if r.preset == baseline), None)
     colour = next((r for r in rows if r.preset == COLOUR_TRANSFER), None)
-    header = (f"{'preset':>16} | {'time s':>7} {'peak GB':>7} | {'style':>9} {'photo':>9} {'edges':>6} | "
+    header = (f"{'preset':>16} | {'time s':>7} {'units':>6} {'peak GB':>7} | {'style':>9} {'photo':>9} {'edges':>6} | "
               f"{'÷ paper: style':>14} {'photo':>6} {'edges':>6} | {'÷ ' + baseline + ': time':>15} {'style':>6} "
               f"{'photo':>6} {'edges':>6} | {'> colour':>8}")
     print(f"\nPairs of {EVAL} at their own size; medians over {len(paper)} pairs; device {device}")
@@ -203,11 +203,13 @@ def print_pairs_table(rows: list[Row], paper: dict[str, dict[str, float]], basel
         time_ratio = statistics.median(row.times) / statistics.median(base.times) if base else float("nan")
         beats = "-" if colour is None or row is colour else (
             f"{sum(row.measures[p]['style'] < colour.measures[p]['style'] for p in row.measures)}/{len(row.measures)}")
-        print(f"{row.preset:>16} | {statistics.median(row.times):7.2f} {max(row.peaks):7.2f} | {medians['style']:9.4g} "
+        print(f"{row.preset:>16} | {statistics.median(row.times):7.2f} {statistics.median(row.times) / unit:6.1f} "
+              f"{max(row.peaks):7.2f} | {medians['style']:9.4g} "
               f"{medians['photo']:9.3g} {medians['edges']:6.3f} | {to_paper['style']:14.2f} {to_paper['photo']:6.2f} "
               f"{to_paper['edges']:6.3f} | {time_ratio:15.3f} {to_base['style']:6.2f} {to_base['photo']:6.2f} "
               f"{to_base['edges']:6.3f} | {beats:>8}")
-    print("(time: median over pairs of each pair's median over repeats; peak: the largest over pairs; "
+    print("(time: median over pairs of each pair's median over repeats; units: that time in calibration units; "
+          "peak: the largest over pairs; "
           "'> colour': pairs where the style distance is below the colour transfer's)")
 
 
@@ -252,7 +254,7 @@ def pairs_part(args: argparse.Namespace, presets: list[str]) -> None:
             sheet[pair].append(image[:, :, :3])
             ratios = " ".join(f"{m} {row.measures[pair][m] / paper[pair][m]:.2f}" for m in MEASURES)
             print(f"pair {pair:>3} {row.preset:>16}: {row.times[-1]:6.2f} s, ÷ paper: {ratios}", flush=True)
-    print_pairs_table(rows, paper, args.baseline, device)
+    print_pairs_table(rows, paper, args.baseline, device, args.unit)
     OUT.mkdir(exist_ok=True)
     contact_sheet(sheet).save(OUT / "speed.png")
     (OUT / "speed.json").write_text(json.dumps({"paper": paper, "rows": [row.__dict__ for row in rows]}, indent=1))
@@ -261,7 +263,8 @@ def pairs_part(args: argparse.Namespace, presets: list[str]) -> None:
 
 def layer_sizes_part(args: argparse.Namespace, presets: list[str]) -> None:
     pair = pair_ids(1, args.ids)[0]
-    header = f"{'preset':>16} | {'layer MP':>8} | {'time s':>7} {'peak GB':>7} | {'time ÷ smallest':>15} {'peak ÷ smallest':>15}"
+    header = (f"{'preset':>16} | {'layer MP':>8} | {'time s':>7} {'units':>6} {'peak GB':>7} | {'time ÷ smallest':>15} "
+              f"{'peak ÷ smallest':>15}")
     print(f"\nLayer sizes: pair {pair}'s photo enlarged, no regions; median of {args.repeats} runs")
     print(header)
     print("-" * len(header))
@@ -273,19 +276,9 @@ def layer_sizes_part(args: argparse.Namespace, presets: list[str]) -> None:
             runs = [timed(Run(preset, pair, megapixels, args.device)) for _ in range(args.repeats)]
             seconds, peak = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
             first = first or (seconds, peak)
-            print(f"{preset:>16} | {megapixels:8.1f} | {seconds:7.2f} {peak:7.2f} | {seconds / first[0]:15.2f} "
+            print(f"{preset:>16} | {megapixels:8.1f} | {seconds:7.2f} {seconds / args.unit:6.1f} {peak:7.2f} | "
+                  f"{seconds / first[0]:15.2f} "
                   f"{peak / first[1]:15.2f}", flush=True)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), which every time measured here depends on."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -310,8 +303,10 @@ def main() -> None:
     presets = [name for preset in args.presets
                for name in ([preset, f"{preset}@{args.revision}"] if preset in earlier else [preset])]
     presets = list(dict.fromkeys(presets + [COLOUR_TRANSFER]))
-    print(f"CPU {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}")
+    print(machine.describe(args.device))
+    args.unit = machine.calibration_seconds(args.device)
+    print(f"Calibration unit (one VGG19 forward+backward to relu5_1 at 512×384 on this machine): {args.unit:.2f} s; "
+          "times below are also given in these units, which compare across machines")
     if not args.no_pairs:
         pairs_part(args, presets)
     if args.layer_sizes:

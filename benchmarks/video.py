@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+import machine
 from dpst_pairs import EVAL, require_pairs
 from photostyle.core import TransferOptions, load_image, transfer
 from photostyle.core.video import SequencePlan, fit_keyframes, plan_sequence, style_frames
@@ -139,7 +140,7 @@ def main() -> None:
             strip = [np.concatenate([clip[t], per_frame[t], ours[t]], axis=0) for t in (0, len(clip) // 2, len(clip) - 1)]
     looks = {index: look for index, look in enumerate(all_looks.values())}
     speed = None if args.no_speed else speed_1080p(photos[0], looks)
-    cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    cpu = machine.cpu_model()
     print(f"\nCPU: {cpu}; torch {torch.__version__}, {torch.get_num_threads()} threads; preset {args.preset}; "
           f"{args.frames} frames of {args.width} px a clip, a keyframe every 12 frames\n")
     print("| clip | method | warping error ÷ input's, t→t+1 | t→t+10 |\n| --- | --- | --- | --- |")

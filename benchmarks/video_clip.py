@@ -22,6 +22,7 @@ import av
 import numpy as np
 from PIL import Image
 
+import machine
 from dpst_pairs import EVAL, require_pairs
 
 OUT = Path(__file__).resolve().parent / "out" / "video-clip"
@@ -82,7 +83,7 @@ def main() -> None:
         sys.exit(f"photostyle video failed ({run.returncode}):\n{run.stderr}")
     with av.open(str(styled)) as result:
         frames = sum(1 for _ in result.decode(video=0))
-    cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    cpu = machine.cpu_model()
     print(run.stdout.strip())
     print(f"\nCPU: {cpu}")
     print("| clip | preset | frames | end to end | per frame | target |\n| --- | --- | --- | --- | --- | --- |")

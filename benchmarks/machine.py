@@ -1,0 +1,70 @@
+"""Which machine a benchmark measured, and a calibration unit that lets machines compare.
+
+The same engine takes about 2× longer on a 2-core AMD EPYC than on a 2-core Xeon (issue 21), so a
+time means little without its machine: every benchmark prints `describe()` (CPU model, vector
+extensions, torch build, threads) and can give times in **calibration units**: one unit is the
+time this machine takes for one VGG19 forward and backward pass up to relu5_1 at 512×384, the
+engine's own dominant operation, so "the default takes N units" carries from one CPU to another.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from photostyle.core import resolve_device
+from photostyle.core.vgg import load_vgg19
+
+#: The calibration's input: the default's working size at the paper's 4:3.
+CALIBRATION_SHAPE = (384, 512)
+#: Vector extensions worth naming (the fastest first): they decide oneDNN's and MKL's kernels.
+EXTENSIONS = ("avx512f", "avx512_bf16", "avx512_vnni", "avx2", "fma", "avx")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), which every time measured here depends on."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def describe(device: str = "cpu") -> str:
+    """One line naming what the times depend on: CPU, its extensions, cores, torch and its threads, GPU."""
+    flags = set((_cpuinfo("flags") or "").split())
+    extensions = [name for name in EXTENSIONS if name in flags]
+    gpu = (f"GPU {torch.cuda.get_device_name()}" if device != "cpu" and torch.cuda.is_available() else "no GPU used")
+    return (f"CPU {cpu_model()} ({', '.join(extensions) or 'no AVX'}; torch's kernels: "
+            f"{torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores; torch {torch.__version__} "
+            f"(MKL {'yes' if torch.backends.mkl.is_available() else 'no'}, oneDNN "
+            f"{'yes' if torch.backends.mkldnn.is_available() else 'no'}), {torch.get_num_threads()} threads; {gpu}")
+
+
+def calibration_seconds(device: str = "cpu", repeats: int = 5) -> float:
+    """Median seconds of one VGG19 forward+backward to relu5_1 at CALIBRATION_SHAPE (after one warm-up)."""
+    where = resolve_device(device)
+    net = load_vgg19(None, where)
+    x = torch.rand(1, 3, *CALIBRATION_SHAPE, device=where, requires_grad=True)
+    times = []
+    for _ in range(repeats + 1):
+        if where.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        net(x, ["relu5_1"])["relu5_1"].sum().backward()
+        if where.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+        x.grad = None
+    return statistics.median(times[1:])
+
+
+def _cpuinfo(key: str) -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
