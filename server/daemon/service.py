@@ -14,6 +14,7 @@ stop) ends its job through the context callback, whether or not this generator i
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 import logging
 import queue
 import threading
@@ -243,7 +244,7 @@ class PhotoStyleService:
         """Receive and check the job's pixels and hand them to the line (calling `received` once
         the last declared byte is in), then read the rest of the stream, which must hold nothing
         more; fail the job on anything wrong."""
-        try:
+        with self._failing(job, "this job's pixels"):
             buffers = receive(requests, job.plan.blobs)
             received()
             arrays = [to_array(blob, data, self._limits) for blob, data in zip(job.plan.blobs, buffers)]
@@ -253,40 +254,38 @@ class PhotoStyleService:
             regions = [RegionPair(name, next(masks)[:, :, 0], next(masks)[:, :, 0]) for name in job.plan.region_names]
             self._line.provide(job, Inputs(arrays[0], arrays[1], regions))
             expect_end(requests)
-        except RequestError as error:
-            self._line.fail(job, Failure(error.code, error.kind, error.message))
-        except grpc.RpcError:  # the client left; if mid-upload, the job is cancelled (else it has ended already)
-            self._line.fail(job, CANCELLED)
-        except Exception as exc:  # on this thread nothing else would report it
-            log.exception("job %d: reading its pixels failed", job.number)
-            self._line.fail(job, Failure(grpc.StatusCode.INTERNAL, ErrorKind.INTERNAL,
-                                         f"The daemon failed reading this job's pixels ({type(exc).__name__}: "
-                                         f"{exc}); this is a bug, see the daemon's log. The daemon is still running."))
 
     def _first_pass(self, job: Job, requests: Iterator[pb.SequenceRequest], received: Callable[[], None],
                     passes: list[tuple[SequencePlan, FrameReader]]) -> None:
         """A sequence's upload: the style image and pass 1 over its frames (calling `received` after
         the last), then its keyframes to the line; what pass 2 needs goes to `passes`. Fails the job
         on anything wrong."""
-        try:
+        with self._failing(job, "this sequence's frames"):
             style, planned, reader = first_pass(requests, job.plan, self._limits, job.token, job.events.put)
             received()
             passes.append((planned, reader))
             self._line.provide(job, KeyframeInputs(planned, style))
+
+    @contextmanager
+    def _failing(self, job: Job, what: str) -> Iterator[None]:
+        """Whatever goes wrong on an upload thread while `what` arrives ends the job with a reason
+        the client can read (on that thread nothing else would report it)."""
+        try:
+            yield
         except RequestError as error:
             self._line.fail(job, Failure(error.code, error.kind, error.message))
-        except (InputImageError, OptionsError) as exc:
+        except (InputImageError, OptionsError) as exc:  # the engine's checks of what arrived
             kind = ErrorKind.INPUT if isinstance(exc, InputImageError) else ErrorKind.OPTIONS
             self._line.fail(job, Failure(grpc.StatusCode.INVALID_ARGUMENT, kind, str(exc)))
-        except Cancelled:  # the job ended while its frames came in (its reason is set already)
+        except Cancelled:  # the job ended while its pixels came in (its reason is set already)
             pass
-        except grpc.RpcError:  # the client left mid-upload
+        except grpc.RpcError:  # the client left; if mid-upload, the job is cancelled (else it has ended already)
             self._line.fail(job, CANCELLED)
-        except Exception as exc:  # on this thread nothing else would report it
-            log.exception("sequence %d: reading its frames failed", job.number)
+        except Exception as exc:
+            log.exception("job %d: reading %s failed", job.number, what)
             self._line.fail(job, Failure(grpc.StatusCode.INTERNAL, ErrorKind.INTERNAL,
-                                         f"The daemon failed reading this sequence's frames ({type(exc).__name__}: "
-                                         f"{exc}); this is a bug, see the daemon's log. The daemon is still running."))
+                                         f"The daemon failed reading {what} ({type(exc).__name__}: {exc}); this is "
+                                         "a bug, see the daemon's log. The daemon is still running."))
 
     def _result_events(self, result: TransferResult) -> Iterator[pb.TransferEvent]:
         """The result header, then as chunks the image's bytes and each found region's two masks'
