@@ -24,7 +24,11 @@ def matting_laplacian(image: np.ndarray, epsilon: float = DEFAULT_EPSILON, radiu
     """The (H·W)×(H·W) matting Laplacian of an H×W×3 image in [0, 1] (row-major pixel order).
 
     L = Σ_k over windows fully inside the image of (δ_ij − (1 + (I_i−μ_k)ᵀ(Σ_k + ε/|w| I)⁻¹(I_j−μ_k)) / |w|),
-    as in Levin, Lischinski and Weiss (2008), built for all windows at once.
+    as in Levin, Lischinski and Weiss (2008). Pixel i meets pixel j only when |Δy|, |Δx| ≤ 2·radius, so
+    L is kept as one image-sized band per offset Δ = j − i, each window adding its |w|² terms to the
+    bands by array slices; the matrix is assembled from the bands at the end. This holds a few
+    image-sized arrays where a list of every window's |w|² terms was ~20× larger (and on machines
+    whose first touch of memory is slow, that allocation was most of the build's time).
     """
     image = np.asarray(image, dtype=np.float64)
     height, width, channels = image.shape
@@ -33,27 +37,43 @@ def matting_laplacian(image: np.ndarray, epsilon: float = DEFAULT_EPSILON, radiu
     if height < size or width < size:
         return scipy.sparse.csr_matrix((height * width, height * width))
 
-    index = np.arange(height * width).reshape(height, width)
-    # Window pixel indices and colours for every window centre (N windows × |w|).
-    centres_y, centres_x = np.mgrid[radius:height - radius, radius:width - radius]
-    offsets_y, offsets_x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    rows = centres_y.reshape(-1, 1) + offsets_y.reshape(1, -1)
-    cols = centres_x.reshape(-1, 1) + offsets_x.reshape(1, -1)
-    window_index = index[rows, cols]
-    window_colour = image[rows, cols]  # N × |w| × 3
-
-    mean = window_colour.mean(axis=1, keepdims=True)
-    centred = window_colour - mean
-    covariance = np.einsum("nwi,nwj->nij", centred, centred) / window_pixels
+    # Every window at once, by centre (h×w of them): its pixel at each offset, centred on its mean.
+    inner_h, inner_w = height - 2 * radius, width - 2 * radius
+    offsets = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
+    at = [image[radius + dy:radius + dy + inner_h, radius + dx:radius + dx + inner_w] for dy, dx in offsets]
+    mean = sum(at) / window_pixels
+    centred = [pixel - mean for pixel in at]
+    covariance = sum(np.einsum("hwi,hwj->hwij", pixel, pixel) for pixel in centred) / window_pixels
     covariance += (epsilon / window_pixels) * np.eye(channels)
     inverse = np.linalg.inv(covariance)
-    values = (1.0 + np.einsum("nai,nij,nbj->nab", centred, inverse, centred)) / window_pixels
 
-    row_index = np.repeat(window_index[:, :, None], window_pixels, axis=2).ravel()
-    col_index = np.repeat(window_index[:, None, :], window_pixels, axis=1).ravel()
-    affinity = scipy.sparse.csr_matrix((values.ravel(), (row_index, col_index)), shape=(height * width,) * 2)
-    degree = np.asarray(affinity.sum(axis=1)).ravel()
-    return (scipy.sparse.diags(degree) - affinity).tocsr()
+    # The affinity A (L = D − A) as bands: bands[Δ][y, x] = A[(y, x), (y, x) + Δ].
+    reach = 2 * radius
+    side = 2 * reach + 1
+    bands = np.zeros((side * side, height, width))
+    for (ay, ax), pixel_a in zip(offsets, centred):
+        weighted = np.einsum("hwi,hwij->hwj", pixel_a, inverse)
+        rows = slice(radius + ay, radius + ay + inner_h), slice(radius + ax, radius + ax + inner_w)
+        for (by, bx), pixel_b in zip(offsets, centred):
+            band = bands[(by - ay + reach) * side + (bx - ax + reach)]
+            band[rows] += (1.0 + np.einsum("hwj,hwj->hw", weighted, pixel_b)) / window_pixels
+
+    # Which entries exist: pairs that share a window, i.e. j = i + Δ inside the image (height, width ≥ size).
+    ys, xs = np.arange(height)[:, None], np.arange(width)[None, :]
+    deltas = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
+    present = np.stack([(ys + dy >= 0) & (ys + dy < height) & (xs + dx >= 0) & (xs + dx < width)
+                        for dy, dx in deltas])
+    degree = bands.sum(axis=0)
+    bands *= -1.0
+    bands[reach * side + reach] += degree
+    present_by_pixel = np.moveaxis(present, 0, -1).reshape(height * width, -1)
+    data = np.moveaxis(bands, 0, -1).reshape(height * width, -1)[present_by_pixel]
+    step = np.array([dy * width + dx for dy, dx in deltas])
+    columns = (np.arange(height * width)[:, None] + step[None, :])[present_by_pixel]
+    indptr = np.concatenate([[0], np.cumsum(present_by_pixel.sum(axis=1))])
+    laplacian = scipy.sparse.csr_matrix((data, columns, indptr), shape=(height * width,) * 2)
+    laplacian.sort_indices()  # already sorted unless the image is narrower than the offsets' reach
+    return laplacian
 
 
 def to_torch_sparse(laplacian: scipy.sparse.csr_matrix, device: torch.device | str = "cpu") -> torch.Tensor:
