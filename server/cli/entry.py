@@ -1,11 +1,13 @@
 """The `photostyle` console script: the command line, with Ctrl-C handled from the very start.
 
 Importing the command line takes seconds (torch), and a Ctrl-C in that time would otherwise end
-in a traceback, before `cli.main` could catch it. Only the standard library is imported here.
+in a traceback, before `cli.main` could catch it (or abort the process, inside torch's C++ start-up).
+Only the standard library is imported here.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 
 EXIT_CANCELLED = 130
@@ -19,9 +21,16 @@ def cancelled(message: str) -> int:
 
 
 def main() -> int:
+    # While torch loads, a KeyboardInterrupt raised inside one of its C++ callbacks aborts the
+    # process ("terminate called after throwing an instance of 'pybind11::error_already_set'"), so
+    # Ctrl-C is only noted then, and acted on once the import is over.
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     try:
         from photostyle.server.cli.main import main as run_command_line
-    except KeyboardInterrupt:
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
         return cancelled(INTERRUPTED)
     try:
         return run_command_line()
