@@ -278,9 +278,7 @@ class TransferCall:
                 elif kind == "queued":
                     yield Queued(event.queued.position)
                 elif kind == "progress":
-                    p = event.progress
-                    yield Progress(p.stage, p.stage_index, p.stage_count, p.iteration, p.iterations, p.fraction,
-                                   p.loss, dict(p.losses))
+                    yield Progress.from_wire(event.progress)
                 elif kind == "preview":
                     yield Preview(Image.from_wire(event.preview.info, event.preview.data))
                 elif kind == "result":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.images import Image, Region
 
 
@@ -29,6 +30,10 @@ class Progress:
     fraction: float
     loss: float = 0.0  # the total the stage minimises
     losses: dict[str, float] = field(default_factory=dict)  # every weighted term
+
+    @classmethod
+    def from_wire(cls, p: pb.Progress) -> "Progress":
+        return cls(p.stage, p.stage_index, p.stage_count, p.iteration, p.iterations, p.fraction, p.loss, dict(p.losses))
 
 
 @dataclass(frozen=True)

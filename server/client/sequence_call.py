@@ -140,9 +140,7 @@ class SequenceCall:
                 elif kind == "queued":
                     yield Queued(event.queued.position)
                 elif kind == "progress":
-                    p = event.progress
-                    yield Progress(p.stage, p.stage_index, p.stage_count, p.iteration, p.iterations, p.fraction,
-                                   p.loss, dict(p.losses))
+                    yield Progress.from_wire(event.progress)
                 elif kind == "planned":
                     yield SequencePlanned(tuple(event.planned.cuts), tuple(event.planned.keyframes))
                 elif kind == "frame":
