@@ -117,15 +117,14 @@ class Client:
         self._capabilities = self._channel.unary_unary(
             CAPABILITIES_PATH, request_serializer=pb.GetCapabilitiesRequest.SerializeToString,
             response_deserializer=pb.Capabilities.FromString)
-        self._transfer = self._channel.stream_stream(
-            TRANSFER_PATH, request_serializer=pb.TransferRequest.SerializeToString,
-            response_deserializer=pb.TransferEvent.FromString)
-        self._apply_look = self._channel.stream_stream(
-            APPLY_LOOK_PATH, request_serializer=pb.ApplyLookRequest.SerializeToString,
-            response_deserializer=pb.ApplyLookEvent.FromString)
-        self._style_sequence = self._channel.stream_stream(
-            SEQUENCE_PATH, request_serializer=pb.SequenceRequest.SerializeToString,
-            response_deserializer=pb.SequenceEvent.FromString)
+        self._transfer = self._stream(TRANSFER_PATH, pb.TransferRequest, pb.TransferEvent)
+        self._apply_look = self._stream(APPLY_LOOK_PATH, pb.ApplyLookRequest, pb.ApplyLookEvent)
+        self._style_sequence = self._stream(SEQUENCE_PATH, pb.SequenceRequest, pb.SequenceEvent)
+
+    def _stream(self, path: str, request: type, event: type) -> grpc.StreamStreamMultiCallable:
+        """A streamed method of the service on this channel, by its path and message types."""
+        return self._channel.stream_stream(path, request_serializer=request.SerializeToString,
+                                           response_deserializer=event.FromString)
 
     def capabilities(self, timeout: float = 10.0) -> pb.Capabilities:
         """Engine version, device, presets and limits of a daemon (the protobuf message)."""
