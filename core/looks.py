@@ -28,7 +28,7 @@ from scipy.ndimage import map_coordinates
 from scipy.sparse.linalg import spsolve
 
 from .errors import MaskError, OptionsError
-from .images import Pixels, rebuild, split_pixels
+from .images import Pixels, read_only_tensor, rebuild, split_pixels
 from .progress import CancelToken, no_checkpoint
 from .masks import RegionPair, as_mask, check_region_names
 from .options import MAX_LOOK_SIZE, MIN_LOOK_SIZE
@@ -248,7 +248,7 @@ def _fit_lut(colours: np.ndarray, targets: np.ndarray, weights: np.ndarray, size
             correction = spsolve(system.tocsc(), right).reshape(-1, 3)
         else:
             correction = _conjugate_gradients(system, right, _resample(correction, sizes[-level], lattice))
-    table = np.clip(_identity(size) + correction, 0.0, 1.0)
+    table = np.clip(lattice_colours(size) + correction, 0.0, 1.0)
     return Lut(table.reshape(size, size, size, 3).astype(np.float32))
 
 
@@ -293,7 +293,7 @@ def _normal_equations(points: np.ndarray, values: np.ndarray, counts: np.ndarray
     weighted = spread.T.multiply(counts * (size ** 3 / counts.sum())).tocsr()
     data = weighted @ spread
     system = data + smoothness * _thin_plate(size) + 1e-6 * sparse.identity(size ** 3)
-    return system.tocsr(), weighted @ values - data @ _identity(size)
+    return system.tocsr(), weighted @ values - data @ lattice_colours(size)
 
 
 def _thin_plate(size: int) -> sparse.csr_matrix:
@@ -314,7 +314,9 @@ def _thin_plate(size: int) -> sparse.csr_matrix:
     return sum(part.T @ part * (1 if number < 3 else 2) for number, part in enumerate(parts)).tocsr()
 
 
-def _identity(size: int) -> np.ndarray:
+def lattice_colours(size: int) -> np.ndarray:
+    """The colours at the nodes of a size³ lattice on the unit cube, size³×3 (red the first index):
+    an identity LUT's table, flattened."""
     axis = np.linspace(0.0, 1.0, size)
     return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
 
@@ -372,13 +374,31 @@ def _scaled(lut: Lut, colours: np.ndarray) -> np.ndarray:
     return np.clip((colours - low) * ((lut.size - 1) / (high - low)), 0, lut.size - 1, dtype=np.float32)
 
 
+#: Lattices up to this size are read in float32: the slices' row coordinate then keeps its error
+#: under 3e-6 (measured), below half a 16-bit level (7.6e-6); larger ones are read in float64.
+_FLOAT32_SIZE = 33
+
+
 def trilinear(lut: Lut, colours: np.ndarray) -> np.ndarray:
-    """n×3 float32 colours through `lut`, interpolating the cube's 8 nodes around each (torch's
-    `grid_sample` does exactly this, several times faster than numpy can)."""
-    grid = torch.from_numpy(_scaled(lut, colours)[:, ::-1] * (2 / max(lut.size - 1, 1)) - 1)  # x is the last axis: blue
-    volume = torch.from_numpy(lut.table).permute(3, 0, 1, 2).contiguous()[None]  # 1×3×red×green×blue
-    out = F.grid_sample(volume, grid.view(1, 1, 1, -1, 3), mode="bilinear", padding_mode="border", align_corners=True)
-    return out.view(3, -1).T.numpy()
+    """n×3 float32 colours through `lut`, interpolating the cube's 8 nodes around each: bilinearly
+    in the lattice's two red slices around the colour, then between them. torch's 2D `grid_sample`
+    reads the slices (vectorised: about 10× faster than its 3D one); colours outside the domain
+    are clamped to its faces."""
+    size = lut.size
+    dtype = torch.float32 if size <= _FLOAT32_SIZE else torch.float64
+    low, high = (torch.tensor(bound, dtype=dtype) for bound in lut.domain)
+    scaled = read_only_tensor(colours).to(dtype).sub(low).mul_((size - 1) / (high - low))
+    red, green, blue = scaled.clamp_(0, size - 1).unbind(1)
+    lower = red.floor().clamp_(max=size - 2)
+    grid = torch.empty((2, len(red), 2), dtype=dtype)  # (x, y) in [-1, 1] in the slices of `lower` and the next
+    torch.add(blue.mul(2 / (size - 1)), -1, out=grid[0, :, 0])
+    grid[1, :, 0] = grid[0, :, 0]
+    row_step = 2 / (size * size - 1)
+    torch.add(lower.mul(size).add_(green).mul_(row_step), -1, out=grid[0, :, 1])  # green's row in its slice
+    torch.add(grid[0, :, 1], size * row_step, out=grid[1, :, 1])
+    slices = torch.from_numpy(lut.table).to(dtype).reshape(size * size, size, 3).permute(2, 0, 1)[None]
+    both = F.grid_sample(slices, grid[None], mode="bilinear", padding_mode="border", align_corners=True)[0]
+    return torch.lerp(both[:, 0], both[:, 1], red.sub_(lower)).T.to(torch.float32).numpy()
 
 
 def tetrahedral(lut: Lut, colours: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 from daemon_fixtures import CONTENT, STYLE, client, daemon, image, photo, running_daemon  # noqa: F401  (fixtures)
 from photostyle.core import Look, Lut, PhotoStyleError, TransferResult, apply_look, load_image, load_look, measure_fidelity, save_image, save_look
 from photostyle.core.look_files import CUBE, look_from_bytes
-from photostyle.core.looks import _identity
+from photostyle.core.looks import lattice_colours
 from photostyle.server.cli import looks as look_commands
 from photostyle.server.cli import main as cli
 from photostyle.server.client import Client, InvalidRequestError, Options, TooLargeError
@@ -23,7 +23,7 @@ from photostyle.server.wire.arrays import array_from_image
 from photostyle.server.wire.contract import APPLY_LOOK_PATH
 
 #: A look that swaps red and blue and darkens: any mistake in the lattice's order shows.
-LOOK = Look(Lut((_identity(9).reshape(9, 9, 9, 3)[..., [2, 1, 0]] ** 1.5).astype(np.float32)))
+LOOK = Look(Lut((lattice_colours(9).reshape(9, 9, 9, 3)[..., [2, 1, 0]] ** 1.5).astype(np.float32)))
 
 
 @pytest.fixture(scope="module")

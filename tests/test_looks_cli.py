@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from photostyle.core import Look, Lut, apply_look, load_image, load_look, save_image, save_look
-from photostyle.core.looks import _identity
+from photostyle.core.looks import lattice_colours
 from photostyle.server.cli import looks as look_commands
 from photostyle.server.cli import main as cli
 from test_cli import gradient_photo
@@ -41,7 +41,7 @@ def shoot(tmp_path: Path) -> tuple[Path, list[Path]]:
 def look_file(tmp_path: Path) -> Path:
     """A look rotating the channels (R←G, G←B, B←R)."""
     path = tmp_path / "rotate.cube"
-    save_look(path, Look(Lut(_identity(9).reshape(9, 9, 9, 3)[..., [1, 2, 0]].astype(np.float32))))
+    save_look(path, Look(Lut(lattice_colours(9).reshape(9, 9, 9, 3)[..., [1, 2, 0]].astype(np.float32))))
     return path
 
 

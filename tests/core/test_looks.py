@@ -12,7 +12,7 @@ import pytest
 from core_test_helpers import smooth_rgb
 from photostyle.core import (Cancelled, CancelToken, Fidelity, Look, LookFileError, Lut, MaskError, RegionPair, apply_look, fit_look,
                              load_image, load_look, save_image, save_look)
-from photostyle.core.looks import _identity, tetrahedral, trilinear
+from photostyle.core.looks import lattice_colours, tetrahedral, trilinear
 
 STEP = 1 / 255
 
@@ -32,7 +32,7 @@ def as_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def identity_lut(size: int) -> Lut:
-    return Lut(_identity(size).reshape(size, size, size, 3).astype(np.float32))
+    return Lut(lattice_colours(size).reshape(size, size, size, 3).astype(np.float32))
 
 
 def cube_text(table: np.ndarray, header: str = "") -> str:
@@ -138,9 +138,10 @@ class TestFidelity:
 class TestApply:
     def test_trilinear_and_tetrahedral_agree_on_the_identity_and_a_smooth_lut(self):
         colours = np.random.default_rng(0).random((20000, 3)).astype(np.float32)
-        identity = identity_lut(17)
-        assert np.abs(trilinear(identity, colours) - colours).max() < 1e-6
-        assert np.abs(tetrahedral(identity, colours) - colours).max() < 1e-6
+        for size in (2, 17, 33, 34, 65):  # exact to below half a 16-bit level (7.6e-6), the largest LUT too
+            identity = identity_lut(size)
+            assert np.abs(trilinear(identity, colours) - colours).max() < 3e-6
+            assert np.abs(tetrahedral(identity, colours) - colours).max() < 1e-6
         smooth = Lut(swap_and_gamma(identity_lut(33).table, 1.8))
         assert np.abs(trilinear(smooth, colours) - tetrahedral(smooth, colours)).max() < STEP
         assert np.abs(tetrahedral(smooth, colours) - swap_and_gamma(colours, 1.8)).max() < STEP
@@ -166,7 +167,7 @@ class TestApply:
         assert np.abs(out[..., :3].astype(np.float64) / scale - expected).max() <= 1.01 / min(scale, 255)
 
     def test_domain_scales_the_input(self):
-        table = _identity(5).reshape(5, 5, 5, 3).astype(np.float32)
+        table = lattice_colours(5).reshape(5, 5, 5, 3).astype(np.float32)
         lut = Lut(table, ((0.0, 0.0, 0.0), (2.0, 2.0, 2.0)))  # input 0..2 onto the lattice: halves each colour
         assert np.allclose(trilinear(lut, np.float32([[1.0, 0.5, 2.0]])), [[0.5, 0.25, 1.0]])
 
@@ -197,7 +198,7 @@ class TestCubeFiles:
     @pytest.mark.parametrize("size", [17, 65])
     def test_reads_cubes_made_elsewhere_with_comments_and_a_domain(self, tmp_path, size):
         low, high = np.float32([-0.1, 0.0, 0.2]), np.float32([1.5, 2.0, 1.2])
-        nodes = low + (high - low) * _identity(size).reshape(size, size, size, 3)
+        nodes = low + (high - low) * lattice_colours(size).reshape(size, size, size, 3)
         table = np.sqrt(np.clip(nodes, 0, None)) / 2  # f(input) for the input the node stands for
         header = ("# Made by another tool\n\nTITLE \"Other\"\n# a comment between keywords\n"
                   f"DOMAIN_MIN {low[0]} {low[1]} {low[2]}\nDOMAIN_MAX {high[0]} {high[1]} {high[2]}\n")
@@ -276,7 +277,7 @@ class TestHaldFiles:
     @pytest.mark.parametrize("level", [2, 4])
     def test_reads_other_levels_at_8_bits(self, tmp_path, level):
         nodes = level * level
-        hald = _identity(nodes).reshape(nodes, nodes, nodes, 3).transpose(2, 1, 0, 3).reshape(level ** 3, level ** 3, 3)
+        hald = lattice_colours(nodes).reshape(nodes, nodes, nodes, 3).transpose(2, 1, 0, 3).reshape(level ** 3, level ** 3, 3)
         save_image(tmp_path / "hald.png", as_uint8(hald))
         look = load_look(tmp_path / "hald.png")
         assert look.lut.size == nodes
