@@ -3,11 +3,14 @@ stays put over time.
 
 Per-frame transfer flickers: each frame's optimisation lands somewhere slightly different. Here a
 transfer runs only on keyframes (the first frame of every shot, one every `every_s` seconds in a
-long shot, and where the light drifts: KEY_DRIFT); each keyframe's result is kept as a look (the
-engine's `look_size`, a 3D LUT), and every frame is recoloured by a look. A LUT is a fixed colour map: the same colour comes out the same in
-every frame, so motion, grain and noise cannot turn into flicker. Between two keyframes of a shot
-the two LUTs are blended by time (a blend of LUTs is the LUT of the blended colours: a smooth
-transition, never a jump); across a cut nothing is blended: each shot keeps its own keyframes' looks.
+long shot, and where the light changed a lot: KEY_DRIFT); each keyframe's result is kept as a look
+(the engine's `look_size`, a 3D LUT), and every frame is recoloured by a look. A LUT is a fixed
+colour map: the same colour comes out the same in every frame, so motion, grain and noise cannot
+turn into flicker. Between two keyframes of a shot the two LUTs are blended by time (a blend of
+LUTs is the LUT of the blended colours: a smooth transition, never a jump); across a cut nothing
+is blended: each shot keeps its own keyframes' looks. When the light changes within a shot, each
+look reads the frame at its keyframe's light (`Light`), so that a steep look does not multiply the
+change into flicker.
 
 Three steps, each streaming frames so that a clip is never held in memory (a caller reads its
 frames twice; a daemon can feed them one by one):
@@ -29,7 +32,7 @@ import numpy as np
 import torch
 
 from .errors import InputImageError, OptionsError
-from .images import MIN_SIDE, downscale, resize_image, split_pixels
+from .images import MIN_SIDE, downscale, read_only_tensor, rebuild, resize_image, split_pixels
 from .looks import DEFAULT_SIZE, Interpolation, Look, Lut, apply_look, lookup_function
 from .options import TransferOptions
 from .progress import CancelToken, ProgressCallback, one_of
@@ -40,9 +43,9 @@ DEFAULT_EVERY_S = 10.0
 #: Frames smaller than this on a side carry too few colours to fit a look from.
 MIN_FRAME_SIDE = 8
 
-#: Cut detection: each frame is reduced to about THUMB_PIXELS, its gain normalised (a change of
-#: light scales every colour and is not a cut), and its colours counted in a joint RGB histogram of
-#: HISTOGRAM_BINS³ bins. A cut is a histogram distance (total variation, 0 … 1) above CUT_FLOOR and
+#: Cut detection: each frame is reduced to about THUMB_PIXELS, each channel's gain normalised (a
+#: change of light scales the colours and is not a cut), and its colours counted in a joint RGB
+#: histogram of HISTOGRAM_BINS³ bins. A cut is a histogram distance (total variation, 0 … 1) above CUT_FLOOR and
 #: above CUT_FACTOR times the median distance of the shot's last RECENT frames: a pan or a noisy
 #: shot changes its histogram a little every frame, a cut at once.
 THUMB_PIXELS = 96 * 54
@@ -51,24 +54,39 @@ CUT_FLOOR = 0.3
 CUT_FACTOR = 4.0
 RECENT = 12
 
-#: Light: a shot's light (or content) can drift far from its last keyframe's well before
-#: `every_s`, and a look is a fixed colour map: it passes the drift on multiplied by its slope (a
-#: steep look amplifies a lighting change several times). So, without given keyframes, a frame
-#: whose `light_level` drifted KEY_DRIFT from the shot's last keyframe's is a keyframe too, and so
-#: is a shot's last frame when it drifted END_DRIFT: between two keyframes whose looks were each
-#: fitted to their own light, the blend by time cancels the look's amplification to first order
-#: (the later look undoes the change the earlier one amplifies); after a shot's last keyframe
-#: nothing would. Values, measured on benchmarks/video.py's lighting ramp (1.5 % a frame): the
-#: keyframe at the end is what counts (t→t+10 error 0.57 without it, 0.09 with); KEY_DRIFT 0.05
-#: or 0.2 (a 5 or 20 % change of a channel's mean) moved t→t+1 only from 2.9 to 3.4, so 0.1 keeps
-#: transfers few; END_DRIFT 0.03 is well above the level's jitter under grain or compression
-#: (< 0.01) and below what a steep look makes visible. At most one drift keyframe every
-#: DRIFT_GAP_S seconds bounds the transfers a fast, long change costs (4 a second).
+#: Light. A look is fitted at its keyframe's light, and a steep look passes a change of light on
+#: multiplied by its slope, pixel by pixel (measured: 6× and more with a `default` look). So each
+#: keyframe's look reads a frame at the keyframe's light: the frame's colours times per-channel gains
+#: (a von Kries adaptation), those that best turn the frame's thumbnail into the keyframe's, pixel
+#: by pixel (`Light.gains_to`). That is right only when the frame is the keyframe's picture under
+#: another light: the gains apply in full when they explain SAME_PICTURE[1] of the difference
+#: between the two thumbnails, not at all below SAME_PICTURE[0] (measured on benchmarks/video.py's
+#: clips: a lighting ramp 0.91 at its first frame, 0.99 after; pans, zooms and cuts 0.1 at most;
+#: steady grain 0): a pan onto darker things is not a dimmer light, and a moved picture keeps the
+#: look as it is (the same colours give the same result). Gains within GAIN_TOLERANCE of 1 move no
+#: 8-bit level (255 × 1/510 = half a level): the frame is read as it is, through the 8-bit tables of
+#: steady light (DENSE_MIN_PIXELS); a matched 1080p frame takes several times longer.
+SAME_PICTURE = (0.5, 0.8)
+GAIN_TOLERANCE = 1 / 510
+#: Gains are kept within this range: a channel that turns black or appears is no change of light.
+GAIN_RANGE = (0.25, 4.0)
+#: Pass 1: a frame whose `light_level` drifted KEY_DRIFT (in any channel) from its shot's last
+#: keyframe's beyond what the gains carry is a keyframe too, and so is one that drifted LIGHT_RANGE
+#: even if they carry it (about 35 %: highlights clip, and the keyframe's colours no longer cover
+#: the frame's); at most one every DRIFT_GAP_S seconds (a fast, long change costs 4 transfers a
+#: second at most).
 KEY_DRIFT = 0.1
-END_DRIFT = 0.03
+LIGHT_RANGE = 0.3
 DRIFT_GAP_S = 0.25
 #: Added to a channel's mean before its log, so that a near-black frame's noise is not a drift.
 LEVEL_FLOOR = 1 / 64
+#: 8-bit frames while their light is compensated: a frame rounded to 8 bits anew each frame
+#: jitters by up to a level where its light changes, and a steep look multiplies that too. A pixel
+#: whose level in the frame before (as refined), scaled by the change of light, predicts it within
+#: SUB_LEVEL_REACH levels (a still part of the frame) keeps that prediction, clamped to within half
+#: a level of its 8-bit value (what rounding allows): the refined frame is the frame, to within its
+#: rounding, and changes smoothly. A moving pixel keeps its own level.
+SUB_LEVEL_REACH = 1.0
 
 #: Between two keyframes the look moves in this many equal steps (at most one a frame): smooth to the
 #: eye, and each blend of two 8-bit tables is made once, not once per frame.
@@ -97,10 +115,10 @@ class SequencePlan:
         stop = self.cuts[position] if position < len(self.cuts) else self.frame_count
         return self.cuts[position - 1], stop
 
-    def blend(self, index: int) -> tuple[tuple[int, float], ...]:
+    def blend(self, index: int, steps: int | None = BLEND_STEPS) -> tuple[tuple[int, float], ...]:
         """The keyframes whose looks make frame `index`'s look, with their weights (summing to 1):
-        its shot's keyframe before and after it, by time in BLEND_STEPS steps; only one before the
-        shot's first keyframe, after its last, or on a keyframe."""
+        its shot's keyframe before and after it, by time (in `steps` steps, or exactly with None);
+        only one before the shot's first keyframe, after its last, or on a keyframe."""
         start, stop = self.shot(index)
         own = [key for key in self.keyframes if start <= key < stop]
         before = [key for key in own if key <= index]
@@ -108,7 +126,9 @@ class SequencePlan:
         if not before or not after:
             return ((before[-1] if before else after[0], 1.0),)
         first, second = before[-1], after[0]
-        weight = round((index - first) / (second - first) * BLEND_STEPS) / BLEND_STEPS
+        weight = (index - first) / (second - first)
+        if steps:
+            weight = round(weight * steps) / steps
         if weight in (0.0, 1.0):
             return ((second if weight else first, 1.0),)
         return (first, 1.0 - weight), (second, weight)
@@ -116,17 +136,16 @@ class SequencePlan:
 
 class CutDetector:
     """Says, frame by frame, whether a frame starts a new shot (see CUT_FLOOR); it looks only back,
-    so frames can be streamed through it. `level` is the last frame's light level (`light_level`)."""
+    so frames can be streamed through it. `light` is the last frame's `Light`."""
 
     def __init__(self) -> None:
         self._previous: np.ndarray | None = None
         self._recent: deque[float] = deque(maxlen=RECENT)
-        self.level = np.zeros(3)
+        self.light: Light | None = None
 
     def push(self, frame: np.ndarray) -> bool:
-        thumb = _thumbnail(frame)
-        self.level = light_level(thumb)
-        histogram = colour_histogram(thumb)
+        self.light = Light.of(frame)
+        histogram = colour_histogram(self.light.thumb)
         if self._previous is None:
             distance, cut = 0.0, True
         else:
@@ -150,8 +169,9 @@ def _thumbnail(frame: np.ndarray) -> torch.Tensor:
 
 
 def colour_histogram(thumb: torch.Tensor) -> np.ndarray:
-    """A thumbnail's colours, gain-normalised, as a normalised HISTOGRAM_BINS³ histogram."""
-    thumb = (thumb * (0.5 / max(float(thumb.mean()), 1e-3))).clamp_(0, 1 - 1e-6)
+    """A thumbnail's colours, each channel divided by its mean (a brighter or warmer light is not a
+    cut), as a normalised HISTOGRAM_BINS³ histogram."""
+    thumb = (thumb * (0.5 / thumb.mean(dim=0).clamp_min(1e-3))).clamp_(0, 1 - 1e-6)
     index = (thumb * HISTOGRAM_BINS).long() @ torch.tensor([HISTOGRAM_BINS ** 2, HISTOGRAM_BINS, 1])
     counts = torch.bincount(index, minlength=HISTOGRAM_BINS ** 3).numpy().astype(np.float64)
     return counts / counts.sum()
@@ -163,14 +183,40 @@ def light_level(thumb: torch.Tensor) -> np.ndarray:
     return np.log(thumb.mean(dim=0).double().numpy() + LEVEL_FLOOR)
 
 
+@dataclass(frozen=True)
+class Light:
+    """A frame's light, from its thumbnail (n×3 float RGB, `_thumbnail`): its `level` (`light_level`)."""
+
+    level: np.ndarray
+    thumb: torch.Tensor = field(repr=False)
+
+    @classmethod
+    def of(cls, frame: np.ndarray) -> Light:
+        thumb = _thumbnail(frame)
+        return cls(light_level(thumb), thumb)
+
+    def gains_to(self, other: Light) -> np.ndarray:
+        """Per-channel gains that bring this frame's colours to `other`'s light: those that best
+        turn this thumbnail into the other's, pixel by pixel (least squares), in full when they
+        explain most of the difference between the two (SAME_PICTURE), fading to none (all 1)."""
+        if self.thumb.shape != other.thumb.shape:
+            return np.ones(3)
+        mine, theirs = self.thumb.double(), other.thumb.double()
+        gains = ((mine * theirs).sum(dim=0) / (mine * mine).sum(dim=0).clamp_min(1e-12)).clamp(*GAIN_RANGE)
+        before = float(((theirs - mine) ** 2).sum())
+        explained = 1 - float(((theirs - mine * gains) ** 2).sum()) / before if before > 0 else 0.0
+        weight = min(max((explained - SAME_PICTURE[0]) / (SAME_PICTURE[1] - SAME_PICTURE[0]), 0.0), 1.0)
+        return gains.numpy() ** weight
+
+
 def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEFAULT_EVERY_S,
                   keyframes: Sequence[int] | None = None, cancel: CancelToken | None = None) -> SequencePlan:
     """Pass 1: find the cuts and choose the keyframes, keeping only those frames.
 
-    Without `keyframes`, each shot gets its first frame, one `every_s` seconds after its last, one
-    where the light drifted from its last (KEY_DRIFT) and its last frame if that drifted (END_DRIFT). Given
-    `keyframes` (frame numbers, from 0) are used instead, plus the first frame of any shot that
-    holds none of them, so that a cut still switches to a look of the new shot's own."""
+    Without `keyframes`, each shot gets its first frame, one `every_s` seconds after its last, and
+    one where the light drifted from its last (`_drifted`). Given `keyframes` (frame numbers, from
+    0) are used instead, plus the first frame of any shot that holds none of them, so that a cut
+    still switches to a look of the new shot's own."""
     if not (math.isfinite(fps) and fps > 0):
         raise OptionsError(f"A frame rate of {fps} frames/s is not usable; give a positive rate (e.g. 24).")
     if not (math.isfinite(every_s) and every_s > 0):
@@ -184,8 +230,7 @@ def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEF
     cuts: list[int] = []
     chosen: list[int] = []
     images: dict[int, np.ndarray] = {}
-    keyed = np.zeros(3)  # the light level of the shot's last keyframe
-    last: tuple[int, np.ndarray] | None = None  # the frame before, kept while it has drifted from `keyed`
+    keyed: Light | None = None  # the light of the shot's last keyframe
     count = 0
     shape: tuple[int, ...] | None = None
     for index, frame in enumerate(frames):
@@ -195,19 +240,15 @@ def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEF
         if detector.push(frame):
             if given is not None and cuts:
                 _settle_shot(cuts[-1], index, given, chosen, images)
-            if last is not None:
-                _key(last[0], last[1], chosen, images)
             cuts.append(index)
-        drift = float(np.abs(detector.level - keyed).max())
         since_cut, since_key = index - cuts[-1], index - chosen[-1] if chosen else 0
         if given is not None:
             key = since_cut == 0 or index in given
         else:
-            key = since_cut == 0 or since_key >= every or (drift >= KEY_DRIFT and since_key >= gap)
+            key = since_cut == 0 or since_key >= every or (since_key >= gap and _drifted(detector.light, keyed))
         if key:
             _key(index, frame, chosen, images)
-            keyed, drift = detector.level, 0.0
-        last = (index, np.array(frame)) if given is None and drift >= END_DRIFT else None
+            keyed = detector.light
         count = index + 1
     if count == 0:
         raise InputImageError("The sequence has no frames; give a video or a folder with at least one frame.")
@@ -216,9 +257,15 @@ def plan_sequence(frames: Iterable[np.ndarray], fps: float, every_s: float = DEF
             raise OptionsError(f"Keyframe {max(given)} is past the last frame ({count - 1}); give frame numbers from "
                                f"0 to {count - 1}.")
         _settle_shot(cuts[-1], count, given, chosen, images)
-    if last is not None:
-        _key(last[0], last[1], chosen, images)
     return SequencePlan(count, fps, tuple(cuts), tuple(chosen), images)
+
+
+def _drifted(light: Light, keyed: Light) -> bool:
+    """Whether the light drifted from the keyframe's more than its look should carry (KEY_DRIFT,
+    LIGHT_RANGE)."""
+    drift = keyed.level - light.level
+    carried = np.log(light.gains_to(keyed))
+    return float(np.abs(drift - carried).max()) >= KEY_DRIFT or float(np.abs(drift).max()) >= LIGHT_RANGE
 
 
 def _key(index: int, frame: np.ndarray, chosen: list[int], images: dict[int, np.ndarray]) -> None:
@@ -284,8 +331,12 @@ def _transferable(frame: np.ndarray) -> np.ndarray:
 def style_frames(frames: Iterable[np.ndarray], plan: SequencePlan, looks: Mapping[int, Look],
                  interpolation: Interpolation = "trilinear", cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
     """Pass 2: every frame of the sequence planned, recoloured by its look (`SequencePlan.blend`), in
-    the frame's layout (`apply_look`'s: RGB, same sample type, alpha untouched)."""
-    tables = _DenseTables(looks, lookup_function(interpolation))
+    the frame's layout (`apply_look`'s: RGB, same sample type, alpha untouched). In steady light each
+    keyframe's look as it is; where the light changed since the keyframes (known when the plan kept
+    their images), each look reads the frame at its keyframe's light (`_LightMatch`)."""
+    lookup = lookup_function(interpolation)
+    tables = _DenseTables(looks, lookup)
+    light_match = _LightMatch(plan, looks)
     index = -1
     for index, frame in enumerate(frames):
         if cancel:
@@ -293,14 +344,85 @@ def style_frames(frames: Iterable[np.ndarray], plan: SequencePlan, looks: Mappin
         if index >= plan.frame_count:
             raise InputImageError(f"The sequence has more frames than the {plan.frame_count} of its first pass; it "
                                   "changed while it was read. Run again on a sequence that stays as it is.")
+        exact = plan.blend(index, steps=None)
+        match = light_match(index, frame, exact)
+        if match is not None:
+            yield _apply_at_gains(looks, exact, frame, match, lookup)
+            continue
         blend = plan.blend(index)
-        if tables.fits(frame):
-            yield tables.apply(blend, frame)
-        else:
-            yield apply_look(blended_look(looks, blend), frame, interpolation)
+        yield tables.apply(blend, frame) if tables.fits(frame) else apply_look(blended_look(looks, blend), frame,
+                                                                               interpolation)
     if index + 1 != plan.frame_count:
         raise InputImageError(f"The sequence ended after {index + 1} of the {plan.frame_count} frames of its first "
                               "pass; it changed while it was read. Run again on a sequence that stays as it is.")
+
+
+@dataclass(frozen=True)
+class _Match:
+    """How a frame is read by its keyframes' looks: `gains` by keyframe (`Light.gains_to`; absent:
+    1) and, for 8-bit RGB(A), its `levels` refined (SUB_LEVEL_REACH: H×W×3 float, 0 … 255)."""
+
+    gains: Mapping[int, np.ndarray]
+    levels: torch.Tensor | None
+
+
+class _LightMatch:
+    """Frame by frame (in order), the `_Match` of a frame to the light of the keyframes it blends, or
+    None when it needs none (steady light, or keyframes whose images the plan did not keep)."""
+
+    def __init__(self, plan: SequencePlan, looks: Mapping[int, Look]) -> None:
+        self._cuts = set(plan.cuts)
+        self._lights = {key: Light.of(image) for key, image in plan.images.items() if key in looks}
+        self._previous: tuple[Light, torch.Tensor] | None = None  # the frame before, refined, while matched
+
+    def __call__(self, index: int, frame: np.ndarray, blend: Sequence[tuple[int, float]]) -> _Match | None:
+        known = [key for key, _ in blend if key in self._lights]
+        light = Light.of(frame) if known else None
+        gains = {key: light.gains_to(self._lights[key]) for key in known} if light else {}
+        matched = any(np.abs(gain - 1).max() >= GAIN_TOLERANCE for gain in gains.values())
+        if index in self._cuts or not matched:
+            self._previous = None  # a new shot, or steady light: nothing to refine from
+        return _Match(gains, self._refined(frame, light)) if matched else None
+
+    def _refined(self, frame: np.ndarray, light: Light) -> torch.Tensor | None:
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] not in (3, 4):
+            return None
+        levels = read_only_tensor(frame)[..., :3].float()
+        if self._previous is not None and self._previous[1].shape == levels.shape:
+            before, previous = self._previous
+            gain = torch.from_numpy(before.gains_to(light).astype(np.float32))
+            offset = previous.mul_(gain).sub_(levels)  # the prediction's offset (the frame before is done with)
+            still = offset.abs().le_(SUB_LEVEL_REACH)
+            levels.add_(offset.clamp_(-0.5, 0.5).mul_(still))
+        self._previous = light, levels
+        return levels
+
+
+def _apply_at_gains(looks: Mapping[int, Look], blend: Sequence[tuple[int, float]], frame: np.ndarray, match: _Match,
+                    lookup) -> np.ndarray:
+    """`frame` through the blend of its keyframes' looks, each reading the frame's colours (refined
+    when `match` has them) times its gains. A gain is folded into the LUT's domain (a colour c
+    times g is c on the domain [0, 1/g]; refined levels are on [0, 255/g]): exact, where a LUT
+    resampled at the gained colours flickered 14× more with a steep look (it has features between
+    its nodes)."""
+    pixels = split_pixels(frame, "frame", min_side=1)
+    scale = 255.0 if match.levels is not None else 1.0
+    luts = [(_at_gains(looks[key].lut, match.gains.get(key), scale), np.float32(weight)) for key, weight in blend]
+
+    def render(rows: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        colours = match.levels[start:stop] if match.levels is not None else rows.permute(1, 2, 0)
+        colours = colours.reshape(-1, 3).numpy()
+        out = lookup(luts[0][0], colours) if len(luts) == 1 else sum(lookup(lut, colours) * weight
+                                                                    for lut, weight in luts)
+        return torch.from_numpy(out.reshape(stop - start, pixels.width, 3)).permute(2, 0, 1)
+
+    return rebuild(pixels, render)
+
+
+def _at_gains(lut: Lut, gains: np.ndarray | None, scale: float) -> Lut:
+    """`lut` (on the unit cube) reading colours in [0, `scale`] times per-channel `gains` (or 1)."""
+    gains = np.ones(3) if gains is None else gains
+    return replace(lut, domain=((0.0, 0.0, 0.0), tuple(float(scale / gain) for gain in gains)))
 
 
 def blended_look(looks: Mapping[int, Look], blend: Sequence[tuple[int, float]]) -> Look:

@@ -57,9 +57,9 @@ def add_command(commands: argparse._SubParsersAction, add_engine_options: Callab
                             "folder of frames, a folder (the same names and depth)")
     video.add_argument("--keyframes", metavar="N,N,...|show",
                        help="the frames (numbers from 0) whose transfers give the looks, instead of the first frame "
-                            "of each shot, one every --keyframe-every seconds and those where the light drifts (a shot "
-                            "holding none still gets its "
-                            f"first frame); '{SHOW}' prints the cuts and keyframes found and writes nothing")
+                            "of each shot, one every --keyframe-every seconds and those where the light changed more than a "
+                            "look carries (a shot holding none still gets its first frame); "
+                            f"'{SHOW}' prints the cuts and keyframes found and writes nothing")
     video.add_argument("--keyframe-every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
                        help=f"a keyframe this often in a long shot (default: {DEFAULT_EVERY_S:g})")
     video.add_argument("--fps", type=float, default=DEFAULT_FOLDER_FPS,

@@ -8,7 +8,7 @@ import pytest
 from core_test_helpers import smooth_rgb
 from photostyle.core import InputImageError, Look, Lut, OptionsError, TransferOptions, apply_look
 from photostyle.core import video
-from photostyle.core.looks import _identity
+from photostyle.core.looks import lattice_colours
 from photostyle.core.video import blended_look, fit_keyframes, plan_sequence, style_frames
 
 PREVIEW = TransferOptions(preset="preview", device="cpu")
@@ -19,7 +19,7 @@ def photo(seed: int, height: int = 96, width: int = 160) -> np.ndarray:
 
 
 def lattice(transform) -> Look:
-    return Look(Lut(transform(_identity(9).reshape(9, 9, 9, 3)).astype(np.float32)))
+    return Look(Lut(transform(lattice_colours(9).reshape(9, 9, 9, 3)).astype(np.float32)))
 
 
 WARM = lattice(lambda rgb: rgb * np.float32([1.0, 0.85, 0.6]))
@@ -154,13 +154,23 @@ def lighting_ramp(frames: int, scene: np.ndarray) -> list[np.ndarray]:
 DULL = np.round(110 + (photo(8).astype(np.float32) - 128) * 0.3).astype(np.uint8)
 
 
+#: A steep look: contrast 4× around mid-grey (a transfer from a dull photo to a vivid one is like it).
+STEEP = lattice(lambda rgb: np.clip((rgb - 0.45) * 4 + 0.5, 0, 1))
+
+
+def steps(sequence: list[np.ndarray]) -> float:
+    """How much a sequence changes from frame to frame: the mean absolute change, averaged over frames."""
+    return float(np.mean([np.abs(b.astype(int) - a).mean() for a, b in zip(sequence, sequence[1:])]))
+
+
 class TestLight:
-    def test_a_lighting_ramp_gets_keyframes_where_it_drifted_and_at_its_end(self):
-        plan = plan_sequence(iter(lighting_ramp(20, photo(4))), fps=24)  # one shot, far shorter than every_s
+    def test_a_change_of_light_that_the_look_carries_gets_no_keyframe_a_large_one_does(self):
+        plan = plan_sequence(iter(lighting_ramp(12, photo(4))), fps=24)  # +22 % in red: carried
+        assert plan.keyframes == (0,)
+        plan = plan_sequence(iter(lighting_ramp(36, photo(4))), fps=24)  # +70 %: highlights clip
         gap = round(video.DRIFT_GAP_S * 24)
-        assert plan.cuts == (0,) and plan.keyframes[0] == 0 and plan.keyframes[-1] == 19
-        assert len(plan.keyframes) >= 3  # the light is followed ...
-        assert all(b - a >= gap for a, b in zip(plan.keyframes[:-2], plan.keyframes[1:-1]))  # ... at a bounded rate
+        assert plan.cuts == (0,) and len(plan.keyframes) >= 2  # the light is followed ...
+        assert all(b - a >= gap for a, b in zip(plan.keyframes, plan.keyframes[1:]))  # ... at a bounded rate
         assert set(plan.images) == set(plan.keyframes)
 
     def test_steady_light_grain_and_given_keyframes_add_none(self):
@@ -168,16 +178,41 @@ class TestLight:
         noise = np.random.default_rng(2)
         grainy = [np.clip(base + noise.integers(-6, 7, base.shape), 0, 255).astype(np.uint8) for _ in range(30)]
         assert plan_sequence(iter(grainy), fps=24).keyframes == (0,)
-        assert plan_sequence(iter(lighting_ramp(20, photo(4))), fps=24, keyframes=[0]).keyframes == (0,)
+        assert plan_sequence(iter(lighting_ramp(36, photo(4))), fps=24, keyframes=[0]).keyframes == (0,)
 
-    def test_a_steep_look_does_not_amplify_a_lighting_change(self):
+    def test_the_gains_to_a_keyframe_undo_a_change_of_light_but_not_a_change_of_picture(self):
+        scene = photo(4)
+        brighter = video.Light.of(np.clip(np.round(scene * np.float32([1.2, 1.1, 1.0])), 0, 255).astype(np.uint8))
+        assert np.allclose(brighter.gains_to(video.Light.of(scene)), [1 / 1.2, 1 / 1.1, 1.0], atol=0.02)
+        wide = photo(3, 96, 200)
+        moved = video.Light.of(np.ascontiguousarray(wide[:, 30:190]))
+        assert np.array_equal(moved.gains_to(video.Light.of(np.ascontiguousarray(wide[:, :160]))), np.ones(3))
+        assert np.array_equal(video.Light.of(photo(1)).gains_to(video.Light.of(photo(2))), np.ones(3))
+
+    def test_a_steep_look_does_not_amplify_a_lighting_change_nor_its_8_bit_rounding(self, monkeypatch):
+        frames = lighting_ramp(16, DULL)
+        plan = plan_sequence(iter(frames), fps=24)
+        assert plan.keyframes == (0,)
+        as_is = [apply_look(STEEP, frame) for frame in frames]  # the look alone, at each frame's light
+        out = list(style_frames(iter(frames), plan, {0: STEEP}))
+        assert steps(as_is) > 3 * steps(frames)  # the look multiplies the change ...
+        assert steps(out) <= 0.5 * steps(frames)  # ... read at the keyframe's light, the frames keep its result
+        assert np.abs(out[-1].astype(int) - out[0]).mean() <= 2
+        monkeypatch.setattr(video, "SUB_LEVEL_REACH", 0.0)  # each frame's 8-bit levels as they are
+        unrefined = list(style_frames(iter(frames), plan, {0: STEEP}))
+        assert steps(unrefined) > 1.5 * steps(out)
+
+    def test_a_steep_transfer_does_not_amplify_a_lighting_change(self):
         frames = lighting_ramp(13, DULL)
-        out, plan, _ = styled(frames, photo(9))
-        one_look, _, _ = styled(frames, photo(9), keyframes=[0])
+        out, plan, looks = styled(frames, photo(9))
+        as_is = [apply_look(looks[0], frame) for frame in frames]
+        assert steps(as_is) > steps(frames) * 1.5  # the first keyframe's look amplifies the change ...
+        assert steps(out) <= steps(frames)  # ... read at the keyframe's light, it does not
 
-        def change(sequence):  # how far the last frame moved from the first
-            return np.abs(sequence[-1].astype(int) - sequence[0]).mean()
-
-        assert len(plan.keyframes) > 1
-        assert change(one_look) > change(frames) * 1.5  # the first keyframe's look amplifies the change ...
-        assert change(out) <= change(frames)  # ... the looks that follow the light do not
+    def test_large_frames_are_matched_to_the_keyframe_light_alike(self, monkeypatch):
+        frames = lighting_ramp(6, photo(4))
+        plan = plan_sequence(iter(frames), fps=24)
+        small = list(style_frames(iter(frames), plan, {0: STEEP}))
+        monkeypatch.setattr(video, "DENSE_MIN_PIXELS", 1)
+        assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(small, style_frames(iter(frames), plan,
+                                                                                               {0: STEEP})))
