@@ -353,6 +353,26 @@ def test_all_layers_as_frames_become_styled_layers_one_undo_removes(gimp_root: P
 
 
 @pytest.mark.gimp
+def test_all_layers_as_frames_into_a_new_image(gimp_root: Path, daemon_address: str) -> None:
+    """With "new-image", the styled frames are the layers of a new image of the same size, in frame
+    order (the first frame the bottom layer), returned by the procedure; each styled like its frame
+    (as above); the animation itself is left exactly as it was."""
+    install_into(gimp_root, daemon_address)
+    facts = result_of(start_gimp(gimp_root, "frames-new-image"))
+    assert facts["status"] == "success", facts["message"]
+    style = f"(style: {facts['reference_name']})"
+    assert facts["images_made"] == 1 and facts["new_image_size"] == [200, 134]
+    assert facts["new_image_layers"] == [f"three (100ms) {style}", f"two (100ms) {style}", f"one (100ms) {style}"]
+    assert facts["layers"] == facts["layers_before"] and facts["source_unchanged"] and facts["composite_unchanged"]
+    reference = facts["reference_mean"]
+    for frame, styled in zip(facts["frames"], facts["styled"]):
+        assert styled["size"] == [200, 134] and styled["offsets"] == [0, 0], styled
+        assert (styled["opaque"], styled["transparent"]) == (frame["opaque"], frame["transparent"]), styled
+        assert math.dist(styled["mean"], reference) < 0.7 * math.dist(frame["mean"], reference), (frame, styled)
+    assert facts["differing_fraction"] > 0.5 and facts["mirror_difference"] <= 1, facts
+
+
+@pytest.mark.gimp
 def test_the_frames_dialog_styles_every_layer_on_ok(gimp_root: Path, daemon_address: str) -> None:
     """Run interactively, the frames procedure shows its dialog (the transfer's, without the live
     preview); OK styles every layer as a frame."""

@@ -99,8 +99,9 @@ def _frames_procedure(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
         "GIMP's animations are one layer per frame, the bottom layer first: every top-level layer is sent as "
         "one frame of a sequence to the PhotoStyle daemon, which fits the reference's look on keyframes and "
         "carries it to every frame, so the frames keep one look without flicker. Each styled frame is a new "
-        "layer of the image's size directly above its layer, all in one undo step; the layers themselves "
-        "are not changed, and the selection plays no part.",
+        "layer of the image's size directly above its layer, all in one undo step, or with \"new-image\" "
+        "a layer of a new image of the same size, in the same order; the layers themselves are not "
+        "changed, and the selection plays no part.",
         Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES
         | Gimp.ProcedureSensitivityMask.NO_DRAWABLES)
     _add_reference_arguments(procedure)
@@ -109,6 +110,11 @@ def _frames_procedure(plugin: Gimp.PlugIn, name: str) -> Gimp.Procedure:
     procedure.add_double_argument("fps", "Frames per _second", "The animation's frame rate, which spaces the "
                                   "keyframes in time; 0: from the layers' \"(NNms)\" delays, else 24",
                                   0.0, 1000.0, 0.0, _RW)
+    procedure.add_boolean_argument("new-image", "Into a _new image", "The styled frames as the layers of a new "
+                                   "image (the same size and order) instead of new layers above their own",
+                                   False, _RW)
+    procedure.add_image_return_value("new-image", "New image", "The new image of styled frames (with "
+                                     "\"new-image\"), else none", True, _RW)
     return procedure
 
 
@@ -159,7 +165,8 @@ def run_frames(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Im
                config: Gimp.ProcedureConfig, data: object) -> Gimp.ValueArray:
     # InputError: no reference, or no layer to be a frame; InvalidRequestError: the daemon refused the arguments.
     return _run(procedure, run_mode, "Photo Style Transfer (all layers as frames)",
-                lambda: run_dialog(procedure, config, image), lambda: transfer_frames(image, config))
+                lambda: run_dialog(procedure, config, image),
+                lambda: transfer_frames(image, config, show=run_mode == Gimp.RunMode.INTERACTIVE))
 
 
 def run_apply_look(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image,
@@ -171,7 +178,7 @@ def run_apply_look(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gim
 
 
 def _run_on_one_layer(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, drawables: list[Gimp.Drawable],
-                      title: str, dialog: Callable[[], bool], work: Callable[[], None]) -> Gimp.ValueArray:
+                      title: str, dialog: Callable[[], bool], work: Callable[[], object]) -> Gimp.ValueArray:
     """What the procedures on one layer do around their work: that layer, then as `_run`."""
     if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
         return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"{title} works on one layer: select a single "
@@ -180,23 +187,28 @@ def _run_on_one_layer(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, drawabl
 
 
 def _run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, title: str, dialog: Callable[[], bool],
-         work: Callable[[], None]) -> Gimp.ValueArray:
+         work: Callable[[], object]) -> Gimp.ValueArray:
     """What every procedure does around its work: the client library present, the dialog when
     interactive, and what goes wrong as the PDB's statuses (the caller's mistakes and what the
-    daemon refused as calling errors, the rest as execution errors)."""
+    daemon refused as calling errors, the rest as execution errors). An image the work made is
+    the procedure's return value (the frames procedure's "new-image")."""
     if IMPORT_ERROR is not None:
         return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, _missing_client())
     if run_mode == Gimp.RunMode.INTERACTIVE and not dialog():
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     try:
-        work()
+        made = work()
     except (InputError, InvalidRequestError) as error:
         return _failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"{title}: {error}")
     except PhotoStyleClientError as error:
         return _failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, f"{title}: {error}")
     finally:
         Gimp.progress_end()
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    if isinstance(made, Gimp.Image):  # the procedure's "new-image" return value
+        values.remove(1)
+        values.insert(1, GObject.Value(Gimp.Image, made))
+    return values
 
 
 def _missing_client() -> str:

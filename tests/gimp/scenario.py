@@ -17,7 +17,8 @@ selection present, which must play no part), dumps the layer's and the new layer
 test, and presses Ctrl+Z once. "frames" (GUI too) makes a three-layer animation (the frames
 differ: a mirrored copy, a smaller one off the origin), styles all layers as frames, reports each
 new layer against its frame, and presses Ctrl+Z once ("frames-slow": a long job, for the test
-to kill); "frames-dialog" (GUI) runs that procedure
+to kill; "frames-new-image": into a new image, reported layer by layer against the frames, the
+animation checked untouched); "frames-dialog" (GUI) runs that procedure
 interactively, its dialog OK'd by the helper. PHOTOSTYLE_DATA is the folder holding coffee.png and rocket.jpg as GIMP sees
 it. Each prints one line `RESULT {json}` of facts for the test to assert on.
 """
@@ -408,6 +409,8 @@ def frames_scenario():
     else:
         config.set_property("preset", "default")
         config.set_property("options", "size=64 iterations=5")
+    config.set_property("new-image", SCENARIO == "frames-new-image")
+    images_before = len(Gimp.get_images())
     result = procedure.run(config)
     status = result.index(0)
     facts = {"status": status.value_nick, "message": str(result.index(1) or "") if status != Gimp.PDBStatusType.SUCCESS
@@ -419,11 +422,19 @@ def frames_scenario():
              "frames": [frame_facts(data) for data in before]}
     if status != Gimp.PDBStatusType.SUCCESS:
         return facts
-    new = [image.get_layers()[image.get_item_position(layer) - 1] for layer in sources]  # each one's layer above
+    if SCENARIO == "frames-new-image":
+        made = result.index(1)
+        facts.update(images_made=len(Gimp.get_images()) - images_before, new_image_size=[
+            made.get_width(), made.get_height()], new_image_layers=[layer.get_name() for layer in made.get_layers()])
+        new = list(reversed(made.get_layers()))  # the first frame is the bottom layer
+    else:
+        new = [image.get_layers()[image.get_item_position(layer) - 1] for layer in sources]  # each one's layer above
     facts["styled"] = [dict(frame_facts(pixels(layer, "R'G'B'A u8")), name=layer.get_name(),
                             size=[layer.get_width(), layer.get_height()], offsets=list(layer.get_offsets()[1:]))
                        for layer in new]
     facts.update(mirror_comparison(pixels(new[0], "R'G'B'A u8"), pixels(new[1], "R'G'B'A u8"), image.get_width()))
+    if SCENARIO == "frames-new-image":
+        return facts
     press_undo(image)
     facts.update(layers_after_undo=[layer.get_name() for layer in image.get_layers()],
                  composite_after_undo_unchanged=composite(image) == composite_before)
@@ -533,7 +544,7 @@ elif SCENARIO in ("dialog", "dialog-ok"):
     facts = dialog_scenario()
 elif SCENARIO == "look":
     facts = look_scenario()
-elif SCENARIO in ("frames", "frames-slow"):
+elif SCENARIO in ("frames", "frames-slow", "frames-new-image"):
     facts = frames_scenario()
 elif SCENARIO == "frames-dialog":
     facts = frames_dialog_scenario()

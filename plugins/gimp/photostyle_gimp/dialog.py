@@ -28,7 +28,7 @@ TITLE = "Photo Style Transfer"
 _PREVIEW_INPUTS = ("reference-layer", "reference-file", "regions")
 #: The arguments shown in GIMP's own widgets, those of them the procedure has (the preset's and
 #: the options' widgets are ours, after the first two).
-_SETTINGS = ("reference-layer", "reference-file", "regions", "look-file", "fps")
+_SETTINGS = ("reference-layer", "reference-file", "regions", "look-file", "fps", "new-image")
 
 
 def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, image: Gimp.Image,

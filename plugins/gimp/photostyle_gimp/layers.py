@@ -48,6 +48,25 @@ def add_styled_frames(capture: FramesCapture, sequence: StyledSequence) -> None:
     Gimp.displays_flush()
 
 
+def new_image_of_frames(capture: FramesCapture, sequence: StyledSequence, show: bool) -> Gimp.Image:
+    """The styled frames (checked by the caller) as the layers of a new image of the source's size,
+    type and precision, in the same order (the first frame the bottom layer); `show`: in a new
+    display. The source image is not touched."""
+    target: FramesTarget = capture.context
+    source = target.image
+    image = Gimp.Image.new_with_precision(source.get_width(), source.get_height(), source.get_base_type(),
+                                          source.get_precision())
+    image.undo_disable()  # a new image has nothing to undo to
+    canvas = pixels.canvas(image)
+    for layer, frame in zip(target.layers, sequence.frames, strict=True):
+        _insert_layer(image, None, 0, canvas, canvas, styled_name(layer, capture.reference_name), bytes(frame.data))
+    image.undo_enable()
+    if show:
+        Gimp.Display.new(image)
+        Gimp.displays_flush()
+    return image
+
+
 def styled_name(source: Gimp.Layer, reference_name: str) -> str:
     """The new layer's name: its source's (a frame's "(NNms)" delay included) and the reference's."""
     return f"{source.get_name()} (style: {reference_name})"
@@ -74,11 +93,17 @@ def _add_layer(image: Gimp.Image, source: Gimp.Layer, area: Gegl.Rectangle, crop
                data: bytes) -> Gimp.Layer:
     """A new layer directly above `source` over `area` (image coordinates), at the image's precision,
     holding `data` (R'G'B'A at that precision) over `crop` (its own coordinates), transparent elsewhere."""
+    return _insert_layer(image, source.get_parent(), image.get_item_position(source), area, crop, name, data)
+
+
+def _insert_layer(image: Gimp.Image, parent: Gimp.Layer | None, position: int, area: Gegl.Rectangle,
+                  crop: Gegl.Rectangle, name: str, data: bytes) -> Gimp.Layer:
+    """A new layer at `position` in `parent` (None: the image's top level), as `_add_layer` says."""
     kind = Gimp.ImageType.RGBA_IMAGE if image.get_base_type() == Gimp.ImageBaseType.RGB else Gimp.ImageType.GRAYA_IMAGE
     layer = Gimp.Layer.new(image, name, area.width, area.height, kind, 100.0, Gimp.LayerMode.NORMAL)
     layer.set_offsets(area.x, area.y)
     layer.fill(Gimp.FillType.TRANSPARENT)
-    image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+    image.insert_layer(layer, parent, position)
     pixels.write(layer, crop, f"R'G'B'A {pixels.sample_type(image)[1]}", data)
     return layer
 

@@ -47,8 +47,9 @@ def transfer(image: Gimp.Image, layer: Gimp.Layer, config: Gimp.ProcedureConfig)
         Gimp.message(f"Photo Style Transfer: {note}")
 
 
-def transfer_frames(image: Gimp.Image, config: Gimp.ProcedureConfig) -> None:
-    """Every layer of `image` styled as one sequence, as new layers; raises instead of touching the image."""
+def transfer_frames(image: Gimp.Image, config: Gimp.ProcedureConfig, show: bool) -> Gimp.Image | None:
+    """Every layer of `image` styled as one sequence, as new layers, or with "new-image" as the
+    layers of a new image (returned; `show`: in a new display); raises instead of touching the image."""
     title = "Photo Style Transfer (frames)"
     options = options_from_config(config)
     Gimp.progress_init(f"{title}: reading the frames")
@@ -56,9 +57,12 @@ def transfer_frames(image: Gimp.Image, config: Gimp.ProcedureConfig) -> None:
     Gimp.progress_set_text(f"{title}: connecting to the PhotoStyle engine")
     with connect_daemon(on_wait=lambda seconds: Gimp.progress_pulse()) as client:
         sequence = styled_sequence(job.start(client, options), job.frames, _progress(title))
-    layers.add_styled_frames(job, sequence)
+    made = layers.new_image_of_frames(job, sequence, show) if config.get_property("new-image") else None
+    if made is None:
+        layers.add_styled_frames(job, sequence)
     for note in sequence.done.notes:
         Gimp.message(f"{title}: {note}")
+    return made
 
 
 def _progress(title: str) -> Callable[[Event | SequenceEvent], None]:
