@@ -5,6 +5,8 @@ here from the DPST example photos (../shared/eval/dpst/input), whose motion and 
   zoom      a window closing in on a photo's centre, to 75 % of its width
   light     a photo brightening and warming, 1.5 % a frame
   cut       a pan across one photo, then (at frame 12) across another
+  light-h264  the light clip encoded with H.264 (PyAV's libx264, its default quality) and decoded:
+            what real footage adds, the codec's own errors from frame to frame
 
 It measures
   stability  warping error (Lai et al., ECCV 2018): frame t+k warped onto frame t with the input
@@ -23,11 +25,13 @@ It measures
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import torch
@@ -60,7 +64,22 @@ def make_clips(photos: list[np.ndarray], frames: int, width: int, height: int) -
     light = [np.clip(resized(photos[2], width, height) * np.float32([1 + 0.015 * t, 1 + 0.01 * t, 1 + 0.004 * t]),
                      0, 255).astype(np.uint8) for t in range(frames)]
     cut = pan[:CUT_AT] + [wide[2][:, 3 * t:3 * t + width] for t in range(frames - CUT_AT)]
-    return {"pan": (pan, set()), "zoom": (zoom, set()), "light": (light, set()), "cut": (cut, {CUT_AT})}
+    return {"pan": (pan, set()), "zoom": (zoom, set()), "light": (light, set()), "cut": (cut, {CUT_AT}),
+            "light-h264": (encoded(light), set())}
+
+
+def encoded(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The frames through H.264 and back (in memory)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(stream.encode(None))
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
 def flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -117,7 +136,8 @@ def main() -> None:
     parser.add_argument("--preset", default="preview", help="the transfers' preset, ours and per frame (default: preview)")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--width", type=int, default=384)
-    parser.add_argument("--clips", nargs="+", default=["pan", "zoom", "light", "cut"], help="which clips (default: all)")
+    parser.add_argument("--clips", nargs="+", default=["pan", "zoom", "light", "cut", "light-h264"],
+                        help="which clips (default: all)")
     parser.add_argument("--no-speed", action="store_true", help="leave out the 1080p timing")
     parser.add_argument("--photos", nargs=4, default=["1", "4", "5", "10"], help="DPST input numbers; the last is the reference")
     args = parser.parse_args()
