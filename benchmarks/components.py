@@ -26,7 +26,7 @@ import torch
 import machine
 from dpst_pairs import load_pair, require_pairs
 from photostyle.core import TransferOptions, transfer
-from photostyle.core.vgg import VGG19Features
+from photostyle.core.vgg import BFloat16VGG19, VGG19Features
 
 # The engine's modules themselves (`photostyle.core.transfer` is also the name of the function).
 finish, methods, objective, transfer_module = (importlib.import_module(f"photostyle.core.{name}")
@@ -79,6 +79,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
     """The engine's parts wrapped for the duration (where each is looked up when called)."""
     targets = [
         (VGG19Features, "forward", clock.timed("VGG19 forward", VGG19Features.forward)),
+        (BFloat16VGG19, "forward", clock.timed("VGG19 forward", BFloat16VGG19.forward)),
         (objective, "style_loss", clock.timed("masked Gram style terms", objective.style_loss)),
         (objective, "photorealism_loss", clock.timed("photorealism term (forward)", objective.photorealism_loss)),
         (objective, "style_targets", clock.timed("style targets (Grams of the reference)", objective.style_targets)),

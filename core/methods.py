@@ -29,8 +29,13 @@ from .local_affine import smooth_local_affine
 from .masks import resize_mask
 from .objective import LossWeights, Objective
 from .progress import CancelToken, Progress, ProgressCallback
-from .vgg import VGG19Features, from_caffe, to_caffe
+from .vgg import VGG19Features, from_caffe, runs_bfloat16_fast, to_caffe
 
+#: With `NeuralStyle.bfloat16`, each stage's first evaluations stay float32: L-BFGS's first step is
+#: tiny (1/|g|₁), so its first curvature pair (the gradient's change over that step) would be
+#: bfloat16's gradient noise, and the next steps explode (measured: a 101×77 stage blew up at its
+#: second step). Later steps are large against the noise.
+FLOAT32_EVALUATIONS = 2
 #: Carrying an image to the next size: a light smoothing of its affine maps (the finish uses 15).
 CARRY_RADIUS = 3
 CARRY_EDGE = 0.05
@@ -196,6 +201,9 @@ class NeuralStyle:
     carry: Carry = affine_carry
     finish: Finish = field(default_factory=SmoothAffine)
     weights: LossWeights = field(default_factory=LossWeights)
+    #: Run VGG19 in bfloat16 after each stage's first evaluations where the device has bfloat16
+    #: hardware (`vgg.runs_bfloat16_fast`); float32 elsewhere, and always for the paper's presets.
+    bfloat16: bool = False
     kind: str = "neural-style"
 
     @property
@@ -221,28 +229,29 @@ class NeuralStyle:
 
     def run(self, images: WorkingImages, net: VGG19Features | None, seed: int, reporter: Reporter,
             notes: list[str]) -> Outcome:
-        """The stages from the start; one `Objective` per size, each built when first needed."""
+        """The stages from the start; one `Objective` per size, freed before the next size's is built
+        (its Laplacian and targets would only raise the peak memory)."""
         assert net is not None, "NeuralStyle needs VGG19 (needs_network)"
-        objectives: dict[float, Objective] = {}
+        objective: Objective | None = None
+        bfloat16 = self.bfloat16 and runs_bfloat16_fast(images.content.device)
         stage_losses: dict[str, dict[str, dict[str, float]]] = {}
         scale = self.stages[0].scale if self.stages else 1.0
         level = images.at_scale(scale)
         x = self.start(level, seed)
         for stage in self.stages:
             if stage.scale != scale:
-                previous_photo, scale = level.content, stage.scale
+                previous_photo, scale, objective = level.content, stage.scale, None
                 level = images.at_scale(scale)
                 if x.shape[-2:] != level.content.shape[-2:]:
                     x = self.carry(x, previous_photo, level)
-            if scale not in objectives:
-                objectives[scale] = Objective(net, level.content, level.style, level.content_masks,
-                                              level.style_masks, self.weights)
-            objective = objectives[scale]
+            if objective is None:
+                objective = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
+                                      self.weights)
             if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
             x = x.requires_grad_(True)
-            stage_losses[stage.name] = _run_stage(x, objective, stage, reporter, notes)
+            stage_losses[stage.name] = _run_stage(x, objective, stage, reporter, notes, bfloat16)
             x = x.detach()
             reporter.stage_done(stage)
         last = self.stages[-1] if self.stages else None
@@ -298,9 +307,11 @@ class _Diverged(Exception):
     """L-BFGS stepped to a non-finite loss; the last finite image is kept."""
 
 
-def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Reporter,
-               notes: list[str]) -> dict[str, dict[str, float]]:
-    """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses."""
+def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Reporter, notes: list[str],
+               bfloat16: bool = False) -> dict[str, dict[str, float]]:
+    """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses (float32).
+
+    `bfloat16`: evaluations after the first `FLOAT32_EVALUATIONS` run VGG19 in bfloat16."""
     record: dict[str, dict[str, float]] = {}
     last_good = x.detach().clone()
     count = 0
@@ -309,7 +320,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         nonlocal count
         reporter.check_cancel()
         x.grad = None
-        terms = objective.terms(x, stage.photorealism)
+        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= FLOAT32_EVALUATIONS)
         total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
         if not np.isfinite(float(total_loss.detach())):

@@ -66,10 +66,14 @@ class Objective:
             laplacian = matting_laplacian(self.content.permute(1, 2, 0).cpu().double().numpy())
             self.laplacian = to_torch_sparse(laplacian, self.content.device)
 
-    def terms(self, x: torch.Tensor, photoreal: bool) -> dict[str, torch.Tensor]:
-        """Each weighted term at `x` (1×3×H×W, Caffe space); photorealism is detached unless `photoreal`."""
+    def terms(self, x: torch.Tensor, photoreal: bool, bfloat16: bool = False) -> dict[str, torch.Tensor]:
+        """Each weighted term at `x` (1×3×H×W, Caffe space); photorealism is detached unless `photoreal`.
+
+        `bfloat16` runs VGG19 in bfloat16 (`vgg.BFloat16VGG19`); the targets and the losses stay float32.
+        """
         w = self.weights
-        features = self.net(x, set(STYLE_LAYERS) | {CONTENT_LAYER})
+        net = self.net.bfloat16_copy() if bfloat16 else self.net
+        features = net(x, set(STYLE_LAYERS) | {CONTENT_LAYER})
         terms = {
             "content": losses.content_loss(features[CONTENT_LAYER], self.content_target, w.content),
             "style": style_loss(features, self.content_masks, self.style_targets, w.style),

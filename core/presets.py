@@ -3,9 +3,12 @@ daemon lists them, with the options each reads, in its capabilities, so the plug
 without knowing them in advance. Their times are measured by benchmarks/speed.py (README table).
 
 - `default`: the fast method: start from a region-wise colour transfer, then most iterations at
-  ¼ and ½ size and a few at the working size, all with the photorealism term. On 10 DPST pairs
-  (style distance ÷ the paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at
-  384 px (100/40/10) gained little (1.13) and cost photorealism.
+  ¼ and ½ size and a few at the working size, all with the photorealism term, VGG19 in bfloat16
+  where the hardware has it. On 10 DPST pairs (style distance ÷ the paper's, median): 1.14 at
+  384 px, 1.00 at 512 px; more iterations at 384 px (100/40/10) gained little (1.13) and cost
+  photorealism. On 5 pairs (issue 21), 30 instead of 60 at ¼ size kept the style (0.96 vs 0.95),
+  15 instead of 30 at ½ did not (1.01, pair 9 1.15 vs 1.07), and so did not ending at ½ size (1.32)
+  or ¾ (1.10), or a full-size stage without the content term and relu4_1/relu5_1 (1.08).
 - `preview`: the colour transfer and the finish only, for instant feedback.
 - `painterly`: the default's schedule without the photorealism term and without the smooth
   finish: the paper's stage 1 alone, which repaints textures as well as colours.
@@ -68,7 +71,7 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
 
 def _pyramid(photorealism: bool) -> tuple[Stage, ...]:
     """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size."""
-    return (Stage("coarse", 0.25, 60, photorealism), Stage("medium", 0.5, 30, photorealism),
+    return (Stage("coarse", 0.25, 30, photorealism), Stage("medium", 0.5, 30, photorealism),
             Stage("fine", 1.0, 10, photorealism))
 
 
@@ -76,7 +79,7 @@ PRESETS: dict[str, Preset] = {
     "default": Preset(
         "default", "Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
                    "with the paper's losses.",
-        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True))),
+        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True), bfloat16=True)),
     "preview": Preset(
         "preview", "Instant: region-wise colour statistics of the reference, no neural optimisation; for trying "
                    "references and regions.",
@@ -84,7 +87,8 @@ PRESETS: dict[str, Preset] = {
     "painterly": Preset(
         "painterly", "Painterly: the default's schedule without the photorealism term or the smooth finish, so "
                      "textures and strokes change too, as in the painterly apps.",
-        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=False), carry=resize_carry, finish=Upscale())),
+        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=False), carry=resize_carry, finish=Upscale(),
+                             bfloat16=True)),
     "reference": Preset(
         "reference", "The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise (very slow "
                      "on a CPU; for comparing with the paper).",

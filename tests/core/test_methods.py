@@ -9,6 +9,7 @@ import torch
 from core_test_helpers import smooth_rgb
 from photostyle.core.errors import OptionsError
 from photostyle.core.finish import SmoothAffine, Upscale
+from photostyle.core import methods as methods_module
 from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Reporter, Stage, WorkingImages,
                                      colour_transfer_start, noise_start, resize_carry)
 from photostyle.core.presets import COMMON_OPTIONS, PRESETS
@@ -72,10 +73,34 @@ class TestWhatMethodsRead:
 
 
 class TestRun:
-    def images(self) -> WorkingImages:
-        content = torch.from_numpy(smooth_rgb(64, 96, seed=1)).permute(2, 0, 1).contiguous()
+    def images(self, height: int = 64, width: int = 96, device: str = "cpu") -> WorkingImages:
+        content = torch.from_numpy(smooth_rgb(height, width, seed=1)).permute(2, 0, 1).contiguous()
         style = torch.from_numpy(smooth_rgb(80, 64, seed=2)).permute(2, 0, 1).contiguous()
-        return WorkingImages(content, style, torch.ones(1, 64, 96), torch.ones(1, 80, 64))
+        return WorkingImages(content.to(device), style.to(device), torch.ones(1, height, width, device=device),
+                             torch.ones(1, 80, 64, device=device))
+
+    @pytest.mark.parametrize("shape", [(64, 96), (77, 101)])
+    def test_bfloat16_evaluations_reach_the_float32_loss(self, device, shape, monkeypatch):
+        # Forced on whatever the hardware (elsewhere bfloat16 is only slower): a short pyramid in
+        # bfloat16 must optimise as well as in float32, including a stage too short for bfloat16's
+        # gradient noise to be averaged out (its first step is what FLOAT32_EVALUATIONS protects).
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: True)
+        images = self.images(*shape, device=device)
+        losses = {}
+        for bfloat16 in (False, True):
+            method = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.5, 4, True), Stage("fine", 1.0, 4, True)),
+                                 bfloat16=bfloat16)
+            notes: list[str] = []
+            outcome = method.run(images, load_vgg19(device=device), 0, Reporter(method, None, None), notes)
+            assert notes == [] and torch.isfinite(outcome.image).all()
+            first = sum(outcome.stage_losses["coarse"]["first"].values())
+            losses[bfloat16] = outcome.loss
+            assert outcome.loss < 0.5 * first
+        assert losses[True] < 1.1 * losses[False]
+
+    def test_the_papers_presets_stay_float32(self):
+        assert not PRESETS["reference"].method.bfloat16 and not PRESETS["classic"].method.bfloat16
+        assert PRESETS["default"].method.bfloat16
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
         images = self.images()

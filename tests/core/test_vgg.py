@@ -10,6 +10,7 @@ import torch
 from photostyle.core.errors import WeightsError
 from photostyle.core.vgg import (
     CAFFE_MEAN_BGR,
+    BFloat16VGG19,
     VGG19Features,
     conv_names,
     default_weights_path,
@@ -232,3 +233,28 @@ class TestBadWeightFiles:
         torch.save({"fc.weight": torch.zeros(2, 2)}, path)
         with pytest.raises(WeightsError, match="no VGG19 convolution weights"):
             load_weights_file(path)
+
+
+class TestBFloat16Copy:
+    """The bfloat16 network the fast presets evaluate with: float32 in and out, close to float32."""
+
+    def test_activations_and_gradients_are_close_to_float32(self, device):
+        net = load_vgg19(device=device)
+        x = fixed_input().to(device).requires_grad_(True)
+        exact = net(x, LAYERS)
+        low = net.bfloat16_copy()(x, LAYERS)
+        for layer in LAYERS:
+            assert low[layer].dtype == torch.float32 and low[layer].shape == exact[layer].shape
+            error = (low[layer] - exact[layer]).norm() / exact[layer].norm()
+            assert error < 0.03, f"{layer}: relative error {float(error):.4f}"
+        (exact_grad,) = torch.autograd.grad(exact["relu5_1"].square().sum(), x)
+        (low_grad,) = torch.autograd.grad(low["relu5_1"].square().sum(), x)
+        cosine = torch.nn.functional.cosine_similarity(exact_grad.flatten(), low_grad.flatten(), dim=0)
+        assert cosine > 0.99, f"gradient cosine {float(cosine):.4f}"
+
+    def test_built_once_and_kept_out_of_the_state_dict(self):
+        net = VGG19Features()
+        copy = net.bfloat16_copy()
+        assert isinstance(copy, BFloat16VGG19) and net.bfloat16_copy() is copy
+        assert all(p.dtype == torch.bfloat16 for p in copy.parameters())
+        assert all(not name.startswith("_bfloat16") for name in net.state_dict())
