@@ -112,6 +112,11 @@ sys.path[:0] = [folder for folder in sys.argv[1:3] if folder]
 from photostyle.core import TransferOptions, transfer
 from dpst_pairs import load_pair
 job = json.loads(sys.argv[3])
+try:  # the allocation policy of the CLI at that revision, when it had one
+    from photostyle.server.cli.entry import map_large_allocations
+    map_large_allocations()
+except ImportError:
+    pass
 content, style, regions = load_pair(job["pair"])
 started = time.perf_counter()
 result = transfer(content, style, regions, TransferOptions(preset=job["preset"], device=job["device"]))

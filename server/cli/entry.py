@@ -7,6 +7,7 @@ Only the standard library is imported here.
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import sys
 
@@ -20,12 +21,31 @@ def cancelled(message: str) -> int:
     return EXIT_CANCELLED
 
 
+#: glibc's mallopt parameter, and the size from which our process maps each allocation on its own.
+_M_MMAP_THRESHOLD = -3
+MAP_FROM_BYTES = 16 << 20
+
+
+def map_large_allocations() -> bool:
+    """Have glibc map allocations of 16 MB and more (a layer's activations) on their own, returned
+    to the system when freed. By default glibc raises that threshold to 32 MB once such blocks have
+    been freed, and the bfloat16 activations of a 512 px stage (about 22 MB) then fragment its heap:
+    the `default` transfer of a 700 px pair peaked at 1.74-1.86 GB instead of 1.58 GB (1.70-1.74
+    before bfloat16), for about 5 % of its time. Elsewhere (macOS, Windows, musl) nothing changes.
+    True where applied."""
+    try:
+        return ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MAP_FROM_BYTES) == 1
+    except (OSError, AttributeError):
+        return False
+
+
 def main() -> int:
     # While torch loads, a KeyboardInterrupt raised inside one of its C++ callbacks aborts the
     # process ("terminate called after throwing an instance of 'pybind11::error_already_set'"), so
     # Ctrl-C is only noted then, and acted on once the import is over.
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    map_large_allocations()
     try:
         from photostyle.server.cli.main import main as run_command_line
     finally:
