@@ -66,7 +66,11 @@ RECENT = 12
 #: look as it is (the same colours give the same result). Gains within GAIN_TOLERANCE of 1 move no
 #: 8-bit level (255 × 1/510 = half a level): the frame is read as it is, through the 8-bit tables of
 #: steady light (DENSE_MIN_PIXELS); a matched 1080p frame takes several times longer.
-SAME_PICTURE = (0.5, 0.8)
+SAME_PICTURE = (0.3, 0.6)
+#: The fraction explained is measured on the thumbnails averaged over blocks of this many pixels a
+#: side, where a codec's errors (blocks of a few thumbnail pixels, anew each frame) average out: on
+#: the H.264 ramp the first frame of a change read 0.62 on the thumbnails, 0.70 so (pans ≤ 0.04).
+SAME_PICTURE_BLOCK = 4
 GAIN_TOLERANCE = 1 / 510
 #: Gains are kept within this range: a channel that turns black or appears is no change of light.
 GAIN_RANGE = (0.25, 4.0)
@@ -80,13 +84,19 @@ LIGHT_RANGE = 0.3
 DRIFT_GAP_S = 0.25
 #: Added to a channel's mean before its log, so that a near-black frame's noise is not a drift.
 LEVEL_FLOOR = 1 / 64
-#: 8-bit frames while their light is compensated: a frame rounded to 8 bits anew each frame
-#: jitters by up to a level where its light changes, and a steep look multiplies that too. A pixel
-#: whose level in the frame before (as refined), scaled by the change of light, predicts it within
-#: SUB_LEVEL_REACH levels (a still part of the frame) keeps that prediction, clamped to within half
-#: a level of its 8-bit value (what rounding allows): the refined frame is the frame, to within its
-#: rounding, and changes smoothly. A moving pixel keeps its own level.
-SUB_LEVEL_REACH = 1.0
+#: 8-bit frames while their light changes are filtered over time before the look reads them: each
+#: is rounded to 8 bits anew, and a codec adds errors of several levels that change from frame to
+#: frame where the light changes (3.4 levels rms on benchmarks/video.py's H.264 ramp); a steep look
+#: multiplies both. A pixel whose level in the frame before (as filtered), scaled by the change of
+#: light, predicts it within FILTER_REACH levels is a still part of the picture: it keeps that
+#: prediction, weighted by how close it came (1 at 0, none at FILTER_REACH), and takes FILTER_WEIGHT
+#: of its own level (a recursive average over ~1/FILTER_WEIGHT frames, so the prediction follows the
+#: picture). A moving pixel keeps its own level. Measured on that ramp (warping error ÷ the
+#: input's, `preview` / `default` look): 32 / 0.1 gave 0.69 / 1.79, 24 / 0.1 0.74 / 1.90, 32 / 0.05
+#: 0.6 / 1.60 (a longer memory: more smear of faint moving details); the former ±0.5-level
+#: refinement 9.3 with `preview`.
+FILTER_REACH = 32.0
+FILTER_WEIGHT = 0.1
 
 #: Between two keyframes the look moves in this many equal steps (at most one a frame): smooth to the
 #: eye, and each blend of two 8-bit tables is made once, not once per frame.
@@ -161,11 +171,11 @@ class CutDetector:
 
 
 def _thumbnail(frame: np.ndarray) -> torch.Tensor:
-    """The frame reduced to about THUMB_PIXELS, as n×3 float RGB in [0, 1]."""
+    """The frame reduced to about THUMB_PIXELS, as 3×h×w float RGB in [0, 1]."""
     pixels = split_pixels(frame, "frame", min_side=1)
     scale = min(1.0, math.sqrt(THUMB_PIXELS / (pixels.height * pixels.width)))
     shape = max(1, round(pixels.height * scale)), max(1, round(pixels.width * scale))
-    return downscale(pixels, shape).reshape(3, -1).T
+    return downscale(pixels, shape)
 
 
 def colour_histogram(thumb: torch.Tensor) -> np.ndarray:
@@ -189,20 +199,27 @@ class Light:
 
     level: np.ndarray
     thumb: torch.Tensor = field(repr=False)
+    coarse: torch.Tensor = field(repr=False)  # the thumbnail averaged over SAME_PICTURE_BLOCK² blocks, n×3
 
     @classmethod
     def of(cls, frame: np.ndarray) -> Light:
-        thumb = _thumbnail(frame)
-        return cls(light_level(thumb), thumb)
+        image = _thumbnail(frame)
+        coarse = torch.nn.functional.avg_pool2d(image[None], SAME_PICTURE_BLOCK, ceil_mode=True)[0]
+        thumb = image.reshape(3, -1).T
+        return cls(light_level(thumb), thumb, coarse.reshape(3, -1).T)
 
-    def gains_to(self, other: Light) -> np.ndarray:
+    def gains_to(self, other: Light, same_picture: bool = False) -> np.ndarray:
         """Per-channel gains that bring this frame's colours to `other`'s light: those that best
         turn this thumbnail into the other's, pixel by pixel (least squares), in full when they
-        explain most of the difference between the two (SAME_PICTURE), fading to none (all 1)."""
+        explain most of the difference between the two (SAME_PICTURE), fading to none (all 1);
+        in full if the caller knows it is the `same_picture`."""
         if self.thumb.shape != other.thumb.shape:
             return np.ones(3)
         mine, theirs = self.thumb.double(), other.thumb.double()
         gains = ((mine * theirs).sum(dim=0) / (mine * mine).sum(dim=0).clamp_min(1e-12)).clamp(*GAIN_RANGE)
+        if same_picture:
+            return gains.numpy()
+        mine, theirs = self.coarse.double(), other.coarse.double()
         before = float(((theirs - mine) ** 2).sum())
         explained = 1 - float(((theirs - mine * gains) ** 2).sum()) / before if before > 0 else 0.0
         weight = min(max((explained - SAME_PICTURE[0]) / (SAME_PICTURE[1] - SAME_PICTURE[0]), 0.0), 1.0)
@@ -360,7 +377,7 @@ def style_frames(frames: Iterable[np.ndarray], plan: SequencePlan, looks: Mappin
 @dataclass(frozen=True)
 class _Match:
     """How a frame is read by its keyframes' looks: `gains` by keyframe (`Light.gains_to`; absent:
-    1) and, for 8-bit RGB(A), its `levels` refined (SUB_LEVEL_REACH: H×W×3 float, 0 … 255)."""
+    1) and, for 8-bit RGB(A), its `levels` filtered over time (FILTER_REACH: H×W×3 float, 0 … 255)."""
 
     gains: Mapping[int, np.ndarray]
     levels: torch.Tensor | None
@@ -373,36 +390,47 @@ class _LightMatch:
     def __init__(self, plan: SequencePlan, looks: Mapping[int, Look]) -> None:
         self._cuts = set(plan.cuts)
         self._lights = {key: Light.of(image) for key, image in plan.images.items() if key in looks}
-        self._previous: tuple[Light, torch.Tensor] | None = None  # the frame before, refined, while matched
+        self._previous: tuple[Light, torch.Tensor] | None = None  # the 8-bit frame before: its light, its levels
 
     def __call__(self, index: int, frame: np.ndarray, blend: Sequence[tuple[int, float]]) -> _Match | None:
         known = [key for key, _ in blend if key in self._lights]
         light = Light.of(frame) if known else None
         gains = {key: light.gains_to(self._lights[key]) for key in known} if light else {}
         matched = any(np.abs(gain - 1).max() >= GAIN_TOLERANCE for gain in gains.values())
-        if index in self._cuts or not matched:
-            self._previous = None  # a new shot, or steady light: nothing to refine from
-        return _Match(gains, self._refined(frame, light)) if matched else None
-
-    def _refined(self, frame: np.ndarray, light: Light) -> torch.Tensor | None:
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] not in (3, 4):
+        if index in self._cuts or light is None or not _eight_bit_rgb(frame):
+            self._previous = None  # a new shot: nothing to filter from
+        elif self._previous is not None and not matched:  # a keyframe in the middle of a change is filtered too
+            matched = bool(np.abs(self._previous[0].gains_to(light) - 1).max() >= GAIN_TOLERANCE)
+        if not matched:
+            if light is not None and _eight_bit_rgb(frame):  # the start of a change of light filters from here
+                self._previous = light, torch.from_numpy(frame[..., :3].copy())
             return None
+        return _Match(gains, self._filtered(frame, light) if _eight_bit_rgb(frame) else None)
+
+    def _filtered(self, frame: np.ndarray, light: Light) -> torch.Tensor:
         levels = read_only_tensor(frame)[..., :3].float()
         if self._previous is not None and self._previous[1].shape == levels.shape:
             before, previous = self._previous
-            gain = torch.from_numpy(before.gains_to(light).astype(np.float32))
-            offset = previous.mul_(gain).sub_(levels)  # the prediction's offset (the frame before is done with)
-            still = offset.abs().le_(SUB_LEVEL_REACH)
-            levels.add_(offset.clamp_(-0.5, 0.5).mul_(still))
+            # The frame matched its keyframes' light: the same picture as the frame before (a gated
+            # gain would fall short on each small step, and the prediction lag behind the light).
+            gain = torch.from_numpy(before.gains_to(light, same_picture=True).astype(np.float32))
+            if FILTER_REACH > 0:
+                offset = previous.float().mul_(gain).sub_(levels)  # the prediction's offset
+                hold = offset.abs().div_(-FILTER_REACH).add_(1).clamp_(min=0).mul_(1 - FILTER_WEIGHT)
+                levels.add_(offset.mul_(hold))
         self._previous = light, levels
         return levels
 
 
+def _eight_bit_rgb(frame: np.ndarray) -> bool:
+    return frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] in (3, 4)
+
+
 def _apply_at_gains(looks: Mapping[int, Look], blend: Sequence[tuple[int, float]], frame: np.ndarray, match: _Match,
                     lookup) -> np.ndarray:
-    """`frame` through the blend of its keyframes' looks, each reading the frame's colours (refined
+    """`frame` through the blend of its keyframes' looks, each reading the frame's colours (filtered
     when `match` has them) times its gains. A gain is folded into the LUT's domain (a colour c
-    times g is c on the domain [0, 1/g]; refined levels are on [0, 255/g]): exact, where a LUT
+    times g is c on the domain [0, 1/g]; filtered levels are on [0, 255/g]): exact, where a LUT
     resampled at the gained colours flickered 14× more with a steep look (it has features between
     its nodes)."""
     pixels = split_pixels(frame, "frame", min_side=1)
