@@ -36,6 +36,7 @@ from .vgg import VGG19Features, from_caffe, runs_bfloat16_fast, to_caffe
 #: bfloat16's gradient noise, and the next steps explode (measured: a 101×77 stage blew up at its
 #: second step). Later steps are large against the noise.
 FLOAT32_EVALUATIONS = 2
+UNSTABLE_RISE = 4.0
 #: Carrying an image to the next size: a light smoothing of its affine maps (the finish uses 15).
 CARRY_RADIUS = 3
 CARRY_EDGE = 0.05
@@ -307,43 +308,71 @@ class _Diverged(Exception):
     """L-BFGS stepped to a non-finite loss; the last finite image is kept."""
 
 
+class _Unstable(Exception):
+    """A bfloat16 evaluation's loss rose far above the stage's first: the rest runs in float32."""
+
+
 def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Reporter, notes: list[str],
                bfloat16: bool = False) -> dict[str, dict[str, float]]:
     """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses (float32).
 
-    `bfloat16`: evaluations after the first `FLOAT32_EVALUATIONS` run VGG19 in bfloat16."""
+    `bfloat16`: evaluations after the first `FLOAT32_EVALUATIONS` run VGG19 in bfloat16; should the
+    loss rise UNSTABLE_RISE times above the stage's first (a curvature pair spoilt by the switch of
+    precision, seen on stages of a few iterations at 16-64 px), the stage goes on in float32 from
+    its best image with a fresh L-BFGS; and should its last, unevaluated step end there, the best
+    image is kept."""
     record: dict[str, dict[str, float]] = {}
     last_good = x.detach().clone()
+    best: tuple[float, torch.Tensor] | None = None  # kept in bfloat16 only (the float32 path stays the paper's)
     count = 0
 
     def closure() -> torch.Tensor:
-        nonlocal count
+        nonlocal count, best
         reporter.check_cancel()
         x.grad = None
-        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= FLOAT32_EVALUATIONS)
+        low = bfloat16 and count >= FLOAT32_EVALUATIONS
+        terms = objective.terms(x, stage.photorealism, low)
         total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
-        if not np.isfinite(float(total_loss.detach())):
+        loss = float(total_loss.detach())
+        if not np.isfinite(loss):
             raise _Diverged
+        if bfloat16:
+            if low and best is not None and loss > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism):
+                raise _Unstable
+            if best is None or loss < best[0]:
+                best = loss, x.detach().clone()
         last_good.copy_(x.detach())
         total_loss.backward()
         record.setdefault("first", values)
         count += 1
-        reporter.iteration(stage, count, values, float(total_loss.detach()), x)
+        reporter.iteration(stage, count, values, loss, x)
         return total_loss
 
-    if stage.iterations > 0:
+    while count < stage.iterations:
         # The reference's optimiser: L-BFGS, unit step, no line search, history 100, no early stop.
-        optimizer = torch.optim.LBFGS([x], lr=1, max_iter=stage.iterations, max_eval=stage.iterations * 2,
-                                      tolerance_grad=-1, tolerance_change=-1, history_size=100)
+        left = stage.iterations - count
+        optimizer = torch.optim.LBFGS([x], lr=1, max_iter=left, max_eval=left * 2, tolerance_grad=-1,
+                                      tolerance_change=-1, history_size=100)
         try:
             optimizer.step(closure)
+            break
         except _Diverged:
             with torch.no_grad():
                 x.copy_(last_good)
             notes.append(f"The {stage.name} stage stopped early at iteration {count}: the optimiser diverged; "
                          "kept the last good image.")
+            break
+        except _Unstable:
+            assert best is not None
+            with torch.no_grad():
+                x.copy_(best[1])
+            bfloat16 = False
     with torch.no_grad():
         record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
+        if best is not None and (optimised_loss(record["last"], stage.photorealism)
+                                 > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism)):
+            x.copy_(best[1])  # L-BFGS's last step is never evaluated in the stage: it exploded
+            record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
     record.setdefault("first", record["last"])
     return record
