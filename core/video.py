@@ -397,33 +397,29 @@ class _LightMatch:
         light = Light.of(frame) if known else None
         gains = {key: light.gains_to(self._lights[key]) for key in known} if light else {}
         matched = any(np.abs(gain - 1).max() >= GAIN_TOLERANCE for gain in gains.values())
-        if index in self._cuts or light is None or not _eight_bit_rgb(frame):
+        filterable = light is not None and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] in (3, 4)
+        if index in self._cuts or not filterable:
             self._previous = None  # a new shot: nothing to filter from
         elif self._previous is not None and not matched:  # a keyframe in the middle of a change is filtered too
             matched = bool(np.abs(self._previous[0].gains_to(light) - 1).max() >= GAIN_TOLERANCE)
         if not matched:
-            if light is not None and _eight_bit_rgb(frame):  # the start of a change of light filters from here
+            if filterable:  # the start of a change of light filters from here
                 self._previous = light, torch.from_numpy(frame[..., :3].copy())
             return None
-        return _Match(gains, self._filtered(frame, light) if _eight_bit_rgb(frame) else None)
+        return _Match(gains, self._filtered(frame, light) if filterable else None)
 
     def _filtered(self, frame: np.ndarray, light: Light) -> torch.Tensor:
         levels = read_only_tensor(frame)[..., :3].float()
-        if self._previous is not None and self._previous[1].shape == levels.shape:
+        if self._previous is not None and self._previous[1].shape == levels.shape and FILTER_REACH > 0:
             before, previous = self._previous
             # The frame matched its keyframes' light: the same picture as the frame before (a gated
             # gain would fall short on each small step, and the prediction lag behind the light).
             gain = torch.from_numpy(before.gains_to(light, same_picture=True).astype(np.float32))
-            if FILTER_REACH > 0:
-                offset = previous.float().mul_(gain).sub_(levels)  # the prediction's offset
-                hold = offset.abs().div_(-FILTER_REACH).add_(1).clamp_(min=0).mul_(1 - FILTER_WEIGHT)
-                levels.add_(offset.mul_(hold))
+            offset = previous.float().mul_(gain).sub_(levels)  # the prediction's offset
+            hold = offset.abs().div_(-FILTER_REACH).add_(1).clamp_(min=0).mul_(1 - FILTER_WEIGHT)
+            levels.add_(offset.mul_(hold))
         self._previous = light, levels
         return levels
-
-
-def _eight_bit_rgb(frame: np.ndarray) -> bool:
-    return frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] in (3, 4)
 
 
 def _apply_at_gains(looks: Mapping[int, Look], blend: Sequence[tuple[int, float]], frame: np.ndarray, match: _Match,
