@@ -36,6 +36,8 @@ from .vgg import VGG19Features, from_caffe, runs_bfloat16_fast, to_caffe
 #: bfloat16's gradient noise, and the next steps explode (measured: a 101×77 stage blew up at its
 #: second step). Later steps are large against the noise.
 FLOAT32_EVALUATIONS = 2
+#: With `NeuralStyle.keep_best`, a stage whose result (L-BFGS's last step, never evaluated in the
+#: stage) has a loss this many times its first keeps its best evaluated image instead.
 UNSTABLE_RISE = 4.0
 #: Carrying an image to the next size: a light smoothing of its affine maps (the finish uses 15).
 CARRY_RADIUS = 3
@@ -205,6 +207,11 @@ class NeuralStyle:
     #: Run VGG19 in bfloat16 after each stage's first evaluations where the device has bfloat16
     #: hardware (`vgg.runs_bfloat16_fast`); float32 elsewhere, and always for the paper's presets.
     bfloat16: bool = False
+    #: Keep a stage's best evaluated image when its last step overshot (UNSTABLE_RISE). Without a
+    #: line search, L-BFGS's second step often overshoots (the loss 5 to 6e5 times the first, seen
+    #: on DPST pairs) and the third recovers; a stage of two iterations ends on that overshoot (the
+    #: default cut to 10 iterations at 64 px gave a grey image). Off for the paper's presets.
+    keep_best: bool = False
     kind: str = "neural-style"
 
     @property
@@ -252,7 +259,7 @@ class NeuralStyle:
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
             x = x.requires_grad_(True)
-            stage_losses[stage.name] = _run_stage(x, objective, stage, reporter, notes, bfloat16)
+            stage_losses[stage.name] = _run_stage(x, objective, stage, reporter, notes, bfloat16, self.keep_best)
             x = x.detach()
             reporter.stage_done(stage)
         last = self.stages[-1] if self.stages else None
@@ -308,40 +315,29 @@ class _Diverged(Exception):
     """L-BFGS stepped to a non-finite loss; the last finite image is kept."""
 
 
-class _Unstable(Exception):
-    """A bfloat16 evaluation's loss rose far above the stage's first: the rest runs in float32."""
-
-
 def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Reporter, notes: list[str],
-               bfloat16: bool = False) -> dict[str, dict[str, float]]:
+               bfloat16: bool = False, keep_best: bool = False) -> dict[str, dict[str, float]]:
     """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses (float32).
 
-    `bfloat16`: evaluations after the first `FLOAT32_EVALUATIONS` run VGG19 in bfloat16; should the
-    loss rise UNSTABLE_RISE times above the stage's first (a curvature pair spoilt by the switch of
-    precision, seen on stages of a few iterations at 16-64 px), the stage goes on in float32 from
-    its best image with a fresh L-BFGS; and should its last, unevaluated step end there, the best
-    image is kept."""
+    `bfloat16`: evaluations after the first `FLOAT32_EVALUATIONS` run VGG19 in bfloat16.
+    `keep_best`: see `NeuralStyle.keep_best`."""
     record: dict[str, dict[str, float]] = {}
     last_good = x.detach().clone()
-    best: tuple[float, torch.Tensor] | None = None  # kept in bfloat16 only (the float32 path stays the paper's)
+    best: tuple[float, torch.Tensor] | None = None
     count = 0
 
     def closure() -> torch.Tensor:
         nonlocal count, best
         reporter.check_cancel()
         x.grad = None
-        low = bfloat16 and count >= FLOAT32_EVALUATIONS
-        terms = objective.terms(x, stage.photorealism, low)
+        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= FLOAT32_EVALUATIONS)
         total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
         loss = float(total_loss.detach())
         if not np.isfinite(loss):
             raise _Diverged
-        if bfloat16:
-            if low and best is not None and loss > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism):
-                raise _Unstable
-            if best is None or loss < best[0]:
-                best = loss, x.detach().clone()
+        if keep_best and (best is None or loss < best[0]):
+            best = loss, x.detach().clone()
         last_good.copy_(x.detach())
         total_loss.backward()
         record.setdefault("first", values)
@@ -349,30 +345,22 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         reporter.iteration(stage, count, values, loss, x)
         return total_loss
 
-    while count < stage.iterations:
+    if stage.iterations > 0:
         # The reference's optimiser: L-BFGS, unit step, no line search, history 100, no early stop.
-        left = stage.iterations - count
-        optimizer = torch.optim.LBFGS([x], lr=1, max_iter=left, max_eval=left * 2, tolerance_grad=-1,
-                                      tolerance_change=-1, history_size=100)
+        optimizer = torch.optim.LBFGS([x], lr=1, max_iter=stage.iterations, max_eval=stage.iterations * 2,
+                                      tolerance_grad=-1, tolerance_change=-1, history_size=100)
         try:
             optimizer.step(closure)
-            break
         except _Diverged:
             with torch.no_grad():
                 x.copy_(last_good)
             notes.append(f"The {stage.name} stage stopped early at iteration {count}: the optimiser diverged; "
                          "kept the last good image.")
-            break
-        except _Unstable:
-            assert best is not None
-            with torch.no_grad():
-                x.copy_(best[1])
-            bfloat16 = False
     with torch.no_grad():
         record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
         if best is not None and (optimised_loss(record["last"], stage.photorealism)
                                  > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism)):
-            x.copy_(best[1])  # L-BFGS's last step is never evaluated in the stage: it exploded
+            x.copy_(best[1])  # L-BFGS's last step is never evaluated in the stage: it overshot
             record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
     record.setdefault("first", record["last"])
     return record

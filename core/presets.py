@@ -79,7 +79,8 @@ PRESETS: dict[str, Preset] = {
     "default": Preset(
         "default", "Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
                    "with the paper's losses.",
-        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True), bfloat16=True)),
+        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True), bfloat16=True,
+                                 keep_best=True)),
     "preview": Preset(
         "preview", "Instant: region-wise colour statistics of the reference, no neural optimisation; for trying "
                    "references and regions.",
@@ -88,7 +89,7 @@ PRESETS: dict[str, Preset] = {
         "painterly", "Painterly: the default's schedule without the photorealism term or the smooth finish, so "
                      "textures and strokes change too, as in the painterly apps.",
         512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=False), carry=resize_carry, finish=Upscale(),
-                             bfloat16=True)),
+                             bfloat16=True, keep_best=True)),
     "reference": Preset(
         "reference", "The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise (very slow "
                      "on a CPU; for comparing with the paper).",
