@@ -6,6 +6,8 @@ code: features of a single image (1×C×H×W), MSE means, Gram matrices divided 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 
@@ -14,39 +16,80 @@ def content_loss(features: torch.Tensor, target: torch.Tensor, weight: float) ->
     return weight * torch.mean((features - target) ** 2)
 
 
-def masked_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Gram matrix of mask ⊙ features, normalised by C·H·W·mean(mask).
+@dataclass(frozen=True)
+class RegionPixels:
+    """K region masks at one layer, kept as the pixels each covers (mask > 0) and the mask there.
+
+    A masked Gram matrix then costs its region's area, not the whole layer's: K regions that tile
+    the image cost about one Gram of the image (and one gather), where masking every pixel for
+    each region cost K, in the forward pass and again in the backward. The arithmetic is the
+    same: the pixels left out are those a mask multiplies by zero.
+    """
+
+    index: torch.Tensor | None  # flat pixel indices, region after region; None: one region, every pixel
+    values: torch.Tensor  # the masks at those pixels, in that order
+    counts: tuple[int, ...]  # pixels per region
+    means: torch.Tensor  # (K,) each mask's mean over the whole layer
+    present: tuple[bool, ...]  # whether each region has a pixel at all (mean > 0)
+
+    @classmethod
+    def of(cls, masks: torch.Tensor) -> RegionPixels:
+        """From a K×H×W mask stack (checked once here, so no evaluation waits on the device)."""
+        flat = masks.reshape(masks.shape[0], -1)
+        means = flat.mean(dim=1)
+        present = tuple(bool(mean > 0) for mean in means)
+        if flat.shape[0] == 1 and bool((flat > 0).all()):
+            return cls(None, flat[0], (flat.shape[1],), means, present)
+        picked = [row.gt(0).nonzero().squeeze(1) for row in flat]
+        values = torch.cat([row[index] for row, index in zip(flat, picked)])
+        return cls(torch.cat(picked), values, tuple(len(index) for index in picked), means, present)
+
+
+def masked_grams(features: torch.Tensor, regions: RegionPixels) -> list[torch.Tensor]:
+    """Each region's Gram matrix of mask ⊙ features, normalised by C·H·W·mean(mask).
 
     The mean(mask) factor makes a small region's statistics comparable to a large one's
     (eq. 4's normalisation); an empty mask gives an all-zero Gram.
     """
     _, channels, height, width = features.shape
-    flat = (features * mask).reshape(channels, height * width)
-    gram = flat @ flat.t()
-    mask_mean = mask.mean()
-    if mask_mean > 0:
-        gram = gram / (channels * height * width * mask_mean)
-    return gram
+    if features.is_contiguous() or not features.is_contiguous(memory_format=torch.channels_last):
+        flat = features.reshape(channels, height * width)
+        if regions.index is not None:
+            flat = flat.index_select(1, regions.index)
+        parts = (flat * regions.values).split(regions.counts, dim=1)  # C × pixels each
+    else:  # channels-last (bfloat16 VGG19's): gather whole pixels, and the gradient keeps that layout
+        pixels = features.permute(0, 2, 3, 1).reshape(height * width, channels)
+        if regions.index is not None:
+            pixels = pixels.index_select(0, regions.index)
+        parts = [part.t() for part in (pixels * regions.values[:, None]).split(regions.counts)]
+    grams = []
+    for part, mean, present in zip(parts, regions.means, regions.present):
+        gram = part @ part.t()
+        grams.append(gram / (channels * height * width * mean) if present else gram)
+    return grams
+
+
+def masked_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix of mask ⊙ features (one H×W mask), as `masked_grams`."""
+    return masked_grams(features, RegionPixels.of(mask[None]))[0]
 
 
 def masked_style_loss(
     features: torch.Tensor,
-    content_masks: torch.Tensor,
+    regions: RegionPixels,
     target_grams: torch.Tensor,
     weight: float,
 ) -> torch.Tensor:
     """weight · Σ_regions mean(content mask) · mean((G_region − T_region)²) for one layer.
 
-    `content_masks` is K×H×W at this layer's size; `target_grams` is K×C×C from the style image.
-    Weighting each region by its area keeps a tiny region from dominating the loss.
+    `regions` are the content masks at this layer's size; `target_grams` is K×C×C from the style
+    image. Weighting each region by its area keeps a tiny region from dominating the loss.
     """
     loss = features.new_zeros(())
-    for mask, target in zip(content_masks, target_grams):
-        mask_mean = mask.mean()
-        if mask_mean <= 0:
-            continue
-        gram = masked_gram(features, mask)
-        loss = loss + mask_mean * torch.mean((gram - target) ** 2)
+    grams = masked_grams(features, regions)
+    for gram, target, mean, present in zip(grams, target_grams, regions.means, regions.present):
+        if present:
+            loss = loss + mean * torch.mean((gram - target) ** 2)
     return weight * loss
 
 

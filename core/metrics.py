@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from .images import resize_image, split_pixels, working_shape
-from .masks import RegionPair, pair_regions, propagate_masks, resize_mask
+from .masks import RegionPair, pair_regions, resize_mask
 from .matting import matting_laplacian
-from .objective import STYLE_LAYERS, style_loss, style_targets
-from .vgg import layer_sequence, load_vgg19, to_caffe
+from .objective import STYLE_LAYERS, regions_at_style_layers, style_loss, style_targets
+from .vgg import load_vgg19, to_caffe
 
 
 def _rgb_tensor(image: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
@@ -43,10 +43,9 @@ def style_distance(result: np.ndarray, style: np.ndarray, regions: Sequence[Regi
     pairs, _ = pair_regions(regions or [], result.shape[:2], style.shape[:2])
     result_masks = resize_mask(torch.from_numpy(np.stack([p.content_mask for p in pairs])), result_shape)
     style_masks = resize_mask(torch.from_numpy(np.stack([p.style_mask for p in pairs])), style_shape)
-    result_masks_at = propagate_masks(result_masks, layer_sequence(), set(STYLE_LAYERS))
     result_features = net(to_caffe(_rgb_tensor(result, result_shape)), STYLE_LAYERS)
     targets = style_targets(net, _rgb_tensor(style, style_shape), style_masks)
-    return float(style_loss(result_features, result_masks_at, targets, 1.0))
+    return float(style_loss(result_features, regions_at_style_layers(result_masks), targets, 1.0))
 
 
 def photorealism_energy(result: np.ndarray, content: np.ndarray, size: int = 512) -> float:

@@ -31,18 +31,23 @@ class LossWeights:
     photorealism: float = 1e4
 
 
+def regions_at_style_layers(masks: torch.Tensor) -> dict[str, losses.RegionPixels]:
+    """A K×H×W mask stack followed down the network (`propagate_masks`) to each style layer."""
+    masks_at = propagate_masks(masks, layer_sequence(), set(STYLE_LAYERS))
+    return {layer: losses.RegionPixels.of(masks_at[layer]) for layer in STYLE_LAYERS}
+
+
 def style_targets(net: VGG19Features, style: torch.Tensor, style_masks: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per style layer, the K×C×C masked Gram matrices of the reference (3×H×W) for its K region masks."""
-    masks_at = propagate_masks(style_masks, layer_sequence(), set(STYLE_LAYERS))
+    regions_at = regions_at_style_layers(style_masks)
     features = net(to_caffe(style), STYLE_LAYERS)
-    return {layer: torch.stack([losses.masked_gram(features[layer], mask) for mask in masks_at[layer]])
-            for layer in STYLE_LAYERS}
+    return {layer: torch.stack(losses.masked_grams(features[layer], regions_at[layer])) for layer in STYLE_LAYERS}
 
 
-def style_loss(features: dict[str, torch.Tensor], masks_at: dict[str, torch.Tensor],
+def style_loss(features: dict[str, torch.Tensor], regions_at: dict[str, losses.RegionPixels],
                targets: dict[str, torch.Tensor], weight: float) -> torch.Tensor:
     """The masked style loss summed over the style layers (eq. 4 of the paper)."""
-    return sum(losses.masked_style_loss(features[layer], masks_at[layer], targets[layer], weight)
+    return sum(losses.masked_style_loss(features[layer], regions_at[layer], targets[layer], weight)
                for layer in STYLE_LAYERS)
 
 
@@ -54,7 +59,7 @@ class Objective:
         self.net = net
         self.content = content
         self.weights = weights
-        self.content_masks = propagate_masks(content_masks, layer_sequence(), set(STYLE_LAYERS))
+        self.content_regions = regions_at_style_layers(content_masks)
         with torch.no_grad():
             self.content_target = net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER]
             self.style_targets = style_targets(net, style, style_masks)
@@ -76,7 +81,7 @@ class Objective:
         features = net(x, set(STYLE_LAYERS) | {CONTENT_LAYER})
         terms = {
             "content": losses.content_loss(features[CONTENT_LAYER], self.content_target, w.content),
-            "style": style_loss(features, self.content_masks, self.style_targets, w.style),
+            "style": style_loss(features, self.content_regions, self.style_targets, w.style),
             "tv": losses.total_variation_loss(x, w.tv),
         }
         if self.laplacian is not None:

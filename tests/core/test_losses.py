@@ -16,6 +16,9 @@ def tensor(*shape: int, seed: int = 0, requires_grad: bool = True, low: float = 
     return (torch.rand(*shape, generator=generator, dtype=torch.float64) + low).requires_grad_(requires_grad)
 
 
+regions = losses.RegionPixels.of
+
+
 def soft_mask(height: int, width: int, seed: int = 0) -> torch.Tensor:
     """A soft mask in (0.05, 0.95): strictly positive so masked_gram stays on its normalised branch."""
     return tensor(height, width, seed=seed, requires_grad=False) * 0.9 + 0.05
@@ -72,6 +75,26 @@ class TestMaskedGram:
         gram = losses.masked_gram(tensor(1, 5, 4, 6, requires_grad=False), soft_mask(4, 6))
         torch.testing.assert_close(gram, gram.T)
 
+    def test_each_region_of_a_stack_gets_its_own_gram_and_gradient(self):
+        # Regions with holes, overlapping, soft in places, one empty: gathering each one's pixels
+        # gives the Gram matrices (and gradients) of masking every pixel of the layer.
+        features = tensor(1, 4, 6, 7, seed=11)
+        masks = torch.zeros(4, 6, 7, dtype=torch.float64)
+        masks[0, :3] = 1
+        masks[1, 2:5, :4] = 0.5
+        masks[2, 4:, 3:] = soft_mask(2, 4)
+        grams = losses.masked_grams(features, regions(masks))
+        expected = []
+        for mask in masks:
+            flat = (features * mask).reshape(4, 42)
+            expected.append(flat @ flat.T / (4 * 42 * mask.mean()) if mask.any() else flat @ flat.T)
+        for gram, wanted in zip(grams, expected, strict=True):
+            torch.testing.assert_close(gram, wanted, rtol=1e-12, atol=1e-15)
+        (gathered,) = torch.autograd.grad(sum((gram * gram).sum() for gram in grams), features)
+        (masked,) = torch.autograd.grad(sum((gram * gram).sum() for gram in expected), features)
+        torch.testing.assert_close(gathered, masked, rtol=1e-12, atol=1e-15)
+        assert regions(masks[:1]).index is not None and regions(torch.ones(1, 6, 7)).index is None
+
     def test_gradcheck_features_and_soft_mask(self):
         features = tensor(1, 3, 4, 5, seed=3)
         mask = soft_mask(4, 5, seed=4).requires_grad_(True)
@@ -86,24 +109,24 @@ class TestMaskedStyleLoss:
         expected = sum(
             m.mean() * ((losses.masked_gram(features, m) - t) ** 2).mean() for m, t in zip(masks, targets)
         ) * 7.0
-        assert float(losses.masked_style_loss(features, masks, targets, 7.0)) == pytest.approx(float(expected), rel=1e-12)
+        assert float(losses.masked_style_loss(features, regions(masks), targets, 7.0)) == pytest.approx(float(expected), rel=1e-12)
 
     def test_zero_when_targets_are_own_grams(self):
         features = tensor(1, 3, 4, 5, requires_grad=False)
         masks = torch.stack([soft_mask(4, 5, seed=1), soft_mask(4, 5, seed=2)])
         targets = torch.stack([losses.masked_gram(features, m) for m in masks])
-        assert float(losses.masked_style_loss(features, masks, targets, 100.0)) == pytest.approx(0.0, abs=1e-20)
+        assert float(losses.masked_style_loss(features, regions(masks), targets, 100.0)) == pytest.approx(0.0, abs=1e-20)
 
     def test_empty_region_is_skipped(self):
         features = tensor(1, 3, 4, 5, requires_grad=False)
         mask = soft_mask(4, 5)
         targets = tensor(2, 3, 3, seed=5, requires_grad=False)
-        with_empty = losses.masked_style_loss(features, torch.stack([mask, torch.zeros_like(mask)]), targets, 2.0)
-        alone = losses.masked_style_loss(features, mask[None], targets[:1], 2.0)
+        with_empty = losses.masked_style_loss(features, regions(torch.stack([mask, torch.zeros_like(mask)])), targets, 2.0)
+        alone = losses.masked_style_loss(features, regions(mask[None]), targets[:1], 2.0)
         assert float(with_empty) == float(alone)
 
     def test_all_regions_empty_gives_zero(self):
-        loss = losses.masked_style_loss(tensor(1, 3, 4, 5, requires_grad=False), torch.zeros(2, 4, 5, dtype=torch.float64),
+        loss = losses.masked_style_loss(tensor(1, 3, 4, 5, requires_grad=False), regions(torch.zeros(2, 4, 5, dtype=torch.float64)),
                                         tensor(2, 3, 3, requires_grad=False), 1.0)
         assert float(loss) == 0.0
 
@@ -111,7 +134,7 @@ class TestMaskedStyleLoss:
         features = tensor(1, 3, 4, 5, seed=6)
         masks = torch.stack([soft_mask(4, 5, seed=7), soft_mask(4, 5, seed=8)]).requires_grad_(True)
         targets = tensor(2, 3, 3, seed=9)
-        assert gradcheck(lambda f, m, t: losses.masked_style_loss(f, m, t, 10.0), (features, masks, targets))
+        assert gradcheck(lambda f, m, t: losses.masked_style_loss(f, regions(m), t, 10.0), (features, masks, targets))
 
 
 class TestTotalVariationLoss:
@@ -157,7 +180,7 @@ class TestSumOfTermsGradient:
         content = tensor(1, 3, 5, 4, seed=17, requires_grad=False)
 
         def objective(x: torch.Tensor) -> torch.Tensor:
-            return (losses.content_loss(x, content, 5.0) + losses.masked_style_loss(x, masks, targets, 100.0)
+            return (losses.content_loss(x, content, 5.0) + losses.masked_style_loss(x, regions(masks), targets, 100.0)
                     + losses.total_variation_loss(x, 1e-3) + photorealism_loss(x, laplacian, 10.0))
 
         assert gradcheck(objective, (tensor(1, 3, 5, 4, seed=18),))
