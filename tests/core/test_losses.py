@@ -75,10 +75,12 @@ class TestMaskedGram:
         gram = losses.masked_gram(tensor(1, 5, 4, 6, requires_grad=False), soft_mask(4, 6))
         torch.testing.assert_close(gram, gram.T)
 
-    def test_each_region_of_a_stack_gets_its_own_gram_and_gradient(self):
+    @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+    def test_each_region_of_a_stack_gets_its_own_gram_and_gradient(self, layout):
         # Regions with holes, overlapping, soft in places, one empty: gathering each one's pixels
-        # gives the Gram matrices (and gradients) of masking every pixel of the layer.
-        features = tensor(1, 4, 6, 7, seed=11)
+        # gives the Gram matrices (and gradients) of masking every pixel of the layer, in either
+        # memory layout (bfloat16 VGG19's features are channels-last).
+        features = tensor(1, 4, 6, 7, seed=11, requires_grad=False).contiguous(memory_format=layout).requires_grad_()
         masks = torch.zeros(4, 6, 7, dtype=torch.float64)
         masks[0, :3] = 1
         masks[1, 2:5, :4] = 0.5
@@ -93,6 +95,7 @@ class TestMaskedGram:
         (gathered,) = torch.autograd.grad(sum((gram * gram).sum() for gram in grams), features)
         (masked,) = torch.autograd.grad(sum((gram * gram).sum() for gram in expected), features)
         torch.testing.assert_close(gathered, masked, rtol=1e-12, atol=1e-15)
+        assert gathered.is_contiguous(memory_format=layout)
         assert regions(masks[:1]).index is not None and regions(torch.ones(1, 6, 7)).index is None
 
     def test_gradcheck_features_and_soft_mask(self):
