@@ -30,19 +30,22 @@ class RegionPixels:
     values: torch.Tensor  # the masks at those pixels, in that order
     counts: tuple[int, ...]  # pixels per region
     means: torch.Tensor  # (K,) each mask's mean over the whole layer
-    present: tuple[bool, ...]  # whether each region has a pixel at all (mean > 0)
+
+    @property
+    def present(self) -> tuple[bool, ...]:
+        """Whether each region has a pixel at all (its mean is above 0), known without the device."""
+        return tuple(count > 0 for count in self.counts)
 
     @classmethod
     def of(cls, masks: torch.Tensor) -> RegionPixels:
         """From a K×H×W mask stack (checked once here, so no evaluation waits on the device)."""
         flat = masks.reshape(masks.shape[0], -1)
         means = flat.mean(dim=1)
-        present = tuple(bool(mean > 0) for mean in means)
         if flat.shape[0] == 1 and bool((flat > 0).all()):
-            return cls(None, flat[0], (flat.shape[1],), means, present)
+            return cls(None, flat[0], (flat.shape[1],), means)
         picked = [row.gt(0).nonzero().squeeze(1) for row in flat]
         values = torch.cat([row[index] for row, index in zip(flat, picked)])
-        return cls(torch.cat(picked), values, tuple(len(index) for index in picked), means, present)
+        return cls(torch.cat(picked), values, tuple(len(index) for index in picked), means)
 
 
 def masked_grams(features: torch.Tensor, regions: RegionPixels) -> list[torch.Tensor]:
