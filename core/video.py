@@ -10,7 +10,9 @@ turn into flicker. Between two keyframes of a shot the two LUTs are blended by t
 LUTs is the LUT of the blended colours: a smooth transition, never a jump); across a cut nothing
 is blended: each shot keeps its own keyframes' looks. When the light changes within a shot, each
 look reads the frame at its keyframe's light (`Light`), so that a steep look does not multiply the
-change into flicker.
+change into flicker. A look recolours each frame's base, and the frame's finest detail is added back
+at its own contrast (`core.detail`): motion changes fine detail from frame to frame (a zoom
+resamples every frame anew), and a steep look would multiply that shimmer too.
 
 Three steps, each streaming frames so that a clip is never held in memory (a caller reads its
 frames twice; a daemon can feed them one by one):
@@ -31,6 +33,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from .detail import DETAIL_SIGMA, add_detail, split_detail, split_levels
 from .errors import InputImageError, OptionsError
 from .images import MIN_SIDE, downscale, read_only_tensor, rebuild, resize_image, split_pixels
 from .looks import DEFAULT_SIZE, Interpolation, Look, Lut, apply_look, lookup_function
@@ -346,11 +349,14 @@ def _transferable(frame: np.ndarray) -> np.ndarray:
 
 
 def style_frames(frames: Iterable[np.ndarray], plan: SequencePlan, looks: Mapping[int, Look],
-                 interpolation: Interpolation = "trilinear", cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+                 interpolation: Interpolation = "trilinear", cancel: CancelToken | None = None,
+                 detail_sigma: float = DETAIL_SIGMA) -> Iterator[np.ndarray]:
     """Pass 2: every frame of the sequence planned, recoloured by its look (`SequencePlan.blend`), in
     the frame's layout (`apply_look`'s: RGB, same sample type, alpha untouched). In steady light each
     keyframe's look as it is; where the light changed since the keyframes (known when the plan kept
-    their images), each look reads the frame at its keyframe's light (`_LightMatch`)."""
+    their images), each look reads the frame at its keyframe's light (`_LightMatch`). The look
+    recolours each frame's base and its finer detail is added back as it is (`core.detail`; a
+    `detail_sigma` of 0: the look recolours the whole frame)."""
     lookup = lookup_function(interpolation)
     tables = _DenseTables(looks, lookup)
     light_match = _LightMatch(plan, looks)
@@ -363,12 +369,18 @@ def style_frames(frames: Iterable[np.ndarray], plan: SequencePlan, looks: Mappin
                                   "changed while it was read. Run again on a sequence that stays as it is.")
         exact = plan.blend(index, steps=None)
         match = light_match(index, frame, exact)
-        if match is not None:
-            yield _apply_at_gains(looks, exact, frame, match, lookup)
-            continue
-        blend = plan.blend(index)
-        yield tables.apply(blend, frame) if tables.fits(frame) else apply_look(blended_look(looks, blend), frame,
-                                                                               interpolation)
+        if match is not None and match.levels is not None:  # 8-bit levels filtered over time
+            levels, detail = split_levels(match.levels, detail_sigma) if detail_sigma else (match.levels, None)
+            styled = _apply_at_gains(looks, exact, frame, replace(match, levels=levels), lookup)
+        else:
+            base, detail = split_detail(frame, detail_sigma) if detail_sigma else (frame, None)
+            if match is not None:
+                styled = _apply_at_gains(looks, exact, base, match, lookup)
+            else:
+                blend = plan.blend(index)
+                styled = (tables.apply(blend, base) if tables.fits(base)
+                          else apply_look(blended_look(looks, blend), base, interpolation))
+        yield styled if detail is None else add_detail(styled, detail)
     if index + 1 != plan.frame_count:
         raise InputImageError(f"The sequence ended after {index + 1} of the {plan.frame_count} frames of its first "
                               "pass; it changed while it was read. Run again on a sequence that stays as it is.")
