@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .images import read_only_tensor
+from .images import Pixels, read_only_tensor
 
 #: The Gaussian's standard deviation in pixels: detail finer than this keeps its own contrast.
 #: Measured on benchmarks/video.py's clips (`default` look, 12 frames of 256×144), warping error ÷
@@ -65,17 +65,12 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return out
 
 
-def colour_channels(frame: np.ndarray) -> int:
-    """How many of an H×W×C frame's channels are colour (grey: 1, RGB: 3); the rest is alpha."""
-    return 1 if frame.ndim == 2 or frame.shape[2] <= 2 else 3
-
-
 def split_detail(frame: np.ndarray, sigma: float = DETAIL_SIGMA) -> tuple[np.ndarray, torch.Tensor]:
     """The frame's base (its colours smoothed, in its own layout and sample type: 8 and 16-bit bases
     are rounded, so an 8-bit base can go through a look's 8-bit table; alpha as it was) and its
     detail, frame − base, as H×W×colours in the frame's sample units (integers for 8 and 16 bits)."""
     frame = frame[:, :, None] if frame.ndim == 2 else frame
-    count = colour_channels(frame)
+    count = Pixels(frame).colour_channels
     samples = read_only_tensor(frame)[..., :count]
     values = samples.float()  # float32 frames: the caller's pixels themselves, only read
     smooth = gaussian_blur(values, sigma)

@@ -85,6 +85,11 @@ class Pixels:
         return self.samples.shape[2]
 
     @property
+    def colour_channels(self) -> int:
+        """How many of the channels are colour (grey: 1, RGB: 3); the rest is alpha."""
+        return 3 if self.channels >= 3 else 1
+
+    @property
     def dtype(self) -> np.dtype:
         return self.samples.dtype
 
@@ -94,7 +99,7 @@ class Pixels:
         Channels-last in memory (a permuted view), which saves a copy per strip; call
         `.contiguous()` where a standard layout matters.
         """
-        colour = self.samples[start:stop, :, : 3 if self.channels >= 3 else 1]
+        colour = self.samples[start:stop, :, :self.colour_channels]
         if self.dtype == np.uint16:  # torch has no arithmetic on uint16
             colour = colour.astype(np.float32)
         samples = read_only_tensor(colour).to(device)
