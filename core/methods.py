@@ -25,6 +25,7 @@ import torch
 from .colour_transfer import colour_transfer
 from .finish import Finish, Outcome, SmoothAffine, Upscale
 from .images import resize_image, working_shape
+from .lbfgs import minimise
 from .local_affine import smooth_local_affine
 from .masks import resize_mask
 from .objective import LossWeights, Objective
@@ -39,6 +40,9 @@ FLOAT32_EVALUATIONS = 2
 #: With `NeuralStyle.keep_best`, a stage whose result (L-BFGS's last step, never evaluated in the
 #: stage) has a loss this many times its first keeps its best evaluated image instead.
 UNSTABLE_RISE = 4.0
+#: With `NeuralStyle.warm_start`, a stage's first step is this many times the inverse-Hessian scale
+#: the previous (half-size) stage ended with.
+SCALE_GROWTH = 2.0
 #: Carrying an image to the next size: a light smoothing of its affine maps (the finish uses 15).
 CARRY_RADIUS = 3
 CARRY_EDGE = 0.05
@@ -212,6 +216,10 @@ class NeuralStyle:
     #: on DPST pairs) and the third recovers; a stage of two iterations ends on that overshoot (the
     #: default cut to 10 iterations at 64 px gave a grey image). Off for the paper's presets.
     keep_best: bool = False
+    #: Run each stage with `lbfgs.minimise`, started from the inverse-Hessian scale the previous
+    #: stage ended with (times `SCALE_GROWTH`): no tiny first step, no float32 evaluations after the
+    #: first stage. Off for the paper's presets, which keep torch's L-BFGS.
+    warm_start: bool = False
     kind: str = "neural-style"
 
     @property
@@ -246,6 +254,7 @@ class NeuralStyle:
         scale = self.stages[0].scale if self.stages else 1.0
         level = images.at_scale(scale)
         x = self.start(level, seed)
+        curvature: float | None = None  # the inverse-Hessian scale carried between stages (warm_start)
         for stage in self.stages:
             if stage.scale != scale:
                 previous_photo, scale, objective = level.content, stage.scale, None
@@ -254,12 +263,13 @@ class NeuralStyle:
                     x = self.carry(x, previous_photo, level)
             if objective is None:
                 objective = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
-                                      self.weights)
+                                      self.weights, bfloat16_targets=bfloat16)
             if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
             x = x.requires_grad_(True)
-            stage_losses[stage.name] = _run_stage(x, objective, stage, reporter, notes, bfloat16, self.keep_best)
+            stage_losses[stage.name], curvature = _run_stage(x, objective, stage, reporter, notes, bfloat16,
+                                                             self.keep_best, self.warm_start, curvature)
             x = x.detach()
             reporter.stage_done(stage)
         last = self.stages[-1] if self.stages else None
@@ -316,21 +326,27 @@ class _Diverged(Exception):
 
 
 def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Reporter, notes: list[str],
-               bfloat16: bool = False, keep_best: bool = False) -> dict[str, dict[str, float]]:
-    """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses (float32).
+               bfloat16: bool = False, keep_best: bool = False, warm_start: bool = False,
+               curvature: float | None = None) -> tuple[dict[str, dict[str, float]], float | None]:
+    """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses, and the
+    inverse-Hessian scale to start the next stage from (None with torch's L-BFGS).
 
-    `bfloat16`: evaluations after the first `FLOAT32_EVALUATIONS` run VGG19 in bfloat16.
-    `keep_best`: see `NeuralStyle.keep_best`."""
+    `bfloat16`: evaluations run VGG19 in bfloat16, but for the first `FLOAT32_EVALUATIONS` of a stage
+    that starts with a tiny step (no `curvature` to start from). `keep_best`: see
+    `NeuralStyle.keep_best`. `warm_start`: `lbfgs.minimise` from `curvature` (times `SCALE_GROWTH`),
+    else torch's L-BFGS; the losses recorded at the end are then in bfloat16 too."""
     record: dict[str, dict[str, float]] = {}
     last_good = x.detach().clone()
     best: tuple[float, torch.Tensor] | None = None
     count = 0
+    initial_scale = curvature * SCALE_GROWTH if warm_start and curvature is not None else None
+    float32_evaluations = FLOAT32_EVALUATIONS if initial_scale is None else 0
 
     def closure() -> torch.Tensor:
         nonlocal count, best
         reporter.check_cancel()
         x.grad = None
-        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= FLOAT32_EVALUATIONS)
+        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= float32_evaluations)
         total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
         loss = float(total_loss.detach())
@@ -345,22 +361,25 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         reporter.iteration(stage, count, values, loss, x)
         return total_loss
 
-    if stage.iterations > 0:
-        # The reference's optimiser: L-BFGS, unit step, no line search, history 100, no early stop.
-        optimizer = torch.optim.LBFGS([x], lr=1, max_iter=stage.iterations, max_eval=stage.iterations * 2,
-                                      tolerance_grad=-1, tolerance_change=-1, history_size=100)
-        try:
+    try:
+        if warm_start:
+            curvature = minimise(x, closure, stage.iterations, initial_scale=initial_scale)
+        elif stage.iterations > 0:
+            # The reference's optimiser: L-BFGS, unit step, no line search, history 100, no early stop.
+            optimizer = torch.optim.LBFGS([x], lr=1, max_iter=stage.iterations, max_eval=stage.iterations * 2,
+                                          tolerance_grad=-1, tolerance_change=-1, history_size=100)
             optimizer.step(closure)
-        except _Diverged:
-            with torch.no_grad():
-                x.copy_(last_good)
-            notes.append(f"The {stage.name} stage stopped early at iteration {count}: the optimiser diverged; "
-                         "kept the last good image.")
+    except _Diverged:
+        with torch.no_grad():
+            x.copy_(last_good)
+        notes.append(f"The {stage.name} stage stopped early at iteration {count}: the optimiser diverged; "
+                     "kept the last good image.")
+    record_in_bfloat16 = bfloat16 and warm_start
     with torch.no_grad():
-        record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
+        record["last"] = {k: float(v) for k, v in objective.terms(x, False, record_in_bfloat16).items()}
         if best is not None and (optimised_loss(record["last"], stage.photorealism)
                                  > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism)):
             x.copy_(best[1])  # L-BFGS's last step is never evaluated in the stage: it overshot
-            record["last"] = {k: float(v) for k, v in objective.terms(x, False).items()}
+            record["last"] = {k: float(v) for k, v in objective.terms(x, False, record_in_bfloat16).items()}
     record.setdefault("first", record["last"])
-    return record
+    return record, curvature if warm_start else None

@@ -80,7 +80,7 @@ PRESETS: dict[str, Preset] = {
         "default", "Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
                    "with the paper's losses.",
         512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True), bfloat16=True,
-                                 keep_best=True)),
+                                 keep_best=True, warm_start=True)),
     "preview": Preset(
         "preview", "Instant: region-wise colour statistics of the reference, no neural optimisation; for trying "
                    "references and regions.",

@@ -16,7 +16,9 @@ from photostyle.core.finish import SmoothAffine, Upscale
 from photostyle.core import methods as methods_module
 from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Reporter, Stage, WorkingImages,
                                      colour_transfer_start, noise_start, resize_carry)
+from photostyle.core.objective import Objective
 from photostyle.core.presets import COMMON_OPTIONS, PRESETS
+from photostyle.core.progress import Progress
 from photostyle.core.vgg import load_vgg19, to_caffe
 
 PYRAMID = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.25, 60, True), Stage("medium", 0.5, 30, True),
@@ -102,6 +104,38 @@ class TestRun:
             assert outcome.loss < 0.5 * first
         assert losses[True] < 1.1 * losses[False]
 
+    @pytest.mark.parametrize("warm_start", [True, False])
+    def test_a_warm_started_stage_takes_a_full_first_step_in_bfloat16(self, device, warm_start, monkeypatch):
+        # Started from the coarser stage's inverse-Hessian scale, the fine stage's first step is a real
+        # one (the loss moves at once; on so short a coarse stage it may overshoot, and L-BFGS learns
+        # from that) and needs no float32 evaluations; torch's cold first step is 1/|g|₁ long and
+        # barely moves the loss, so its first evaluations must stay float32.
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: True)
+        evaluations: list[tuple[int, bool]] = []  # (width, in bfloat16) of each optimiser evaluation
+        terms = Objective.terms
+
+        def spied(objective, x, photoreal, bfloat16=False):
+            if torch.is_grad_enabled():
+                evaluations.append((x.shape[-1], bfloat16))
+            return terms(objective, x, photoreal, bfloat16)
+        monkeypatch.setattr(Objective, "terms", spied)
+        reports: list[Progress] = []
+        method = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.5, 5, True), Stage("fine", 1.0, 4, True)),
+                             bfloat16=True, keep_best=True, warm_start=warm_start)
+        outcome = method.run(self.images(device=device), load_vgg19(device=device), 0,
+                             Reporter(method, reports.append, None), [])
+        coarse = [bfloat16 for width, bfloat16 in evaluations if width == 48]
+        fine = [bfloat16 for width, bfloat16 in evaluations if width == 96]
+        assert coarse == [False, False, True, True, True]  # the first stage starts cold either way
+        fine_losses = [report.loss for report in reports if report.stage == "fine"]
+        if warm_start:
+            assert fine == [True] * 4
+            assert abs(fine_losses[1] - fine_losses[0]) > 0.1 * fine_losses[0]
+        else:
+            assert fine == [False, False, True, True]
+            assert fine_losses[1] == pytest.approx(fine_losses[0], rel=0.02)
+        assert outcome.loss < 0.5 * sum(outcome.stage_losses["coarse"]["first"].values())
+
     @pytest.mark.parametrize("bfloat16", [True, False])
     def test_the_defaults_schedule_cut_short_at_a_tiny_size_does_not_explode(self, device, bfloat16, monkeypatch):
         # The demo pair with the default cut to 10 iterations at 64 px: its fine stage of 2 iterations
@@ -118,6 +152,8 @@ class TestRun:
         assert not PRESETS["reference"].method.bfloat16 and not PRESETS["classic"].method.bfloat16
         assert PRESETS["default"].method.bfloat16 and PRESETS["default"].method.keep_best
         assert not PRESETS["reference"].method.keep_best and not PRESETS["classic"].method.keep_best
+        assert PRESETS["default"].method.warm_start
+        assert not PRESETS["reference"].method.warm_start and not PRESETS["classic"].method.warm_start
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
         images = self.images()
