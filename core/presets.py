@@ -90,7 +90,7 @@ PRESETS: dict[str, Preset] = {
         "painterly", "Painterly: the default's schedule without the photorealism term or the smooth finish, so "
                      "textures and strokes change too, as in the painterly apps.",
         512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=False), carry=resize_carry, finish=Upscale(),
-                             bfloat16=True, keep_best=True)),
+                             bfloat16=True, keep_best=True, warm_start=True)),
     "reference": Preset(
         "reference", "The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise (very slow "
                      "on a CPU; for comparing with the paper).",

@@ -152,7 +152,7 @@ class TestRun:
         assert not PRESETS["reference"].method.bfloat16 and not PRESETS["classic"].method.bfloat16
         assert PRESETS["default"].method.bfloat16 and PRESETS["default"].method.keep_best
         assert not PRESETS["reference"].method.keep_best and not PRESETS["classic"].method.keep_best
-        assert PRESETS["default"].method.warm_start
+        assert PRESETS["default"].method.warm_start and PRESETS["painterly"].method.warm_start
         assert not PRESETS["reference"].method.warm_start and not PRESETS["classic"].method.warm_start
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
