@@ -28,7 +28,7 @@ from .images import resize_image, working_shape
 from .lbfgs import minimise
 from .local_affine import smooth_local_affine
 from .masks import resize_mask
-from .objective import LossWeights, Objective
+from .objective import STYLE_LAYERS, LossWeights, Objective
 from .progress import CancelToken, Progress, ProgressCallback
 from .vgg import VGG19Features, from_caffe, runs_bfloat16_fast, to_caffe
 
@@ -56,6 +56,7 @@ class Stage:
     scale: float  # of the working size's long side
     iterations: int
     photorealism: bool  # the matting-Laplacian term is optimised (else only reported, if built)
+    style_layers: tuple[str, ...] = STYLE_LAYERS  # those the style term matches at this size
 
 
 @dataclass
@@ -346,7 +347,8 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         nonlocal count, best
         reporter.check_cancel()
         x.grad = None
-        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= float32_evaluations)
+        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= float32_evaluations,
+                                stage.style_layers)
         total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
         loss = float(total_loss.detach())
@@ -374,12 +376,16 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
             x.copy_(last_good)
         notes.append(f"The {stage.name} stage stopped early at iteration {count}: the optimiser diverged; "
                      "kept the last good image.")
-    record_in_bfloat16 = bfloat16 and warm_start
-    with torch.no_grad():
-        record["last"] = {k: float(v) for k, v in objective.terms(x, False, record_in_bfloat16).items()}
-        if best is not None and (optimised_loss(record["last"], stage.photorealism)
-                                 > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism)):
+    def losses_at_x() -> dict[str, float]:
+        with torch.no_grad():
+            terms = objective.terms(x, False, bfloat16 and warm_start, stage.style_layers)
+        return {k: float(v) for k, v in terms.items()}
+
+    record["last"] = losses_at_x()
+    if best is not None and (optimised_loss(record["last"], stage.photorealism)
+                             > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism)):
+        with torch.no_grad():
             x.copy_(best[1])  # L-BFGS's last step is never evaluated in the stage: it overshot
-            record["last"] = {k: float(v) for k, v in objective.terms(x, False, record_in_bfloat16).items()}
+        record["last"] = losses_at_x()
     record.setdefault("first", record["last"])
     return record, curvature if warm_start else None

