@@ -48,15 +48,15 @@ class RegionPixels:
         return cls(torch.cat(picked), values, tuple(len(index) for index in picked), means)
 
 
-def masked_grams(features: torch.Tensor, regions: RegionPixels, bfloat16: bool = False) -> list[torch.Tensor]:
+def masked_grams(features: torch.Tensor, regions: RegionPixels) -> list[torch.Tensor]:
     """Each region's Gram matrix of mask ⊙ features, normalised by C·H·W·mean(mask).
 
     The mean(mask) factor makes a small region's statistics comparable to a large one's
-    (eq. 4's normalisation); an empty mask gives an all-zero Gram. `bfloat16`: the products (and
-    their gradients) run in bfloat16 with float32 sums inside: 4-5× faster where the hardware has
-    bfloat16 units. The bfloat16 network's features are bfloat16 values already; soft mask weights
-    and each entry of the result are rounded to bfloat16 (≤ 0.4 %; torch has no bfloat16 product
-    with a float32 result on the CPU), and the Gram matrices come back in the features' dtype.
+    (eq. 4's normalisation); an empty mask gives an all-zero Gram. bfloat16 features (the bfloat16
+    network's) are gathered, masked and multiplied in bfloat16, with float32 sums inside the
+    products: 4-5× faster where the hardware has bfloat16 units. Soft mask weights and each entry
+    of the result are then rounded to bfloat16 (≤ 0.4 %; torch has no bfloat16 product with a
+    float32 result on the CPU); the Gram matrices come back in float32.
     """
     _, channels, height, width = features.shape
     if features.is_contiguous() or not features.is_contiguous(memory_format=torch.channels_last):
@@ -68,14 +68,12 @@ def masked_grams(features: torch.Tensor, regions: RegionPixels, bfloat16: bool =
         pixels = features.permute(0, 2, 3, 1).reshape(height * width, channels)
         if regions.index is not None:
             pixels = pixels.index_select(0, regions.index)
-        parts = [part.t() for part in (pixels * regions.values[:, None]).split(regions.counts)]
+        parts = [part.t() for part in (pixels * regions.values[:, None].to(pixels.dtype)).split(regions.counts)]
     grams = []
     for part, mean, present in zip(parts, regions.means, regions.present):
-        if bfloat16:
-            low = part.to(torch.bfloat16)
-            gram = (low @ low.t()).to(part.dtype)
-        else:
-            gram = part @ part.t()
+        gram = part @ part.t()
+        if gram.dtype == torch.bfloat16:
+            gram = gram.float()
         grams.append(gram / (channels * height * width * mean) if present else gram)
     return grams
 
@@ -90,16 +88,14 @@ def masked_style_loss(
     regions: RegionPixels,
     target_grams: torch.Tensor,
     weight: float,
-    bfloat16: bool = False,
 ) -> torch.Tensor:
     """weight · Σ_regions mean(content mask) · mean((G_region − T_region)²) for one layer.
 
     `regions` are the content masks at this layer's size; `target_grams` is K×C×C from the style
     image. Weighting each region by its area keeps a tiny region from dominating the loss.
-    `bfloat16`: the Gram products in bfloat16 (`masked_grams`).
     """
-    loss = features.new_zeros(())
-    grams = masked_grams(features, regions, bfloat16)
+    loss = target_grams.new_zeros(())
+    grams = masked_grams(features, regions)
     for gram, target, mean, present in zip(grams, target_grams, regions.means, regions.present):
         if present:
             loss = loss + mean * torch.mean((gram - target) ** 2)

@@ -37,7 +37,8 @@ def regions_at_style_layers(masks: torch.Tensor) -> dict[str, losses.RegionPixel
     return {layer: losses.RegionPixels.of(masks_at[layer]) for layer in STYLE_LAYERS}
 
 
-def style_targets(net: VGG19Features | BFloat16VGG19, style: torch.Tensor, style_masks: torch.Tensor) -> dict[str, torch.Tensor]:
+def style_targets(net: VGG19Features | BFloat16VGG19, style: torch.Tensor,
+                  style_masks: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per style layer, the K×C×C masked Gram matrices of the reference (3×H×W) for its K region masks."""
     regions_at = regions_at_style_layers(style_masks)
     features = net(to_caffe(style), STYLE_LAYERS)
@@ -45,11 +46,10 @@ def style_targets(net: VGG19Features | BFloat16VGG19, style: torch.Tensor, style
 
 
 def style_loss(features: dict[str, torch.Tensor], regions_at: dict[str, losses.RegionPixels],
-               targets: dict[str, torch.Tensor], weight: float, bfloat16: bool = False,
+               targets: dict[str, torch.Tensor], weight: float,
                layers: tuple[str, ...] = STYLE_LAYERS) -> torch.Tensor:
-    """The masked style loss summed over the style `layers` (eq. 4 of the paper); `bfloat16`: the Gram
-    products in bfloat16 (`losses.masked_grams`)."""
-    return sum(losses.masked_style_loss(features[layer], regions_at[layer], targets[layer], weight, bfloat16)
+    """The masked style loss summed over the style `layers` (eq. 4 of the paper)."""
+    return sum(losses.masked_style_loss(features[layer], regions_at[layer], targets[layer], weight)
                for layer in layers)
 
 
@@ -66,7 +66,7 @@ class Objective:
         self.content_regions = regions_at_style_layers(content_masks)
         target_net = net.bfloat16_copy() if bfloat16_targets else net
         with torch.no_grad():
-            self.content_target = target_net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER]
+            self.content_target = target_net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER].float()
             self.style_targets = style_targets(target_net, style, style_masks)
         self.laplacian: torch.Tensor | None = None
 
@@ -81,7 +81,7 @@ class Objective:
         """Each weighted term at `x` (1×3×H×W, Caffe space); photorealism is detached unless `photoreal`.
 
         `bfloat16` runs VGG19 and the Gram products in bfloat16 (`vgg.BFloat16VGG19`,
-        `losses.masked_grams`); the targets and the losses stay float32. `style_layers`: those the
+        `losses.masked_grams`); the targets and the losses are float32. `style_layers`: those the
         style term matches (a subset of STYLE_LAYERS); VGG19 runs only as deep as they and the
         content layer need.
         """
@@ -89,8 +89,8 @@ class Objective:
         net = self.net.bfloat16_copy() if bfloat16 else self.net
         features = net(x, set(style_layers) | {CONTENT_LAYER})
         terms = {
-            "content": losses.content_loss(features[CONTENT_LAYER], self.content_target, w.content),
-            "style": style_loss(features, self.content_regions, self.style_targets, w.style, bfloat16, style_layers),
+            "content": losses.content_loss(features[CONTENT_LAYER].float(), self.content_target, w.content),
+            "style": style_loss(features, self.content_regions, self.style_targets, w.style, style_layers),
             "tv": losses.total_variation_loss(x, w.tv),
         }
         if self.laplacian is not None:

@@ -123,9 +123,11 @@ class VGG19Features(nn.Module):
 
 class BFloat16VGG19(nn.Module):
     """A bfloat16, channels-last copy of a VGG19Features: about 6× faster where the hardware has
-    bfloat16 matrix units (`runs_bfloat16_fast`), same inputs and float32 outputs, so the losses
-    around it stay in float32. Its gradients are about 0.1 % noisy: callers decide where that is
-    harmless (see `methods.FLOAT32_EVALUATIONS`)."""
+    bfloat16 matrix units (`runs_bfloat16_fast`). Same inputs; its activations stay bfloat16 and
+    channels-last, so the Gram products run on them as they are (`losses.masked_grams`) and no
+    float32 copy of a full-size layer is made; the losses convert what they sum to float32. Its
+    gradients are about 0.1 % noisy: callers decide where that is harmless (see
+    `methods.FLOAT32_EVALUATIONS`)."""
 
     def __init__(self, net: VGG19Features) -> None:
         super().__init__()
@@ -144,9 +146,8 @@ class BFloat16VGG19(nn.Module):
         self.eval()
 
     def forward(self, x: torch.Tensor, wanted: Iterable[str]) -> dict[str, torch.Tensor]:
-        """As `VGG19Features.forward`: float32 in, float32 activations out."""
-        low = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
-        return {name: features.float() for name, features in _activations(self.layers, low, wanted).items()}
+        """As `VGG19Features.forward`: float32 in, bfloat16 channels-last activations out."""
+        return _activations(self.layers, x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last), wanted)
 
 
 def _activations(layers: nn.ModuleDict, x: torch.Tensor, wanted: Iterable[str]) -> dict[str, torch.Tensor]:
