@@ -20,11 +20,11 @@ import torch
 CURVATURE_FLOOR = 1e-10
 
 
-def minimise(x: torch.Tensor, evaluate: Callable[[], float], iterations: int, history: int = 100,
+def minimise(x: torch.Tensor, evaluate: Callable[[], object], iterations: int, history: int = 100,
              initial_scale: float | None = None) -> float | None:
     """Take `iterations` L-BFGS steps on `x` in place; return the inverse-Hessian scale it ended with.
 
-    `evaluate()` computes the loss at `x`, leaves its gradient in `x.grad` and returns the loss.
+    `evaluate()` computes the loss at `x` and leaves its gradient in `x.grad`.
     It is called once before each step (`iterations` times): the last step is not evaluated.
     `initial_scale` sets the first step to −scale·g; without it the first step is torch's,
     −g / max(1, |g|₁). The scale returned is None when no curvature pair was kept."""

@@ -330,7 +330,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
                bfloat16: bool = False, keep_best: bool = False, warm_start: bool = False,
                curvature: float | None = None) -> tuple[dict[str, dict[str, float]], float | None]:
     """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses, and the
-    inverse-Hessian scale to start the next stage from (None with torch's L-BFGS).
+    inverse-Hessian scale to start the next stage from (the one given, with torch's L-BFGS).
 
     `bfloat16`: evaluations run VGG19 in bfloat16, but for the first `FLOAT32_EVALUATIONS` of a stage
     that starts with a tiny step (no `curvature` to start from). `keep_best`: see
@@ -376,6 +376,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
             x.copy_(last_good)
         notes.append(f"The {stage.name} stage stopped early at iteration {count}: the optimiser diverged; "
                      "kept the last good image.")
+
     def losses_at_x() -> dict[str, float]:
         with torch.no_grad():
             terms = objective.terms(x, False, bfloat16 and warm_start, stage.style_layers)
@@ -388,4 +389,4 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
             x.copy_(best[1])  # L-BFGS's last step is never evaluated in the stage: it overshot
         record["last"] = losses_at_x()
     record.setdefault("first", record["last"])
-    return record, curvature if warm_start else None
+    return record, curvature
