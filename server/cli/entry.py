@@ -38,8 +38,9 @@ def map_large_allocations() -> bool:
     heap's trim threshold at 128 KB: every evaluation's freed activations went back to the system
     and came back as fresh pages, and first touches are slow on virtual machines (the `default` on
     pair 45, 2-core "Intel(R) Xeon(R) Processor" VM: 4.5 million page faults, 19.0 s; keeping up to
-    512 MB: 1.8 million, 16.1 s, peak 1.19 instead of 1.13 GB; the process ends with its job). Elsewhere (macOS, Windows, musl) nothing
-    changes. True where applied."""
+    512 MB: 1.8 million, 16.1 s, peak 1.19 instead of 1.13 GB; the process ends with its job; the
+    daemon sets its own policy, `daemon.return_large_buffers_to_os`). Elsewhere (macOS, Windows,
+    musl) nothing changes. True where applied."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         mapped = libc.mallopt(_M_MMAP_THRESHOLD, MAP_FROM_BYTES) == 1
