@@ -335,7 +335,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
     `bfloat16`: evaluations run VGG19 in bfloat16, but for the first `FLOAT32_EVALUATIONS` of a stage
     that starts with a tiny step (no `curvature` to start from). `keep_best`: see
     `NeuralStyle.keep_best`. `warm_start`: `lbfgs.minimise` from `curvature` (times `SCALE_GROWTH`),
-    else torch's L-BFGS; the losses recorded at the end are then in bfloat16 too."""
+    else torch's L-BFGS. With `bfloat16` the losses recorded at the end are bfloat16's too."""
     record: dict[str, dict[str, float]] = {}
     last_good = x.detach().clone()
     best: tuple[float, torch.Tensor] | None = None
@@ -379,7 +379,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
 
     def losses_at_x() -> dict[str, float]:
         with torch.no_grad():
-            terms = objective.terms(x, False, bfloat16 and warm_start, stage.style_layers)
+            terms = objective.terms(x, False, bfloat16, stage.style_layers)
         return {k: float(v) for k, v in terms.items()}
 
     record["last"] = losses_at_x()
