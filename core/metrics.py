@@ -52,7 +52,7 @@ def photorealism_energy(result: np.ndarray, content: np.ndarray, size: int = 512
     """Σ_c V_cᵀ L V_c per pixel, V the result and L the content's matting Laplacian, at `size`."""
     shape = evaluation_shape(content, size)
     photo = _rgb_tensor(content, shape).permute(1, 2, 0).double().numpy()
-    values = _rgb_tensor(result, shape).permute(1, 2, 0).double().numpy().reshape(-1, 3)
+    values = _rgb_tensor(result, shape).permute(1, 2, 0).double().reshape(-1, 3)
     laplacian = matting_laplacian(photo)
     return float((values * (laplacian @ values)).sum() / values.shape[0])
 

@@ -14,7 +14,7 @@ import torch
 
 from . import losses
 from .masks import propagate_masks
-from .matting import matting_laplacian, photorealism_loss, to_torch_sparse
+from .matting import matting_laplacian, photorealism_loss
 from .vgg import BFloat16VGG19, VGG19Features, from_caffe, layer_sequence, to_caffe
 
 CONTENT_LAYER = "relu4_2"
@@ -73,8 +73,8 @@ class Objective:
     def use_photorealism(self) -> None:
         """Build the photo's matting Laplacian (once); from then on the terms include photorealism."""
         if self.laplacian is None:
-            laplacian = matting_laplacian(self.content.permute(1, 2, 0).cpu().double().numpy())
-            self.laplacian = to_torch_sparse(laplacian, self.content.device)
+            photo = self.content.permute(1, 2, 0).cpu().double().numpy()
+            self.laplacian = matting_laplacian(photo).to(self.content.device)
 
     def terms(self, x: torch.Tensor, photoreal: bool, bfloat16: bool = False,
               style_layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, torch.Tensor]:

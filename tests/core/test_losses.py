@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from photostyle.core import losses
-from photostyle.core.matting import matting_laplacian, photorealism_loss, to_torch_sparse
+from photostyle.core.matting import matting_laplacian, photorealism_loss
 
 gradcheck = torch.autograd.gradcheck
 
@@ -195,7 +195,7 @@ class TestTotalVariationLoss:
 class TestPhotorealismLossGradient:
     def test_gradcheck(self):
         image = tensor(5, 4, 3, seed=11, requires_grad=False).numpy()
-        laplacian = to_torch_sparse(matting_laplacian(image, epsilon=1e-5))
+        laplacian = matting_laplacian(image, epsilon=1e-5)
         values = tensor(1, 3, 5, 4, seed=12)
         assert gradcheck(lambda v: photorealism_loss(v, laplacian, 2.0), (values,))
 
@@ -204,7 +204,7 @@ class TestSumOfTermsGradient:
     def test_gradcheck_full_objective_on_a_tiny_image(self):
         # Every term at once, as the optimiser sees them (features stand in for a VGG layer).
         image = tensor(5, 4, 3, seed=13, requires_grad=False).numpy()
-        laplacian = to_torch_sparse(matting_laplacian(image, epsilon=1e-5))
+        laplacian = matting_laplacian(image, epsilon=1e-5)
         masks = torch.stack([soft_mask(5, 4, seed=14), soft_mask(5, 4, seed=15)])
         targets = tensor(2, 3, 3, seed=16, requires_grad=False)
         content = tensor(1, 3, 5, 4, seed=17, requires_grad=False)

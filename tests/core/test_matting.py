@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse
 import torch
 
-from photostyle.core.matting import DEFAULT_EPSILON, matting_laplacian, photorealism_loss, to_torch_sparse
+from photostyle.core.matting import DEFAULT_EPSILON, matting_laplacian, photorealism_loss
+
+
+def dense(image: np.ndarray, **kwargs) -> np.ndarray:
+    """`matting_laplacian` of `image` as a dense array."""
+    return matting_laplacian(image, **kwargs).to_dense().numpy()
 
 
 def dense_levin_laplacian(image: np.ndarray, epsilon: float, radius: int = 1) -> np.ndarray:
@@ -53,8 +57,9 @@ def affine_recolouring(image: np.ndarray, seed: int = 3) -> np.ndarray:
     return np.einsum("ck,hwk->chw", a, basis)
 
 
-def quadratic_form(laplacian: scipy.sparse.spmatrix, values: np.ndarray) -> float:
-    return float(sum(v.ravel() @ (laplacian @ v.ravel()) for v in values))
+def quadratic_form(laplacian: torch.Tensor, values: np.ndarray) -> float:
+    flat = torch.from_numpy(values.reshape(values.shape[0], -1).T.copy())
+    return float((flat * (laplacian @ flat)).sum())
 
 
 class TestMattingLaplacianAgainstLevin:
@@ -72,28 +77,36 @@ class TestMattingLaplacianAgainstLevin:
     def test_matches_dense_reference(self, image, epsilon, radius):
         expected = dense_levin_laplacian(image, epsilon, radius)
         actual = matting_laplacian(image, epsilon=epsilon, radius=radius)
-        assert isinstance(actual, scipy.sparse.csr_matrix)
-        assert actual.dtype == np.float64
+        assert actual.layout == torch.sparse_csr and actual.dtype == torch.float64
         assert actual.shape == expected.shape
-        np.testing.assert_allclose(actual.toarray(), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+        np.testing.assert_allclose(actual.to_dense().numpy(), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
 
     def test_float32_input_is_computed_in_float64(self):
         image = random_image(5, 6).astype(np.float32)
         expected = dense_levin_laplacian(image.astype(np.float64), DEFAULT_EPSILON)
-        np.testing.assert_allclose(matting_laplacian(image).toarray(), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+        np.testing.assert_allclose(dense(image), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
 
     def test_image_smaller_than_a_window_gives_zero_matrix(self):
-        laplacian = matting_laplacian(random_image(2, 5))
+        laplacian = dense(random_image(2, 5))
         assert laplacian.shape == (10, 10)
-        assert laplacian.nnz == 0
+        assert not laplacian.any()
 
     def test_sparsity_pattern(self):
         # Pixels interact only if some 3×3 window holds both: |Δy| ≤ 2 and |Δx| ≤ 2.
         height, width = 6, 7
-        laplacian = matting_laplacian(random_image(height, width)).tocoo()
-        dy = np.abs(laplacian.row // width - laplacian.col // width)
-        dx = np.abs(laplacian.row % width - laplacian.col % width)
+        rows, columns = np.nonzero(dense(random_image(height, width)))
+        dy = np.abs(rows // width - columns // width)
+        dx = np.abs(rows % width - columns % width)
         assert dy.max() == 2 and dx.max() == 2
+
+    def test_entries_outside_the_image_are_zeros_within_range(self):
+        # Every row stores all 25 offsets; those reaching past the border hold zero at a valid column.
+        laplacian = matting_laplacian(random_image(6, 7))
+        assert laplacian.crow_indices().dtype == torch.int32
+        assert laplacian.values().numel() == 42 * 25
+        assert int(laplacian.col_indices().min()) >= 0 and int(laplacian.col_indices().max()) < 42
+        corner = laplacian.values()[:25].reshape(5, 5)  # pixel (0, 0): only Δy, Δx ≥ 0 are inside
+        assert not corner[:2].any() and not corner[:, :2].any() and corner[2:, 2:].all()
 
 
 class TestMattingLaplacianProperties:
@@ -102,17 +115,17 @@ class TestMattingLaplacianProperties:
         return random_image(8, 9, seed=5) if request.param == "random" else flat_regions_image()
 
     def test_constant_vector_in_null_space(self, image):
-        laplacian = matting_laplacian(image)
+        laplacian = dense(image)
         ones = np.ones(laplacian.shape[0])
         scale = np.abs(laplacian).sum(axis=1).max()
         np.testing.assert_allclose(laplacian @ ones, 0.0, atol=1e-9 * scale)
 
     def test_symmetric(self, image):
-        laplacian = matting_laplacian(image).toarray()
+        laplacian = dense(image)
         np.testing.assert_allclose(laplacian, laplacian.T, rtol=0, atol=1e-10 * np.abs(laplacian).max())
 
     def test_positive_semi_definite(self, image):
-        laplacian = matting_laplacian(image).toarray()
+        laplacian = dense(image)
         eigenvalues = np.linalg.eigvalsh((laplacian + laplacian.T) / 2)
         assert eigenvalues.min() >= -1e-9 * eigenvalues.max()
         # ...and not trivially zero: the constant vector is the only exact null direction of a random image.
@@ -121,17 +134,16 @@ class TestMattingLaplacianProperties:
     def test_diagonal_counts_windows(self):
         # Each window holding i adds 1 − h, h = (1 + (I_i−μ)ᵀΣ⁻¹(I_i−μ))/|w| being pixel i's leverage in
         # the window's colour regression: h < 1 for a random image, so the diagonal is positive.
-        laplacian = matting_laplacian(random_image(5, 6)).toarray()
+        laplacian = dense(random_image(5, 6))
         assert (np.diag(laplacian) > 0).all()
 
 
-class TestToTorchSparse:
-    def test_matvec_matches_scipy(self):
+class TestSparseProduct:
+    def test_product_matches_the_dense_matrix(self):
         laplacian = matting_laplacian(random_image(6, 7))
-        tensor = to_torch_sparse(laplacian)
-        assert tensor.layout == torch.sparse_csr and tensor.dtype == torch.float64
         vector = np.random.default_rng(0).normal(size=(42, 3))
-        np.testing.assert_allclose((tensor @ torch.from_numpy(vector)).numpy(), laplacian @ vector, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose((laplacian @ torch.from_numpy(vector)).numpy(), laplacian.to_dense().numpy() @ vector,
+                                   rtol=1e-12, atol=1e-12)
 
 
 class TestPhotorealismLoss:
@@ -145,14 +157,14 @@ class TestPhotorealismLoss:
     @pytest.mark.parametrize("weight", [1.0, 1e4])
     def test_value_is_weighted_quadratic_form(self, setup, weight):
         _, laplacian, values = setup
-        loss = photorealism_loss(torch.from_numpy(values), to_torch_sparse(laplacian), weight)
+        loss = photorealism_loss(torch.from_numpy(values), laplacian, weight)
         assert loss.dtype == torch.float64 and loss.dim() == 0
         expected = weight * quadratic_form(laplacian, values)
         assert float(loss) == pytest.approx(expected, rel=1e-10)
 
     def test_batched_input_same_value(self, setup):
         _, laplacian, values = setup
-        tensor = to_torch_sparse(laplacian)
+        tensor = laplacian
         single = photorealism_loss(torch.from_numpy(values), tensor, 2.0)
         batched = photorealism_loss(torch.from_numpy(values)[None], tensor, 2.0)
         assert float(single) == pytest.approx(float(batched), rel=1e-12)
@@ -162,15 +174,16 @@ class TestPhotorealismLoss:
         _, laplacian, values = setup
         weight = 3.5
         tensor = torch.tensor(values, dtype=dtype, requires_grad=True)
-        photorealism_loss(tensor, to_torch_sparse(laplacian), weight).backward()
+        photorealism_loss(tensor, laplacian, weight).backward()
         assert tensor.grad.dtype == dtype and tensor.grad.shape == tensor.shape
-        expected = np.stack([2 * weight * (laplacian @ v.ravel()).reshape(v.shape) for v in values])
+        matrix = laplacian.to_dense().numpy()
+        expected = np.stack([2 * weight * (matrix @ v.ravel()).reshape(v.shape) for v in values])
         tolerance = 1e-10 if dtype == torch.float64 else 1e-5
         np.testing.assert_allclose(tensor.grad.double().numpy(), expected, rtol=tolerance, atol=tolerance * np.abs(expected).max())
 
     def test_gradcheck(self):
         image = random_image(4, 5, seed=21)
-        laplacian = to_torch_sparse(matting_laplacian(image, epsilon=1e-4))
+        laplacian = matting_laplacian(image, epsilon=1e-4)
         values = torch.rand(3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
         assert torch.autograd.gradcheck(lambda v: photorealism_loss(v, laplacian, 0.7), (values,), eps=1e-6, atol=1e-6)
 
@@ -188,6 +201,6 @@ class TestPhotorealismLoss:
         assert affine_cost < 1e-5 * random_cost
 
     def test_constant_image_costs_nothing(self):
-        laplacian = to_torch_sparse(matting_laplacian(random_image(6, 7)))
+        laplacian = matting_laplacian(random_image(6, 7))
         constant = torch.full((3, 6, 7), 0.4, dtype=torch.float64)
         assert abs(float(photorealism_loss(constant, laplacian, 1e4))) < 1e-8
