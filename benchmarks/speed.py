@@ -242,12 +242,15 @@ def pairs_part(args: argparse.Namespace, presets: list[str]) -> None:
     paper: dict[str, dict[str, float]] = {}
     sheet: dict[str, list[np.ndarray]] = {}
     device = "cpu"
-    for pair in pair_ids(args.pairs, args.ids):
+    for index, pair in enumerate(pair_ids(args.pairs, args.ids)):
         content, style, regions = load_pair(pair)
         paper_image = paper_result(pair, content.shape)
         paper[pair] = measure(paper_image, content, style, regions, args.eval_size)
         sheet[pair] = [content[:, :, :3], style[:, :, :3], paper_image]
-        for row in rows:
+        # Every other pair in reverse order: a job that follows a big one starts on memory that one
+        # just freed, which a virtual machine hands back fast (fresh memory: ~30 µs a page here).
+        images: dict[str, np.ndarray] = {}
+        for row in (rows if index % 2 == 0 else rows[::-1]):
             times, image = [], None
             for _ in range(args.repeats):
                 seconds, peak, used, image = timed(Run(row.preset, pair, device=args.device))
@@ -256,9 +259,10 @@ def pairs_part(args: argparse.Namespace, presets: list[str]) -> None:
                 device = used if row.preset != COLOUR_TRANSFER else device
             row.times.append(statistics.median(times))
             row.measures[pair] = measure(image, content, style, regions, args.eval_size)
-            sheet[pair].append(image[:, :, :3])
+            images[row.preset] = image[:, :, :3]
             ratios = " ".join(f"{m} {row.measures[pair][m] / paper[pair][m]:.2f}" for m in MEASURES)
             print(f"pair {pair:>3} {row.preset:>16}: {row.times[-1]:6.2f} s, ÷ paper: {ratios}", flush=True)
+        sheet[pair].extend(images[row.preset] for row in rows)
     print_pairs_table(rows, paper, args.baseline, device, args.unit)
     OUT.mkdir(exist_ok=True)
     contact_sheet(sheet).save(OUT / "speed.png")

@@ -10,13 +10,14 @@ schema (`options`) is torch-free, for the shells that describe options without r
 
 import os
 
-# torch's CPU threads wait for work by spinning (OpenMP's default). When the machine is busy
-# with anything else, as a retoucher's is (GIMP, Krita, a second job), spinning threads take
-# turns with it and every one of the engine's many small operations waits for a time slice:
-# on a 2-core Xeon under a second load the `preview` preset took 29-55 s with the default and
-# 2.3-4 s with passive waiting (1.1-7 s on one thread). Read by OpenMP when torch loads, so it is
-# set before this package imports torch; the caller's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# torch's CPU threads wait for each other by spinning, briefly (see `threads`: the job's thread
+# count follows the idle cores, so spinning never waits on a thread another program displaced).
+# Read by OpenMP when torch loads, so it is set before this package imports torch; a caller's own
+# wait policy or spin count wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    # GNU OpenMP (torch's on Linux) spins ~0.1 ms, then sleeps; its default spins ~3 ms, and
+    # passive waiting (1 ms of wake-ups at every one of thousands of barriers) cost 1.4x on pair 1.
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from .errors import (Cancelled, ImageTooLargeError, InputImageError, LookFileError, MaskError, OptionsError,
                      PhotoStyleError, WeightsError)

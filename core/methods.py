@@ -30,6 +30,7 @@ from .local_affine import smooth_local_affine
 from .masks import resize_mask
 from .objective import STYLE_LAYERS, LossWeights, Objective
 from .progress import CancelToken, Progress, ProgressCallback
+from .threads import refit
 from .vgg import VGG19Features, from_caffe, runs_bfloat16_fast, to_caffe
 
 #: With `NeuralStyle.bfloat16`, each stage's first evaluations stay float32: L-BFGS's first step is
@@ -268,6 +269,7 @@ class NeuralStyle:
             if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
+            refit()  # to the cores idle now
             x = x.requires_grad_(True)
             stage_losses[stage.name], curvature = _run_stage(x, objective, stage, reporter, notes, bfloat16,
                                                              self.keep_best, self.warm_start, curvature)

@@ -26,6 +26,7 @@ from .methods import Reporter, WorkingImages
 from .options import OPTIONS, OPTIONS_BY_NAME, TransferOptions, check_values
 from .presets import DEFAULT_PRESET, Preset, get_preset
 from .progress import CancelToken, Checkpoint, ProgressCallback
+from .threads import fitted_to_idle_cores, refit
 from .vgg import VGG19Features, load_vgg19
 
 
@@ -168,17 +169,19 @@ def transfer(
     automatic = values["regions"] == "auto" and not regions
     if values["regions"] == "auto" and regions:
         notes.append("Your own regions were used; automatic regions are found only when none are given.")
-    net = load_vgg19(values["weights"], device) if method.needs_network or automatic else None
-    found: list[RegionPair] = []
-    if automatic:
-        found = _automatic_regions(images, net, content_px, style_px, values["seed"], notes)
+    with fitted_to_idle_cores():
+        net = load_vgg19(values["weights"], device) if method.needs_network or automatic else None
+        found: list[RegionPair] = []
+        if automatic:
+            found = _automatic_regions(images, net, content_px, style_px, values["seed"], notes)
+            reporter.check_cancel()
+        outcome = method.run(images, net, values["seed"], reporter, notes)
         reporter.check_cancel()
-    outcome = method.run(images, net, values["seed"], reporter, notes)
-    reporter.check_cancel()
-    final_losses = next(reversed(outcome.stage_losses.values()), {}).get("last", {})
-    reporter.finishing(final_losses, outcome.loss, done=False)
-    with torch.no_grad():
-        image = _finish(outcome, content_px, recipe, device, reporter.check_cancel)
+        final_losses = next(reversed(outcome.stage_losses.values()), {}).get("last", {})
+        reporter.finishing(final_losses, outcome.loss, done=False)
+        refit()
+        with torch.no_grad():
+            image = _finish(outcome, content_px, recipe, device, reporter.check_cancel)
     look = None
     if values["look_size"]:  # once, from the finished result: what the user sees is what the look carries
         look = fit_look(content, image, size=values["look_size"])
