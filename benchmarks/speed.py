@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import statistics
 import subprocess
@@ -131,6 +132,11 @@ print(json.dumps([seconds, peak, result.device]))
 """
 
 
+#: The jobs' environment: ours without OpenMP's wait settings (today's engine set them here on
+#: import), so each revision's engine sets its own: read when torch loads, they decide much of the time.
+_JOB_ENVIRONMENT = {name: value for name, value in os.environ.items() if name not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+
 def revision_package(revision: str) -> Path:
     """A folder holding `photostyle` as it was at git `revision` (a worktree under benchmarks/out/)."""
     tree = OUT / f"rev-{revision}"
@@ -152,7 +158,7 @@ def timed_preset(run: Run) -> tuple[float, float, str, np.ndarray | None]:
     with tempfile.TemporaryDirectory() as folder:
         image_path = Path(folder) / "result.npy"
         done = subprocess.run([sys.executable, "-c", _PRESET_JOB, package, str(HERE), job, str(image_path)],
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True, check=True, env=_JOB_ENVIRONMENT)
         seconds, peak, device = json.loads(done.stdout.splitlines()[-1])
         return seconds, peak, device, np.load(image_path)
 
