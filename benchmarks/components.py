@@ -27,7 +27,7 @@ import machine
 from dpst_pairs import load_pair, require_pairs
 from photostyle.core import TransferOptions, transfer
 from photostyle.core.vgg import BFloat16VGG19, VGG19Features
-from photostyle.server.cli.entry import map_large_allocations
+from photostyle.server.heap import map_large_allocations
 
 # The engine's modules themselves (`photostyle.core.transfer` is also the name of the function).
 finish, methods, objective, transfer_module = (importlib.import_module(f"photostyle.core.{name}")

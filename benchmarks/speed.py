@@ -113,11 +113,14 @@ sys.path[:0] = [folder for folder in sys.argv[1:3] if folder]
 from photostyle.core import TransferOptions, transfer
 from dpst_pairs import load_pair
 job = json.loads(sys.argv[3])
-try:  # the allocation policy of the CLI at that revision, when it had one
-    from photostyle.server.cli.entry import map_large_allocations
-    map_large_allocations()
+try:  # the allocation policy of the CLI at that revision, when it had one (in heap.py or, earlier, entry.py)
+    from photostyle.server.heap import map_large_allocations
 except ImportError:
-    pass
+    try:
+        from photostyle.server.cli.entry import map_large_allocations
+    except ImportError:
+        map_large_allocations = lambda: None
+map_large_allocations()
 content, style, regions = load_pair(job["pair"])
 started = time.perf_counter()
 result = transfer(content, style, regions, TransferOptions(preset=job["preset"], device=job["device"]))

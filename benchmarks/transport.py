@@ -25,7 +25,8 @@ import numpy as np
 
 from photostyle.core import TransferOptions, TransferResult, transfer
 from photostyle.server.client import Client, Options, Result
-from photostyle.server.daemon import Daemon, DaemonConfig, return_large_buffers_to_os
+from photostyle.server.daemon import Daemon, DaemonConfig
+from photostyle.server.heap import return_large_buffers_to_os
 from photostyle.server.wire.arrays import image_from_array
 from photostyle.server.daemon.scheduler import Job
 

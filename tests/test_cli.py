@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import subprocess
 import sys
 from importlib import resources
@@ -322,10 +321,3 @@ def test_ctrl_c_at_any_moment_is_one_line_without_traceback(pair, tmp_path, dela
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "cancelled: interrupted; nothing was written."
     assert not out.exists()
-
-
-@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
-def test_the_command_line_maps_large_allocations_on_glibc():
-    # Applied at the console script's start (see entry.map_large_allocations for the peak it saves).
-    from photostyle.server.cli.entry import map_large_allocations
-    assert map_large_allocations() is True

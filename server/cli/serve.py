@@ -26,7 +26,8 @@ from photostyle.core.progress import ProgressCallback
 
 from ..client import CancelledError, Client, Options, PhotoStyleClientError, Queued, Region
 from ..client import Progress as RemoteProgress
-from ..daemon import ConfigError, Daemon, DaemonConfig, Limits, return_large_buffers_to_os
+from ..daemon import ConfigError, Daemon, DaemonConfig, Limits
+from ..heap import return_large_buffers_to_os
 from ..daemon.validation import EXTRA_CALLS
 from ..wire.arrays import array_from_image, image_from_array
 from ..wire.contract import DEFAULT_PORT, clean_token

@@ -6,7 +6,7 @@ One job runs at a time on the device; others wait in a FIFO line and are told th
 See proto/photostyle/v1/photostyle.proto for the contract.
 """
 
-from .server import ConfigError, Daemon, DaemonConfig, return_large_buffers_to_os
+from .server import ConfigError, Daemon, DaemonConfig
 from .validation import Limits
 
-__all__ = ["ConfigError", "Daemon", "DaemonConfig", "Limits", "return_large_buffers_to_os"]
+__all__ = ["ConfigError", "Daemon", "DaemonConfig", "Limits"]

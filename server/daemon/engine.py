@@ -19,6 +19,7 @@ from photostyle.core import (Cancelled, InputImageError, MaskError, OptionsError
                              transfer)
 from photostyle.core.vgg import load_vgg19
 from photostyle.core.video import fit_keyframes
+from photostyle.server.heap import heap_kept_for_the_job
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.arrays import to_wire
 from photostyle.server.wire.contract import ErrorKind
@@ -55,11 +56,13 @@ class Engine:
         inputs = job.inputs
         report = lambda progress: _report(job, progress)  # noqa: E731
         try:
-            if isinstance(inputs, KeyframeInputs):
-                started = time.perf_counter()
-                looks, notes = fit_keyframes(inputs.plan, inputs.style, options, report, job.token)
-                return KeyframeLooks(looks, notes, time.perf_counter() - started, self.device_name)
-            return transfer(inputs.content, inputs.style, inputs.regions, options, progress=report, cancel=job.token)
+            with heap_kept_for_the_job():
+                if isinstance(inputs, KeyframeInputs):
+                    started = time.perf_counter()
+                    looks, notes = fit_keyframes(inputs.plan, inputs.style, options, report, job.token)
+                    return KeyframeLooks(looks, notes, time.perf_counter() - started, self.device_name)
+                return transfer(inputs.content, inputs.style, inputs.regions, options, progress=report,
+                                cancel=job.token)
         except Cancelled:
             return job.stop_reason
         except MaskError as exc:

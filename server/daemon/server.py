@@ -6,7 +6,6 @@ should have TLS), so a studio can share a GPU box without opening it to everyone
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import logging
 import math
@@ -34,11 +33,6 @@ from .service import PhotoStyleService
 from .validation import Limits
 
 log = logging.getLogger("photostyle.daemon")
-
-_M_TRIM_THRESHOLD = -1  # glibc's malloc.h
-_M_MMAP_THRESHOLD = -3
-#: glibc's default trim threshold: free memory beyond it at the top of the heap goes back to the OS.
-_TRIM_FROM_BYTES = 128 << 10
 
 #: Server threads beyond one per call slot (Limits.max_calls: transfers and reflection streams, see
 #: calls.py): health checks, capabilities and refusals when the slots are full always find one.
@@ -131,26 +125,6 @@ def _check_tls(cert: bytes, key: bytes) -> None:
             problem = ("is not the key of --tls-cert's certificate" if exc.reason == "KEY_VALUES_MISMATCH"
                        else "is not a valid unencrypted PEM private key")
             raise ConfigError(f"--tls-key {problem}. {fix}") from None
-
-
-def return_large_buffers_to_os() -> None:
-    """Have glibc serve allocations of 1 MiB and more from mmap, given back to the OS when freed.
-
-    Uploads and results are tens of MB, allocated by whichever server thread handles the call.
-    By default glibc raises its mmap threshold after the first such free and from then on keeps
-    these buffers in per-thread arenas, so the daemon's footprint grows with the number of clients
-    it has served instead of staying at what is in use (measured: +370 MB after 8 clients with
-    24 MB layers, against +56 MB with this). The heap's free top is trimmed beyond glibc's default
-    128 KB, undoing the console script's policy for one-job processes (`entry.map_large_allocations`
-    keeps 512 MB for reuse: the daemon's peak grew by 78 MB over 8 clients with it). A no-op where
-    libc is not glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
-        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_FROM_BYTES)
-    except (OSError, AttributeError):
-        pass
 
 
 def is_loopback(host: str) -> bool:
