@@ -21,9 +21,8 @@ from collections import defaultdict
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+import machine  # first: photostyle.core sets OpenMP's wait policy, read when torch loads
 import torch
-
-import machine
 from dpst_pairs import load_pair, require_pairs
 from photostyle.core import TransferOptions, transfer
 from photostyle.core.vgg import BFloat16VGG19, VGG19Features

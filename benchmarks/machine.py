@@ -15,10 +15,10 @@ import statistics
 import time
 from pathlib import Path
 
-import torch
-
-from photostyle.core import resolve_device
+from photostyle.core import resolve_device  # first: it sets OpenMP's wait policy, read when torch loads
 from photostyle.core.vgg import load_vgg19
+
+import torch
 
 #: The calibration's input: the default's working size at the paper's 4:3.
 CALIBRATION_SHAPE = (384, 512)
