@@ -246,9 +246,10 @@ def test_eight_clients_all_get_results_in_order_with_bounded_memory():
             thread.join(120)
         assert not errors and finished == list(range(8))
         assert daemon.log().count(" done in ") == 9  # one log line per job
-        # Beyond one job's peak: the next job's pixels and the previous result on its way out; the
-        # other jobs wait with headers only (all eight layers held would be 7 × 24 MB more).
-        assert daemon.peak_memory_mb() - one_job_peak < 3 * 24
+        # Beyond one job's peak: the next job's pixels and the previous result on its way out, and
+        # what the running job's heap keeps for reuse meanwhile (server/heap.py: 54-84 MB in all);
+        # the other jobs wait with headers only (all eight layers held would be 7 × 24 MB more).
+        assert daemon.peak_memory_mb() - one_job_peak < 4 * 24
 
 
 def test_daemon_killed_mid_job_gives_a_clear_unavailable():
