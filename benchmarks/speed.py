@@ -137,7 +137,8 @@ print(json.dumps([seconds, peak, result.device]))
 
 #: The jobs' environment: ours without OpenMP's wait settings (today's engine set them here on
 #: import), so each revision's engine sets its own: read when torch loads, they decide much of the time.
-_JOB_ENVIRONMENT = {name: value for name, value in os.environ.items() if name not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+_JOB_ENVIRONMENT = {name: value for name, value in os.environ.items()
+                    if name not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
 
 
 def revision_package(revision: str) -> Path:

@@ -4,7 +4,8 @@ For an output that is a locally affine colour transform of the photo in every 3�
 V_cᵀ L V_c = 0 for each colour channel c. `matting_laplacian` builds L from the photo as a sparse
 float64 matrix (a float32 matrix-free form loses the answer where windows are flat and their
 3×3 covariance is nearly singular; a float64 one, with box sums, took 10-16× the sparse product's
-time at 512×320 px), and `photorealism_loss` evaluates λ Σ_c V_cᵀ L V_c with the exact gradient 2λ L V_c.
+time at 512×320 px), and `photorealism_loss` evaluates λ Σ_c V_cᵀ L V_c with the exact gradient
+2λ L V_c.
 """
 
 from __future__ import annotations

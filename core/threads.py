@@ -1,9 +1,9 @@
 """How many CPU threads torch uses during a job: as many as the rest of the machine leaves cores idle.
 
 torch's threads meet after every operation, thousands of times an evaluation. Waiting there by
-spinning for a moment (GOMP_SPINCOUNT, set in `photostyle.core` before torch loads) keeps an idle machine fast: the
-`default` preset on pair 1 took 8.3-8.7 s, against 12.0 s when every wait slept and woke (2-core
-Xeon VM, one run each). But while another program keeps a core busy, a thread that spins for a
+spinning for a moment (GOMP_SPINCOUNT, set in `photostyle.core` before torch loads) keeps an idle
+machine fast: the `default` preset on pair 1 took 8.3-8.7 s, against 12.0 s when every wait slept
+and woke (2-core Xeon VM, one run each). But while another program keeps a core busy, a thread that spins for a
 colleague with no core wastes its time slices: 24 s (sleeping waits: 14 s); one thread on the free
 core took 13.7 s. So a job starts, and each stage of its optimisation starts again, with one thread
 per core the others left idle since the last look (Linux's /proc/stat, less this process's own CPU
