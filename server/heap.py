@@ -38,7 +38,7 @@ IDLE_MAP_FROM_BYTES = 1 << 20
 IDLE_KEEP_FREED_BYTES = 128 << 10  # glibc's default trim threshold
 
 
-def _glibc() -> ctypes.CDLL | None:
+def _load_glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
         return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
@@ -46,12 +46,14 @@ def _glibc() -> ctypes.CDLL | None:
         return None
 
 
+_GLIBC = _load_glibc()  # looked up once: the daemon sets its policy twice a job
+
+
 def _set_policy(map_from_bytes: int, keep_freed_bytes: int) -> bool:
-    libc = _glibc()
-    if libc is None:
+    if _GLIBC is None:
         return False
-    return libc.mallopt(_M_MMAP_THRESHOLD, map_from_bytes) == 1 and libc.mallopt(_M_TRIM_THRESHOLD,
-                                                                                 keep_freed_bytes) == 1
+    return (_GLIBC.mallopt(_M_MMAP_THRESHOLD, map_from_bytes) == 1
+            and _GLIBC.mallopt(_M_TRIM_THRESHOLD, keep_freed_bytes) == 1)
 
 
 def map_large_allocations() -> bool:
@@ -61,9 +63,8 @@ def map_large_allocations() -> bool:
 
 def return_large_buffers_to_os() -> bool:
     """The daemon's policy between jobs. True where applied."""
-    libc = _glibc()
-    if libc is not None:
-        libc.mallopt(_M_ARENA_MAX, 1)
+    if _GLIBC is not None:
+        _GLIBC.mallopt(_M_ARENA_MAX, 1)
     return _set_policy(IDLE_MAP_FROM_BYTES, IDLE_KEEP_FREED_BYTES)
 
 
@@ -75,6 +76,5 @@ def heap_kept_for_the_job() -> Iterator[None]:
         yield
     finally:
         return_large_buffers_to_os()
-        libc = _glibc()
-        if libc is not None:
-            libc.malloc_trim(0)
+        if _GLIBC is not None:
+            _GLIBC.malloc_trim(0)
