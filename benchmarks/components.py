@@ -26,7 +26,7 @@ import torch
 from dpst_pairs import load_pair, require_pairs
 from photostyle.core import TransferOptions, transfer
 from photostyle.core.vgg import BFloat16VGG19, VGG19Features
-from photostyle.server.heap import map_large_allocations
+from photostyle.server.heap import keep_memory_for_the_job
 
 # The engine's modules themselves (`photostyle.core.transfer` is also the name of the function).
 finish, methods, objective, transfer_module = (importlib.import_module(f"photostyle.core.{name}")
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     require_pairs()
-    map_large_allocations()  # the command line's allocation policy, as speed.py's jobs have it
+    keep_memory_for_the_job()  # the command line's allocation policy, as speed.py's jobs have it
     print(machine.describe(args.device))
     unit = machine.calibration_seconds(args.device)
     clock = Clock()

@@ -107,20 +107,20 @@ def _run_job(run: Run, results: "multiprocessing.Queue") -> None:
 #: One preset's job on a pair, in a fresh interpreter (argv: the folder holding an earlier
 #: revision's `photostyle`, or "" for today's; this folder; the job as JSON; where to save the image).
 _PRESET_JOB = """
-import json, resource, sys, time
+import importlib, json, resource, sys, time
 import numpy as np
 sys.path[:0] = [folder for folder in sys.argv[1:3] if folder]
 from photostyle.core import TransferOptions, transfer
 from dpst_pairs import load_pair
 job = json.loads(sys.argv[3])
-try:  # the allocation policy of the CLI at that revision, when it had one (in heap.py or, earlier, entry.py)
-    from photostyle.server.heap import map_large_allocations
-except ImportError:
+for module, name in (("photostyle.server.heap", "keep_memory_for_the_job"),  # the CLI's allocation policy at
+                     ("photostyle.server.heap", "map_large_allocations"),  # that revision, when it had one
+                     ("photostyle.server.cli.entry", "map_large_allocations")):
     try:
-        from photostyle.server.cli.entry import map_large_allocations
-    except ImportError:
-        map_large_allocations = lambda: None
-map_large_allocations()
+        getattr(importlib.import_module(module), name)()
+        break
+    except (ImportError, AttributeError):
+        pass
 content, style, regions = load_pair(job["pair"])
 started = time.perf_counter()
 result = transfer(content, style, regions, TransferOptions(preset=job["preset"], device=job["device"]))

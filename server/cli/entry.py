@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from ..heap import map_large_allocations
+from ..heap import keep_memory_for_the_job
 
 EXIT_CANCELLED = 130
 INTERRUPTED = "interrupted; nothing was written."
@@ -28,7 +28,7 @@ def main() -> int:
     # Ctrl-C is only noted then, and acted on once the import is over.
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
-    map_large_allocations()
+    keep_memory_for_the_job()
     try:
         from photostyle.server.cli.main import main as run_command_line
     finally:
