@@ -5,12 +5,14 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
 - `default`: the fast method: start from a region-wise colour transfer, then most iterations at
   ¼ and ½ size and a few at the working size, all with the photorealism term, VGG19 in bfloat16
   where the hardware has it (the Gram products too), each stage's L-BFGS started from the coarser
-  stage's curvature (`methods.SCALE_GROWTH`), relu5_1 left to the coarser stages: 0.66× the time
+  stage's curvature (`methods.SCALE_GROWTH`), relu5_1 left to the ¼-size stage: 0.66× the time
   on 8 DPST pairs, style distance 1.01 vs 1.02 (issue 21). On 10 DPST pairs (style distance ÷ the
   paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at 384 px (100/40/10) gained
   little (1.13) and cost photorealism. On 5 pairs (issue 21), 30 instead of 60 at ¼ size kept the style (0.96 vs 0.95),
   15 instead of 30 at ½ did not (1.01, pair 9 1.15 vs 1.07), and so did not ending at ½ size (1.32)
-  or ¾ (1.10), or a full-size stage without the content term and relu4_1/relu5_1 (1.08).
+  or ¾ (1.10), or a full-size stage without the content term and relu4_1/relu5_1 (1.08). On 8
+  pairs, 20 instead of 30 at ½ size or 7 instead of 10 at full size saved 0.07× the time each and
+  raised pairs 9 and 13 by 0.05-0.07 (style ÷ paper 1.09-1.11 and 1.23-1.25).
 - `preview`: the colour transfer and the finish only, for instant feedback.
 - `painterly`: the default's schedule without the photorealism term and without the smooth
   finish: the paper's stage 1 alone, which repaints textures as well as colours.
@@ -71,16 +73,17 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
                                      Stage("photorealism", 1.0, photoreal_iterations, photorealism=True)))
 
 
-#: The full-size stage's style layers: relu5_1's statistics are matched at ¼ and ½ size already, and
-#: leaving it out there saves conv4_3 to conv5_1 (13 % of a 512 px evaluation); style distance on 8
-#: DPST pairs 1.013 either way.
-FINE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+#: The ½- and full-size stages' style layers: relu5_1's statistics (16×10 px at ½ size) are matched
+#: at ¼ size already. Leaving it out at full size saves conv4_3 to conv5_1 (13 % of a 512 px
+#: evaluation; style distance on 8 DPST pairs 1.013 either way), and at ½ size as well 0.93× the
+#: default's time, style ÷ paper 0.97 against 0.98 on 8 pairs, each pair within 0.02 (issue 21).
+FINER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
 def _pyramid(photorealism: bool) -> tuple[Stage, ...]:
     """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size."""
-    return (Stage("coarse", 0.25, 30, photorealism), Stage("medium", 0.5, 30, photorealism),
-            Stage("fine", 1.0, 10, photorealism, FINE_STYLE_LAYERS))
+    return (Stage("coarse", 0.25, 30, photorealism), Stage("medium", 0.5, 30, photorealism, FINER_STYLE_LAYERS),
+            Stage("fine", 1.0, 10, photorealism, FINER_STYLE_LAYERS))
 
 
 PRESETS: dict[str, Preset] = {

@@ -18,7 +18,7 @@ from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Repor
                                      colour_transfer_start, noise_start, resize_carry)
 from photostyle.core.losses import masked_style_loss
 from photostyle.core.objective import STYLE_LAYERS, LossWeights, Objective
-from photostyle.core.presets import COMMON_OPTIONS, FINE_STYLE_LAYERS, PRESETS
+from photostyle.core.presets import COMMON_OPTIONS, FINER_STYLE_LAYERS, PRESETS
 from photostyle.core.progress import Progress
 from photostyle.core.vgg import VGG19Features, load_vgg19, to_caffe
 
@@ -171,18 +171,18 @@ class TestRun:
         with torch.no_grad(), pytest.MonkeyPatch.context() as patch:
             patch.setattr(VGG19Features, "forward", spied)
             every = objective.terms(x, False)
-            fewer = objective.terms(x, False, style_layers=FINE_STYLE_LAYERS)
+            fewer = objective.terms(x, False, style_layers=FINER_STYLE_LAYERS)
             relu5_1 = masked_style_loss(net(x, ["relu5_1"])["relu5_1"], objective.content_regions["relu5_1"],
                                         objective.style_targets["relu5_1"], LossWeights().style)
         assert deepest[:2] == ["relu5_1", "relu4_2"]  # the content layer is the deepest the fine stage needs
         assert float(fewer["style"]) == pytest.approx(float(every["style"] - relu5_1), rel=1e-5)
         assert float(fewer["content"]) == float(every["content"])
 
-    def test_the_fast_schedule_leaves_relu5_1_to_its_coarser_stages(self):
+    def test_the_fast_schedule_leaves_relu5_1_to_its_coarsest_stage(self):
         for name in ("default", "painterly"):
             coarse, medium, fine = PRESETS[name].method.stages
-            assert coarse.style_layers == medium.style_layers == STYLE_LAYERS
-            assert fine.style_layers == FINE_STYLE_LAYERS == STYLE_LAYERS[:4]
+            assert coarse.style_layers == STYLE_LAYERS
+            assert medium.style_layers == fine.style_layers == FINER_STYLE_LAYERS == STYLE_LAYERS[:4]
         assert all(stage.style_layers == STYLE_LAYERS for stage in PRESETS["reference"].method.stages)
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
