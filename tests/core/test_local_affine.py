@@ -75,6 +75,26 @@ class TestBilateralSmooth:
         smoothed = bilateral_smooth(maps, guide, radius=5, edge=0.01)
         torch.testing.assert_close(smoothed, maps, atol=1e-6, rtol=0)
 
+    @pytest.mark.parametrize("height, width, radius", [(9, 11, 3), (4, 13, 5), (7, 2, 3)])
+    def test_is_the_joint_bilateral_filter_pixel_by_pixel(self, height, width, radius):
+        # Each pixel's weighted mean over its window clipped at the border, computed directly.
+        generator = torch.Generator().manual_seed(height * width)
+        guide = torch.rand(3, height, width, generator=generator, dtype=torch.float64)
+        maps = torch.rand(4, height, width, generator=generator, dtype=torch.float64)
+        edge, sigma = 0.3, radius / 3.0
+        expected = torch.empty_like(maps)
+        for y in range(height):
+            for x in range(width):
+                ys = torch.arange(max(0, y - radius), min(height, y + radius + 1))
+                xs = torch.arange(max(0, x - radius), min(width, x + radius + 1))
+                window = guide[:, ys][:, :, xs]
+                spatial = ((ys[:, None] - y) ** 2 + (xs[None, :] - x) ** 2).double() / (2 * sigma ** 2)
+                colour = ((window - guide[:, y:y + 1, x:x + 1]) ** 2).mean(dim=0) / (2 * edge ** 2)
+                weight = torch.exp(-spatial - colour)
+                expected[:, y, x] = (maps[:, ys][:, :, xs] * weight).sum(dim=(1, 2)) / weight.sum()
+        torch.testing.assert_close(bilateral_smooth(maps, guide, radius=radius, edge=edge), expected,
+                                   atol=1e-12, rtol=1e-12)
+
     def test_smooths_within_a_flat_guide(self):
         guide = torch.full((3, 12, 12), 0.3)
         maps = torch.rand(1, 12, 12, generator=torch.Generator().manual_seed(2))
@@ -158,16 +178,16 @@ class TestSmoothLocalAffine:
         small = resize_image(full, (24, 30))
         calls = []
         smooth_local_affine(affine(small), small, full, radius=2, checkpoint=lambda: calls.append(1))
-        # One per bilateral row offset (2r+1 = 5); the full-size apply checks between strips
-        # (images.rebuild, tested with it).
-        assert len(calls) == 5
+        # One per bilateral row offset below the pixel (r+1 = 3: the filter adds each pair of
+        # offsets both ways); the full-size apply checks between strips (images.rebuild, tested with it).
+        assert len(calls) == 3
 
         class Stop(Exception):
             pass
 
         def stop_in_the_filter() -> None:
             calls.append(1)
-            if len(calls) > 5 + 2:
+            if len(calls) > 3 + 2:
                 raise Stop
 
         with pytest.raises(Stop):
