@@ -48,6 +48,30 @@ class RegionPixels:
         return cls(torch.cat(picked), values, tuple(len(index) for index in picked), means)
 
 
+class _RegionGrams(torch.autograd.Function):
+    """Each region's Gram matrix PₖᵀPₖ of gathered, masked pixels (rows of an N×C tensor, region
+    after region), with its backward written out: Pₖ(dGₖ + dGₖᵀ), one product per region into one
+    gradient. Autograd's own took two products per region (one for each side of PₖᵀPₖ), added them,
+    and joined the regions' gradients with a copy."""
+
+    @staticmethod
+    def forward(ctx, pixels: torch.Tensor, counts: tuple[int, ...]) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        ctx.save_for_backward(pixels)
+        ctx.counts = counts
+        return tuple(part.t() @ part for part in pixels.split(counts))
+
+    @staticmethod
+    def backward(ctx, *grad_grams: torch.Tensor):  # type: ignore[override]
+        (pixels,) = ctx.saved_tensors
+        grad = pixels.new_empty(pixels.shape)
+        for part, grad_part, grad_gram in zip(pixels.split(ctx.counts), grad.split(ctx.counts), grad_grams):
+            if grad_gram is None:
+                grad_part.zero_()
+            else:
+                torch.mm(part, (grad_gram + grad_gram.t()).to(part.dtype), out=grad_part)
+        return grad, None
+
+
 def masked_grams(features: torch.Tensor, regions: RegionPixels) -> list[torch.Tensor]:
     """Each region's Gram matrix of mask ⊙ features, normalised by C·H·W·mean(mask).
 
@@ -63,15 +87,14 @@ def masked_grams(features: torch.Tensor, regions: RegionPixels) -> list[torch.Te
         flat = features.reshape(channels, height * width)
         if regions.index is not None:
             flat = flat.index_select(1, regions.index)
-        parts = (flat * regions.values).split(regions.counts, dim=1)  # C × pixels each
+        pixels = (flat * regions.values).t()  # pixels × C, a view
     else:  # channels-last (bfloat16 VGG19's): gather whole pixels, and the gradient keeps that layout
         pixels = features.permute(0, 2, 3, 1).reshape(height * width, channels)
         if regions.index is not None:
             pixels = pixels.index_select(0, regions.index)
-        parts = [part.t() for part in (pixels * regions.values[:, None].to(pixels.dtype)).split(regions.counts)]
+        pixels = pixels * regions.values[:, None].to(pixels.dtype)
     grams = []
-    for part, mean, present in zip(parts, regions.means, regions.present):
-        gram = part @ part.t()
+    for gram, mean, present in zip(_RegionGrams.apply(pixels, regions.counts), regions.means, regions.present):
         if gram.dtype == torch.bfloat16:
             gram = gram.float()
         grams.append(gram / (channels * height * width * mean) if present else gram)
