@@ -125,6 +125,14 @@ class TestMaskedGram:
         assert float((low_gradient.float() - gradient).norm() / gradient.norm()) < 0.02
         assert low_gradient.is_contiguous(memory_format=torch.channels_last)
 
+    @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+    def test_gradcheck_several_regions_one_of_them_unused(self, layout):
+        # Overlapping soft regions; the loss reads regions 0 and 2 only, so region 1's gradient is None.
+        features = tensor(1, 3, 4, 5, seed=6, requires_grad=False).contiguous(memory_format=layout).requires_grad_()
+        masks = torch.stack([soft_mask(4, 5, seed=7), soft_mask(4, 5, seed=8), soft_mask(4, 5, seed=9)])
+        masks[0, :2] = 0
+        assert gradcheck(lambda f: [losses.masked_grams(f, regions(masks))[k] for k in (0, 2)], (features,))
+
     def test_gradcheck_features_and_soft_mask(self):
         features = tensor(1, 3, 4, 5, seed=3)
         mask = soft_mask(4, 5, seed=4).requires_grad_(True)
