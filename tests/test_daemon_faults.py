@@ -24,6 +24,7 @@ from photostyle.server.client import (AuthenticationError, CancelledError, Clien
 from photostyle.server.wire import photostyle_pb2 as pb
 from photostyle.server.wire.contract import ERROR_KIND_METADATA_KEY, SERVICE, TRANSFER_PATH
 from photostyle.server.daemon import ConfigError, Daemon, DaemonConfig, Limits
+from photostyle.server.daemon import engine as engine_module
 
 
 def mask(height: int, width: int, rows: slice = slice(None)) -> Image:
@@ -314,6 +315,15 @@ def test_out_of_memory_is_resource_exhausted_and_the_daemon_survives():
         assert "ran out of memory" in str(caught.value) and "smaller working size" in str(caught.value)
         resource.prlimit(daemon.process.pid, resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         assert isinstance(client.transfer(CONTENT, STYLE, options=FAST).result(), Result)
+
+
+@pytest.mark.parametrize("message, out_of_memory", [
+    ("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes.", True),
+    ("could not create a primitive", True),  # oneDNN, when its allocations fail
+    ("could not create a primitive descriptor for a convolution forward propagation primitive", False),
+    ("shape mismatch", False)])
+def test_out_of_memory_is_told_from_other_engine_failures(message, out_of_memory):
+    assert engine_module._out_of_memory(RuntimeError(message)) is out_of_memory
 
 
 @pytest.fixture(scope="module")

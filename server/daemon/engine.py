@@ -93,12 +93,19 @@ class Engine:
             torch.cuda.empty_cache()
 
 
+#: oneDNN's words when it cannot allocate while building a convolution (its generated code or its
+#: scratch memory: seen when the daemon's address space was capped, 1 job in 3-5); a layer or setting
+#: it does not support fails before that, building the "primitive descriptor".
+_ONEDNN_ALLOCATION_FAILED = "could not create a primitive"
+
+
 def _out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA OOM, Python/numpy MemoryError, and torch's CPU allocator failure."""
+    """True for CUDA OOM, Python/numpy MemoryError, torch's CPU allocator failure and oneDNN's."""
     if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)):
         return True
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+    onednn = _ONEDNN_ALLOCATION_FAILED in text and "descriptor" not in text
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text or onednn)
 
 
 def _report(job: Job, progress: Progress) -> None:
