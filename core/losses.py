@@ -52,7 +52,8 @@ class _RegionGrams(torch.autograd.Function):
     """Each region's Gram matrix PₖᵀPₖ of gathered, masked pixels (rows of an N×C tensor, region
     after region), with its backward written out: Pₖ(dGₖ + dGₖᵀ), one product per region into one
     gradient. Autograd's own took two products per region (one for each side of PₖᵀPₖ), added them,
-    and joined the regions' gradients with a copy."""
+    and joined the regions' gradients with a copy (a 512 px evaluation of pair 1: 200 → 188 ms on a
+    2-core "Intel(R) Xeon(R) Processor")."""
 
     @staticmethod
     def forward(ctx, pixels: torch.Tensor, counts: tuple[int, ...]) -> tuple[torch.Tensor, ...]:  # type: ignore[override]

@@ -76,7 +76,8 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
 #: The ½- and full-size stages' style layers: relu5_1's statistics (16×10 px at ½ size) are matched
 #: at ¼ size already. Leaving it out at full size saves conv4_3 to conv5_1 (13 % of a 512 px
 #: evaluation; style distance on 8 DPST pairs 1.013 either way), and at ½ size as well 0.93× the
-#: default's time, style ÷ paper 0.97 against 0.98 on 8 pairs, each pair within 0.02 (issue 21).
+#: default's time (2-core "Intel(R) Xeon(R) Processor"), style ÷ paper 0.97 against 0.98 on 8 pairs,
+#: each pair within 0.02 (issue 21).
 FINER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
