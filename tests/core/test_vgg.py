@@ -11,10 +11,12 @@ from photostyle.core.errors import WeightsError
 from photostyle.core.vgg import (
     CAFFE_MEAN_BGR,
     BFloat16VGG19,
+    ConvReLU,
     VGG19Features,
     conv_names,
     default_weights_path,
     from_caffe,
+    fused_conv_relu_available,
     layer_sequence,
     load_vgg19,
     load_weights_file,
@@ -259,3 +261,27 @@ class TestBFloat16Copy:
         assert isinstance(copy, BFloat16VGG19) and net.bfloat16_copy() is copy
         assert all(p.dtype == torch.bfloat16 for p in copy.parameters())
         assert all(not name.startswith("_bfloat16") for name in net.state_dict())
+
+
+@pytest.mark.skipif(not fused_conv_relu_available(torch.device("cpu")), reason="this torch has no oneDNN fusion")
+class TestFusedConvReLU:
+    """The bfloat16 network's convolution and ReLU as one oneDNN primitive, on CPUs."""
+
+    def test_value_and_input_gradient_are_the_unfused_layers(self):
+        generator = torch.Generator().manual_seed(3)
+        conv = torch.nn.Conv2d(16, 32, 3, padding=1, dtype=torch.bfloat16).to(memory_format=torch.channels_last)
+        conv.requires_grad_(False)
+        x = torch.randn(1, 16, 24, 40, generator=generator).bfloat16().contiguous(memory_format=torch.channels_last)
+        upstream = torch.randn(1, 32, 24, 40, generator=generator).bfloat16()
+        fused_x, plain_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+        fused, plain = ConvReLU(conv)(fused_x), torch.relu(conv(plain_x))
+        assert bool((fused == plain).all()) and bool((fused == 0).any()), "ReLU must clip some outputs"
+        (fused * upstream).sum().backward()
+        (plain * upstream).sum().backward()
+        torch.testing.assert_close(fused_x.grad, plain_x.grad, rtol=0, atol=0)
+
+    def test_the_bfloat16_copy_fuses_on_the_cpu_only_where_it_can(self):
+        copy = VGG19Features().bfloat16_copy()
+        assert isinstance(copy.layers["conv1_1"], ConvReLU)
+        assert isinstance(copy.layers["relu1_1"], torch.nn.Identity)
+        assert not fused_conv_relu_available(torch.device("meta"))
