@@ -5,7 +5,7 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
 - `default`: the fast method: start from a region-wise colour transfer, then most iterations at
   ¼ and ½ size and a few at the working size, all with the photorealism term, VGG19 in bfloat16
   where the hardware has it (the Gram products too), each stage's L-BFGS started from the coarser
-  stage's curvature (`methods.SCALE_GROWTH`), relu5_1 left to the ¼-size stage: 0.66× the time
+  stage's curvature (`methods.SCALE_GROWTH`), relu1_1 and relu5_1 left to the ¼-size stage: 0.66× the time
   on 8 DPST pairs, style distance 1.01 vs 1.02 (issue 21). On 10 DPST pairs (style distance ÷ the
   paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at 384 px (100/40/10) gained
   little (1.13) and cost photorealism. On 5 pairs (issue 21), 30 instead of 60 at ¼ size kept the style (0.96 vs 0.95),
@@ -77,8 +77,13 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
 #: at ¼ size already. Leaving it out at full size saves conv4_3 to conv5_1 (13 % of a 512 px
 #: evaluation; style distance on 8 DPST pairs 1.013 either way), and at ½ size as well 0.93× the
 #: default's time (2-core "Intel(R) Xeon(R) Processor"), style ÷ paper 0.97 against 0.98 on 8 pairs,
-#: each pair within 0.02 (issue 21).
-FINER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+#: each pair within 0.02 (issue 21). relu1_1's (each pixel's colour with its neighbours') are
+#: matched at ¼ size too, and the photorealism term keeps them from there: leaving its Gram
+#: products out of the finer stages (the largest layer's gather and products, and its gradient's
+#: scatter) gave 0.96× the time and 0.93× the peak memory, every pair's style distance within 0.01
+#: (same machine, 8 pairs); leaving relu2_1 out at full size as well gave 0.91×, but pair 13's
+#: style 1.22 against 1.19.
+FINER_STYLE_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
 
 
 def _pyramid(photorealism: bool) -> tuple[Stage, ...]:

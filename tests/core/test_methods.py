@@ -172,17 +172,18 @@ class TestRun:
             patch.setattr(VGG19Features, "forward", spied)
             every = objective.terms(x, False)
             fewer = objective.terms(x, False, style_layers=FINER_STYLE_LAYERS)
-            relu5_1 = masked_style_loss(net(x, ["relu5_1"])["relu5_1"], objective.content_regions["relu5_1"],
-                                        objective.style_targets["relu5_1"], LossWeights().style)
+            left_out = sum(masked_style_loss(net(x, [layer])[layer], objective.content_regions[layer],
+                                             objective.style_targets[layer], LossWeights().style)
+                           for layer in ("relu1_1", "relu5_1"))
         assert deepest[:2] == ["relu5_1", "relu4_2"]  # the content layer is the deepest the fine stage needs
-        assert float(fewer["style"]) == pytest.approx(float(every["style"] - relu5_1), rel=1e-5)
+        assert float(fewer["style"]) == pytest.approx(float(every["style"] - left_out), rel=1e-5)
         assert float(fewer["content"]) == float(every["content"])
 
-    def test_the_fast_schedule_leaves_relu5_1_to_its_coarsest_stage(self):
+    def test_the_fast_schedule_leaves_relu1_1_and_relu5_1_to_its_coarsest_stage(self):
         for name in ("default", "painterly"):
             coarse, medium, fine = PRESETS[name].method.stages
             assert coarse.style_layers == STYLE_LAYERS
-            assert medium.style_layers == fine.style_layers == FINER_STYLE_LAYERS == STYLE_LAYERS[:4]
+            assert medium.style_layers == fine.style_layers == FINER_STYLE_LAYERS == STYLE_LAYERS[1:4]
         assert all(stage.style_layers == STYLE_LAYERS for stage in PRESETS["reference"].method.stages)
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
