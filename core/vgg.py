@@ -190,6 +190,10 @@ class _ConvReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
         (output,) = ctx.saved_tensors
+        # A loss's gradient may come back in the default layout (the content term's does: mean()'s
+        # backward broadcasts a scalar); against the channels-last output that made the ReLU's
+        # gradient 4× slower than the copy that aligns them (relu4_2 at 512 px: 2.7 → 0.9 ms).
+        grad_output = grad_output.contiguous(memory_format=torch.channels_last)
         grad = torch.ops.aten.threshold_backward(grad_output, output, 0)
         grad_x = torch.ops.mkldnn._convolution_pointwise(grad, ctx.packed_transposed, None, [1, 1], [1, 1], [1, 1], 1,
                                                          "none", [], "")
