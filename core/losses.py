@@ -27,7 +27,7 @@ class RegionPixels:
     """
 
     index: torch.Tensor | None  # flat pixel indices, region after region; None: one region, every pixel
-    values: torch.Tensor  # the masks at those pixels, in that order
+    values: torch.Tensor | None  # the masks at those pixels, in that order; None: all 1 (the whole image)
     counts: tuple[int, ...]  # pixels per region
     means: torch.Tensor  # (K,) each mask's mean over the whole layer
 
@@ -42,7 +42,7 @@ class RegionPixels:
         flat = masks.reshape(masks.shape[0], -1)
         means = flat.mean(dim=1)
         if flat.shape[0] == 1 and bool((flat > 0).all()):
-            return cls(None, flat[0], (flat.shape[1],), means)
+            return cls(None, None if bool((flat == 1).all()) else flat[0], (flat.shape[1],), means)
         picked = [row.gt(0).nonzero().squeeze(1) for row in flat]
         values = torch.cat([row[index] for row, index in zip(flat, picked)])
         return cls(torch.cat(picked), values, tuple(len(index) for index in picked), means)
@@ -88,12 +88,13 @@ def masked_grams(features: torch.Tensor, regions: RegionPixels) -> list[torch.Te
         flat = features.reshape(channels, height * width)
         if regions.index is not None:
             flat = flat.index_select(1, regions.index)
-        pixels = (flat * regions.values).t()  # pixels × C, a view
+        pixels = (flat if regions.values is None else flat * regions.values).t()  # pixels × C, a view
     else:  # channels-last (bfloat16 VGG19's): gather whole pixels, and the gradient keeps that layout
         pixels = features.permute(0, 2, 3, 1).reshape(height * width, channels)
         if regions.index is not None:
             pixels = pixels.index_select(0, regions.index)
-        pixels = pixels * regions.values[:, None].to(pixels.dtype)
+        if regions.values is not None:  # the whole image unmasked (no regions) is the layer as it is
+            pixels = pixels * regions.values[:, None].to(pixels.dtype)
     grams = []
     for gram, mean, present in zip(_RegionGrams.apply(pixels, regions.counts), regions.means, regions.present):
         if gram.dtype == torch.bfloat16:

@@ -46,6 +46,25 @@ class TestMaskedGram:
         gram = losses.masked_gram(features, torch.ones(3, 5, dtype=torch.float64))
         torch.testing.assert_close(gram, flat @ flat.T / (4 * 15), rtol=1e-12, atol=0)
 
+    @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+    def test_the_whole_image_is_not_masked_and_keeps_its_gradient(self, layout):
+        # No regions: every weight is 1, so the layer goes to the product as it is (no masked copy),
+        # with the same Gram and gradient as a mask of ones applied.
+        whole = regions(torch.ones(1, 4, 5, dtype=torch.float64))
+        assert whole.index is None and whole.values is None
+        assert regions(torch.full((1, 4, 5), 0.5, dtype=torch.float64)).values is not None
+        features = tensor(1, 3, 4, 5, seed=4, requires_grad=False).contiguous(memory_format=layout).requires_grad_()
+        targets = tensor(1, 3, 3, seed=5, requires_grad=False)
+        loss = losses.masked_style_loss(features, whole, targets, 3.0)
+        (gradient,) = torch.autograd.grad(loss, features)
+        flat = features.detach().reshape(3, 20)
+        expected_gram = flat @ flat.T / 60
+        torch.testing.assert_close(loss, 3.0 * ((expected_gram - targets[0]) ** 2).mean(), rtol=1e-12, atol=0)
+        loss_by_gram = 3.0 * 2 * (expected_gram - targets[0]) / 9  # d(mean of squares)/dG, times the weight
+        expected = (loss_by_gram + loss_by_gram.T) @ flat / 60
+        torch.testing.assert_close(gradient.reshape(3, 20), expected, rtol=1e-10, atol=0)
+        assert gradcheck(lambda f: losses.masked_style_loss(f, whole, targets, 3.0), (features,))
+
     def test_binary_mask_equals_gram_of_region(self):
         # Normalising by C·H·W·mean(mask) = C·|region|: the region's own Gram, whatever its size.
         features = tensor(1, 3, 6, 7, requires_grad=False)
