@@ -42,7 +42,7 @@ def style_targets(net: VGG19Features | BFloat16VGG19, style: torch.Tensor,
     """Per style layer, the K×C×C masked Gram matrices of the reference (3×H×W) for its K region masks."""
     regions_at = regions_at_style_layers(style_masks)
     features = net(to_caffe(style), STYLE_LAYERS)
-    return {layer: torch.stack(losses.masked_grams(features[layer], regions_at[layer])) for layer in STYLE_LAYERS}
+    return {layer: losses.masked_grams(features[layer], regions_at[layer]) for layer in STYLE_LAYERS}
 
 
 def style_loss(features: dict[str, torch.Tensor], regions_at: dict[str, losses.RegionPixels],

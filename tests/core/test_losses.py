@@ -135,7 +135,7 @@ class TestMaskedGram:
             assert low.dtype == torch.float32
             error = float(((low - high).abs() / high.abs()).max().detach())
             assert 1e-4 < error < 0.008  # bfloat16 products (float32 ones agree to ~1e-7), and no worse
-        targets = torch.stack(exact).detach() * 1.1
+        targets = exact.detach() * 1.1
         loss = losses.masked_style_loss(features, regions(masks), targets, 1.0)
         assert loss.dtype == torch.float32
         (low_gradient,) = torch.autograd.grad(loss, features)
@@ -146,7 +146,7 @@ class TestMaskedGram:
 
     @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
     def test_gradcheck_several_regions_one_of_them_unused(self, layout):
-        # Overlapping soft regions; the loss reads regions 0 and 2 only, so region 1's gradient is None.
+        # Overlapping soft regions; the loss reads regions 0 and 2 only, so region 1 gets a zero gradient.
         features = tensor(1, 3, 4, 5, seed=6, requires_grad=False).contiguous(memory_format=layout).requires_grad_()
         masks = torch.stack([soft_mask(4, 5, seed=7), soft_mask(4, 5, seed=8), soft_mask(4, 5, seed=9)])
         masks[0, :2] = 0
