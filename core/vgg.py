@@ -134,9 +134,14 @@ class BFloat16VGG19(nn.Module):
         super().__init__()
         device = next(net.parameters()).device
         fuse = fused_conv_relu_available(device)
+        sequence = layer_sequence()
+        #: ReLUs whose output only a max-pool reads: with `fuse`, their gradient mask is applied by it.
+        self.pooled_relus = frozenset(name for (name, kind), (_, after) in zip(sequence, sequence[1:])
+                                      if kind == "relu" and after == "pool") if fuse else frozenset()
         self.layers = nn.ModuleDict()
-        for name, layer in net.layers.items():
-            if isinstance(layer, nn.Conv2d):
+        for (name, kind), (next_name, _) in zip(sequence, sequence[1:] + [("", "")]):
+            layer = net.layers[name]
+            if kind == "conv":
                 conv = nn.Conv2d(layer.in_channels, layer.out_channels, 3, padding=1, device=device,
                                  dtype=torch.bfloat16)
                 with torch.no_grad():
@@ -144,15 +149,23 @@ class BFloat16VGG19(nn.Module):
                     conv.bias.copy_(layer.bias)
                 layer = conv.to(memory_format=torch.channels_last)
                 if fuse:
-                    layer = ConvReLU(layer)
-            elif isinstance(layer, nn.ReLU) and fuse:
+                    layer = ConvReLU(layer, masked_after=next_name in self.pooled_relus)
+            elif kind == "relu" and fuse:
                 layer = nn.Identity()  # done by the convolution before it
+            elif kind == "pool" and fuse:
+                layer = PoolAfterReLU()
             self.layers[name] = layer
         self.requires_grad_(False)
         self.eval()
 
     def forward(self, x: torch.Tensor, wanted: Iterable[str]) -> dict[str, torch.Tensor]:
-        """As `VGG19Features.forward`: float32 in, bfloat16 channels-last activations out."""
+        """As `VGG19Features.forward`: float32 in, bfloat16 channels-last activations out. The ReLUs
+        that feed a max-pool (relu1_2, relu2_2, relu3_4, relu4_4) are not returned on CPUs: their
+        gradient comes only through the pool (`PoolAfterReLU`)."""
+        wanted = set(wanted)
+        if wanted & self.pooled_relus:
+            raise ValueError(f"{', '.join(sorted(wanted & self.pooled_relus))}: the bfloat16 network does not return a "
+                             "ReLU that feeds a max-pool; use VGG19Features for it.")
         return _activations(self.layers, x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last), wanted)
 
 
@@ -177,27 +190,70 @@ def _prepacked(weight: torch.Tensor) -> torch.Tensor:
 class _ConvReLUFunction(torch.autograd.Function):
     """relu(conv3×3(x)) as one oneDNN primitive, and the gradient for `x` only (the weights are
     frozen) as another: the convolution of the ReLU-masked gradient with the weights transposed
-    and flipped, which is what a convolution's input gradient is."""
+    and flipped, which is what a convolution's input gradient is. `masked_after`: the output's
+    only reader is a `_PoolAfterReLUFunction`, whose gradient is already zero where the ReLU
+    clipped, so neither the mask nor the output is kept."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, packed: torch.Tensor, packed_transposed: torch.Tensor,  # type: ignore[override]
-                bias: torch.Tensor) -> torch.Tensor:
+                bias: torch.Tensor, masked_after: bool) -> torch.Tensor:
         output = torch.ops.mkldnn._convolution_pointwise(x, packed, bias, [1, 1], [1, 1], [1, 1], 1, "relu", [], "")
-        ctx.save_for_backward(output)
-        ctx.packed_transposed = packed_transposed
+        if not masked_after:
+            ctx.save_for_backward(output)
+        ctx.packed_transposed, ctx.masked_after = packed_transposed, masked_after
         return output
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
+        if ctx.masked_after:
+            grad = grad_output.contiguous(memory_format=torch.channels_last)
+            return _input_gradient(grad, ctx.packed_transposed), None, None, None, None
         (output,) = ctx.saved_tensors
         # A loss's gradient may come back in the default layout (the content term's does: mean()'s
         # backward broadcasts a scalar); against the channels-last output that made the ReLU's
         # gradient 4× slower than the copy that aligns them (relu4_2 at 512 px: 2.7 → 0.9 ms).
         grad_output = grad_output.contiguous(memory_format=torch.channels_last)
         grad = torch.ops.aten.threshold_backward(grad_output, output, 0)
-        grad_x = torch.ops.mkldnn._convolution_pointwise(grad, ctx.packed_transposed, None, [1, 1], [1, 1], [1, 1], 1,
-                                                         "none", [], "")
-        return grad_x, None, None, None
+        return _input_gradient(grad, ctx.packed_transposed), None, None, None, None
+
+
+def _input_gradient(grad: torch.Tensor, packed_transposed: torch.Tensor) -> torch.Tensor:
+    """A 3×3, padding-1 convolution's input gradient: its output gradient convolved with the
+    weights transposed and flipped."""
+    return torch.ops.mkldnn._convolution_pointwise(grad, packed_transposed, None, [1, 1], [1, 1], [1, 1], 1, "none",
+                                                   [], "")
+
+
+class _PoolAfterReLUFunction(torch.autograd.Function):
+    """The 2×2 max-pool (ceil mode) of a ReLU's output, whose backward pass applies the ReLU's
+    gradient mask at the pooled size (a window's maximum is 0 exactly where the ReLU clipped the
+    pixel the gradient goes to) and keeps the window maxima and their positions, not the input:
+    the ReLU before it then neither keeps its output nor makes a full-size pass over it."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        pooled, positions = torch.ops.aten.max_pool2d_with_indices(x, [2, 2], [2, 2], [0, 0], [1, 1], True)
+        ctx.save_for_backward(pooled, positions)
+        ctx.input_shape, ctx.input_dtype = x.shape, x.dtype
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad_pooled: torch.Tensor):  # type: ignore[override]
+        pooled, positions = ctx.saved_tensors
+        grad_pooled = torch.ops.aten.threshold_backward(grad_pooled.contiguous(memory_format=torch.channels_last),
+                                                        pooled, 0)
+        # The backward kernel reads only the input's shape and layout: an untouched tensor stands in.
+        like_input = torch.empty(ctx.input_shape, dtype=ctx.input_dtype, device=pooled.device,
+                                 memory_format=torch.channels_last)
+        return torch.ops.aten.max_pool2d_with_indices_backward(grad_pooled, like_input, [2, 2], [2, 2], [0, 0],
+                                                               [1, 1], True, positions)
+
+
+class PoolAfterReLU(nn.Module):
+    """A 2×2, stride-2, ceil-mode max-pool of a fused ConvReLU's output (`_PoolAfterReLUFunction`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _PoolAfterReLUFunction.apply(x)
 
 
 class ConvReLU(nn.Module):
@@ -209,15 +265,17 @@ class ConvReLU(nn.Module):
     2-core "Intel(R) Xeon(R) Processor", issue 21). The prepacked weights take twice the plain ones'
     memory (about 26 MB in bfloat16 up to relu5_1)."""
 
-    def __init__(self, conv: nn.Conv2d) -> None:
+    def __init__(self, conv: nn.Conv2d, masked_after: bool = False) -> None:
+        """`masked_after`: its output goes only to a `PoolAfterReLU` (`_ConvReLUFunction`)."""
         super().__init__()
+        self.masked_after = masked_after
         weight = conv.weight.detach()
         self.packed = _prepacked(weight)
         self.packed_transposed = _prepacked(weight.transpose(0, 1).flip(2, 3))
         self.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _ConvReLUFunction.apply(x, self.packed, self.packed_transposed, self.bias)
+        return _ConvReLUFunction.apply(x, self.packed, self.packed_transposed, self.bias, self.masked_after)
 
 
 def _activations(layers: nn.ModuleDict, x: torch.Tensor, wanted: Iterable[str]) -> dict[str, torch.Tensor]:

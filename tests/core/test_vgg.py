@@ -12,6 +12,7 @@ from photostyle.core.vgg import (
     CAFFE_MEAN_BGR,
     BFloat16VGG19,
     ConvReLU,
+    PoolAfterReLU,
     VGG19Features,
     conv_names,
     default_weights_path,
@@ -284,8 +285,40 @@ class TestFusedConvReLU:
             (plain * upstream).sum().backward()
             torch.testing.assert_close(fused_x.grad, plain_x.grad, rtol=0.01, atol=0.01 * float(plain_x.grad.abs().max()))
 
+    @pytest.mark.parametrize("size", [(24, 40), (7, 13)])  # odd: ceil mode's part windows
+    def test_a_pooled_relu_masks_its_gradient_at_the_pooled_size(self, size):
+        generator = torch.Generator().manual_seed(4)
+        conv = torch.nn.Conv2d(8, 16, 3, padding=1, dtype=torch.bfloat16).to(memory_format=torch.channels_last)
+        conv.requires_grad_(False)
+        x = torch.randn(1, 8, *size, generator=generator).bfloat16().contiguous(memory_format=torch.channels_last)
+        fused_x, plain_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+        fused = PoolAfterReLU()(ConvReLU(conv, masked_after=True)(fused_x))
+        plain = torch.nn.functional.max_pool2d(torch.relu(conv(plain_x)), 2, 2, ceil_mode=True)
+        assert bool((fused == plain).all()) and bool((fused == 0).any()), "some windows must be clipped whole"
+        upstream = torch.randn(fused.shape, generator=generator).bfloat16()
+        (fused * upstream).sum().backward()
+        (plain * upstream).sum().backward()
+        torch.testing.assert_close(fused_x.grad, plain_x.grad, rtol=0.01, atol=0.01 * float(plain_x.grad.abs().max()))
+
+    def test_the_fused_network_has_the_unfused_ones_activations_and_gradient(self, monkeypatch):
+        net = load_vgg19()
+        fused = BFloat16VGG19(net)
+        monkeypatch.setattr("photostyle.core.vgg.fused_conv_relu_available", lambda device: False)
+        plain = BFloat16VGG19(net)
+        assert isinstance(fused.layers["conv1_2"], ConvReLU) and isinstance(fused.layers["pool1"], PoolAfterReLU)
+        assert isinstance(plain.layers["conv1_2"], torch.nn.Conv2d)
+        gradients = []
+        for network in (fused, plain):
+            x = fixed_input().requires_grad_(True)
+            out = network(x, LAYERS)
+            sum(out[layer].float().square().mean() for layer in LAYERS).backward()
+            gradients.append(x.grad)
+        torch.testing.assert_close(gradients[0], gradients[1], rtol=0.01, atol=0.001 * float(gradients[1].abs().max()))
+
     def test_the_bfloat16_copy_fuses_on_the_cpu_only_where_it_can(self):
         copy = VGG19Features().bfloat16_copy()
         assert isinstance(copy.layers["conv1_1"], ConvReLU)
         assert isinstance(copy.layers["relu1_1"], torch.nn.Identity)
         assert not fused_conv_relu_available(torch.device("meta"))
+        with pytest.raises(ValueError, match="relu2_2: the bfloat16 network does not return"):
+            copy(torch.zeros(1, 3, 16, 16), ["relu2_1", "relu2_2"])
