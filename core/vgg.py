@@ -170,9 +170,10 @@ class BFloat16VGG19(nn.Module):
 
 
 def fused_conv_relu_available(device: torch.device) -> bool:
-    """Whether oneDNN can run a convolution and its ReLU as one primitive, with prepacked weights,
-    on `device` (CPUs)."""
-    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
+    """Whether oneDNN can run a bfloat16 convolution and its ReLU as one primitive, with prepacked
+    weights, on `device`: CPUs with bfloat16 hardware (oneDNN refuses bfloat16 on CPUs without
+    AVX-512, where torch's own kernels emulate it)."""
+    if device.type != "cpu" or not runs_bfloat16_fast(device) or not torch.backends.mkldnn.is_available():
         return False
     try:
         return all(operation.default is not None for operation in (
