@@ -81,7 +81,7 @@ class _RegionGrams(torch.autograd.Function):
 
 
 class _RegionStyleLoss(torch.autograd.Function):
-    """Σₖ wₖ ‖sₖ·PₖᵀPₖ − Tₖ‖² and its gradient, in a few passes over the K×C×C matrices and three
+    """Σₖ wₖ ‖sₖ·PₖᵀPₖ − Tₖ‖² and its gradient, in six passes over the K×C×C matrices and four
     new ones: Gram matrices, their normalisation (sₖ), targets and loss composed by autograd took
     about twenty passes and as many new matrices, each pass slower than the products themselves at
     512 channels (4 regions, 4 MB: about 1 ms, new memory being slow to touch on our virtual
