@@ -140,7 +140,7 @@ class BFloat16VGG19(nn.Module):
         self.pooled_relus = frozenset(name for (name, kind), (_, after) in zip(sequence, sequence[1:])
                                       if kind == "relu" and after == "pool") if fuse else frozenset()
         self.layers = nn.ModuleDict()
-        for (name, kind), (next_name, _) in zip(sequence, sequence[1:] + [("", "")]):
+        for name, kind in sequence:
             layer = net.layers[name]
             if kind == "conv":
                 conv = nn.Conv2d(layer.in_channels, layer.out_channels, 3, padding=1, device=device,
@@ -150,7 +150,7 @@ class BFloat16VGG19(nn.Module):
                     conv.bias.copy_(layer.bias)
                 layer = conv.to(memory_format=torch.channels_last)
                 if fuse:
-                    layer = ConvReLU(layer, masked_after=next_name in self.pooled_relus)
+                    layer = ConvReLU(layer, masked_after=name.replace("conv", "relu") in self.pooled_relus)
             elif kind == "relu" and fuse:
                 layer = nn.Identity()  # done by the convolution before it
             elif kind == "pool" and fuse:
