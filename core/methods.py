@@ -31,7 +31,7 @@ from .masks import resize_mask
 from .objective import STYLE_LAYERS, LossWeights, Objective
 from .progress import CancelToken, Progress, ProgressCallback
 from .threads import refit
-from .vgg import VGG19Features, from_caffe, runs_bfloat16_fast, to_caffe
+from .vgg import VGG19Features, from_caffe, runs_bfloat16_fast, to_caffe, winograd_faster
 
 #: With `NeuralStyle.bfloat16`, each stage's first evaluations stay float32: L-BFGS's first step is
 #: tiny (1/|g|₁), so its first curvature pair (the gradient's change over that step) would be
@@ -213,6 +213,10 @@ class NeuralStyle:
     #: Run VGG19 in bfloat16 after each stage's first evaluations where the device has bfloat16
     #: hardware (`vgg.runs_bfloat16_fast`); float32 elsewhere, and always for the paper's presets.
     bfloat16: bool = False
+    #: Where VGG19 runs in float32 on a CPU on which NNPACK's Winograd convolutions are faster
+    #: (`vgg.winograd_faster`: AVX2 without AVX-512), run its wide convolutions so
+    #: (`vgg.WinogradVGG19`: the same result within 3e-6). Off for the paper's presets (bit for bit).
+    winograd: bool = False
     #: Keep a stage's best evaluated image when its last step overshot (UNSTABLE_RISE). Without a
     #: line search, L-BFGS's second step often overshoots (the loss 5 to 6e5 times the first, seen
     #: on DPST pairs) and the third recovers; a stage of two iterations ends on that overshoot (the
@@ -252,6 +256,7 @@ class NeuralStyle:
         assert net is not None, "NeuralStyle needs VGG19 (needs_network)"
         objective: Objective | None = None
         bfloat16 = self.bfloat16 and runs_bfloat16_fast(images.content.device)
+        winograd = self.winograd and not bfloat16 and winograd_faster(images.content.device)
         stage_losses: dict[str, dict[str, dict[str, float]]] = {}
         scale = self.stages[0].scale if self.stages else 1.0
         level = images.at_scale(scale)
@@ -265,7 +270,7 @@ class NeuralStyle:
                     x = self.carry(x, previous_photo, level)
             if objective is None:
                 objective = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
-                                      self.weights, bfloat16_targets=bfloat16)
+                                      self.weights, bfloat16_targets=bfloat16, winograd=winograd)
             if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes

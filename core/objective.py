@@ -15,7 +15,7 @@ import torch
 from . import losses
 from .masks import propagate_masks
 from .matting import matting_laplacian, photorealism_loss
-from .vgg import BFloat16VGG19, VGG19Features, from_caffe, layer_sequence, to_caffe
+from .vgg import BFloat16VGG19, VGG19Features, WinogradVGG19, from_caffe, layer_sequence, to_caffe
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -37,7 +37,7 @@ def regions_at_style_layers(masks: torch.Tensor) -> dict[str, losses.RegionPixel
     return {layer: losses.RegionPixels.of(masks_at[layer]) for layer in STYLE_LAYERS}
 
 
-def style_targets(net: VGG19Features | BFloat16VGG19, style: torch.Tensor,
+def style_targets(net: VGG19Features | BFloat16VGG19 | WinogradVGG19, style: torch.Tensor,
                   style_masks: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per style layer, the K×C×C masked Gram matrices of the reference (3×H×W) for its K region masks."""
     regions_at = regions_at_style_layers(style_masks)
@@ -57,14 +57,17 @@ class Objective:
     """The loss terms for one photo (3×H×W in [0, 1]) and reference, with their region masks."""
 
     def __init__(self, net: VGG19Features, content: torch.Tensor, style: torch.Tensor, content_masks: torch.Tensor,
-                 style_masks: torch.Tensor, weights: LossWeights, bfloat16_targets: bool = False) -> None:
+                 style_masks: torch.Tensor, weights: LossWeights, bfloat16_targets: bool = False,
+                 winograd: bool = False) -> None:
         """`bfloat16_targets`: the photo's content features and the reference's Gram matrices come from
-        VGG19 in bfloat16 (for a method that evaluates in bfloat16: the same network on both sides)."""
+        VGG19 in bfloat16 (for a method that evaluates in bfloat16: the same network on both sides).
+        `winograd`: float32 evaluations and targets use `net.winograd_copy()` (`vgg.WinogradVGG19`)."""
         self.net = net
+        self.float32_net: VGG19Features | WinogradVGG19 = net.winograd_copy() if winograd else net
         self.content = content
         self.weights = weights
         self.content_regions = regions_at_style_layers(content_masks)
-        target_net = net.bfloat16_copy() if bfloat16_targets else net
+        target_net = net.bfloat16_copy() if bfloat16_targets else self.float32_net
         with torch.no_grad():
             self.content_target = target_net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER].float()
             self.style_targets = style_targets(target_net, style, style_masks)
@@ -86,7 +89,7 @@ class Objective:
         content layer need.
         """
         w = self.weights
-        net = self.net.bfloat16_copy() if bfloat16 else self.net
+        net = self.net.bfloat16_copy() if bfloat16 else self.float32_net
         features = net(x, set(style_layers) | {CONTENT_LAYER})
         terms = {
             "content": losses.content_loss(features[CONTENT_LAYER].float(), self.content_target, w.content),

@@ -97,7 +97,7 @@ PRESETS: dict[str, Preset] = {
         "default", "Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
                    "with the paper's losses.",
         512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True), bfloat16=True,
-                                 keep_best=True, warm_start=True)),
+                                 winograd=True, keep_best=True, warm_start=True)),
     "preview": Preset(
         "preview", "Instant: region-wise colour statistics of the reference, no neural optimisation; for trying "
                    "references and regions.",
@@ -106,7 +106,7 @@ PRESETS: dict[str, Preset] = {
         "painterly", "Painterly: the default's schedule without the photorealism term or the smooth finish, so "
                      "textures and strokes change too, as in the painterly apps.",
         512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=False), carry=resize_carry, finish=Upscale(),
-                             bfloat16=True, keep_best=True, warm_start=True)),
+                             bfloat16=True, winograd=True, keep_best=True, warm_start=True)),
     "reference": Preset(
         "reference", "The paper's method and settings: 700 px, 1000 + 1000 L-BFGS iterations from noise (very slow "
                      "on a CPU; for comparing with the paper).",

@@ -434,6 +434,7 @@ class TestReferenceIsThePapersMethodUnchanged:
         weights = method.weights
         assert (weights.content, weights.style, weights.tv, weights.photorealism) == (5.0, 100.0, 1e-3, 1e4)
         assert method.finish == SmoothAffine(radius=15, edge=0.01)
+        assert not (method.bfloat16 or method.winograd or method.keep_best or method.warm_start)
 
     @pytest.mark.parametrize("smooth", [True, False], ids=["finished", "raw"])
     def test_same_result_as_before_the_method_seam(self, smooth):

@@ -14,6 +14,8 @@ from photostyle.core.vgg import (
     ConvReLU,
     PoolAfterReLU,
     VGG19Features,
+    WinogradConv,
+    WinogradVGG19,
     conv_names,
     default_weights_path,
     from_caffe,
@@ -21,7 +23,9 @@ from photostyle.core.vgg import (
     layer_sequence,
     load_vgg19,
     load_weights_file,
+    runs_bfloat16_fast,
     to_caffe,
+    winograd_faster,
 )
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
@@ -322,3 +326,45 @@ class TestFusedConvReLU:
         assert not fused_conv_relu_available(torch.device("meta"))
         with pytest.raises(ValueError, match="relu2_2: the bfloat16 network does not return"):
             copy(torch.zeros(1, 3, 16, 16), ["relu2_1", "relu2_2"])
+
+
+@pytest.mark.skipif(not torch.backends.nnpack.is_available(), reason="this torch has no NNPACK")
+class TestWinogradCopy:
+    """The float32 network the fast presets evaluate with on AVX2 CPUs: wide convolutions by NNPACK."""
+
+    def test_float32s_activations_and_gradient_computed_by_nnpack(self, monkeypatch):
+        net = load_vgg19()
+        inputs: list[tuple[int, ...]] = []
+        nnpack = torch._nnpack_spatial_convolution
+        monkeypatch.setattr(torch, "_nnpack_spatial_convolution",
+                            lambda x, *rest: inputs.append(tuple(x.shape)) or nnpack(x, *rest))
+        # 96×128 px: block 1 (12288 px) and block 2 (3072) are wide and large enough, block 3 (768) is not.
+        x = (torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(5)) * 255 - 120).requires_grad_(True)
+        fast = net.winograd_copy()(x, ["relu2_2"])["relu2_2"]
+        assert inputs == [(1, 64, 96, 128), (1, 64, 48, 64), (1, 128, 48, 64)]  # conv1_2, conv2_1, conv2_2
+        (fast_grad,) = torch.autograd.grad(fast.square().sum(), x)
+        assert inputs[3:] == [(1, 128, 48, 64), (1, 128, 48, 64), (1, 64, 96, 128)]  # their input gradients
+        exact = net(x, ["relu2_2"])["relu2_2"]
+        (exact_grad,) = torch.autograd.grad(exact.square().sum(), x)
+        torch.testing.assert_close(fast, exact, rtol=0, atol=1e-5 * float(exact.detach().abs().max()))
+        torch.testing.assert_close(fast_grad, exact_grad, rtol=0, atol=1e-4 * float(exact_grad.abs().max()))
+        deep = net.winograd_copy()(x, LAYERS)  # the narrow and small layers run as in the plain network
+        for layer in LAYERS:
+            reference = net(x, [layer])[layer]
+            torch.testing.assert_close(deep[layer], reference, rtol=0, atol=1e-5 * float(reference.detach().abs().max()))
+
+    def test_built_once_shares_the_weights_and_keeps_narrow_convolutions(self):
+        net = VGG19Features()
+        copy = net.winograd_copy()
+        assert isinstance(copy, WinogradVGG19) and net.winograd_copy() is copy
+        assert isinstance(copy.layers["conv1_2"], WinogradConv) and copy.layers["conv1_2"].conv is net.layers["conv1_2"]
+        assert copy.layers["conv1_1"] is net.layers["conv1_1"]  # 3 channels in: NNPACK would be slower
+        assert all(not name.startswith("_winograd") for name in net.state_dict())
+
+    def test_used_on_avx2_cpus_only(self, monkeypatch):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+        assert winograd_faster("cpu") and not winograd_faster("meta")
+        assert not runs_bfloat16_fast("cpu")  # whatever the CPU's flags: torch is held to AVX2
+        for capability in ("AVX512", "DEFAULT"):
+            monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+            assert not winograd_faster("cpu")
