@@ -24,6 +24,9 @@ import torch
 CALIBRATION_SHAPE = (384, 512)
 #: Vector extensions worth naming (the fastest first): they decide oneDNN's and MKL's kernels.
 EXTENSIONS = ("avx512f", "avx512_bf16", "avx512_vnni", "avx2", "fma", "avx")
+#: The settings, read when torch loads, that hold torch's and oneDNN's kernels below what the CPU
+#: has; with both at AVX2 an AVX-512 machine runs as an AVX2-only one (`speed.py --as-avx2`).
+ISA_LIMITS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def cpu_model() -> str:
@@ -36,8 +39,10 @@ def describe(device: str = "cpu") -> str:
     flags = set((_cpuinfo("flags") or "").split())
     extensions = [name for name in EXTENSIONS if name in flags]
     gpu = (f"GPU {torch.cuda.get_device_name()}" if device != "cpu" and torch.cuda.is_available() else "no GPU used")
+    held = [f"{name}={os.environ[name]}" for name in ISA_LIMITS if name in os.environ]
     return (f"CPU {cpu_model()} ({', '.join(extensions) or 'no AVX'}; torch's kernels: "
-            f"{torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores; torch {torch.__version__} "
+            f"{torch.backends.cpu.get_cpu_capability()}{' with ' + ', '.join(held) if held else ''}), "
+            f"{os.cpu_count()} cores; torch {torch.__version__} "
             f"(MKL {'yes' if torch.backends.mkl.is_available() else 'no'}, oneDNN "
             f"{'yes' if torch.backends.mkldnn.is_available() else 'no'}), {torch.get_num_threads()} threads; {gpu}")
 

@@ -25,6 +25,7 @@ Saves a contact sheet (photo | reference | paper | each preset) to benchmarks/ou
 
     python benchmarks/speed.py --pairs 39 --presets default preview classic --layer-sizes 1 24
     python benchmarks/speed.py --pairs 5 --presets default painterly --revision 90b37be --baseline default@90b37be
+    python benchmarks/speed.py --pairs 8 --presets default --as-avx2   # as on an AVX2-only CPU
 """
 
 from __future__ import annotations
@@ -314,9 +315,17 @@ def main() -> None:
     parser.add_argument("--eval-size", type=int, default=384, help="long side at which all measures are taken")
     parser.add_argument("--revision", metavar="REV", help="also run presets with the engine at this git "
                         "revision, as rows PRESET@REV (pairs part only)")
+    parser.add_argument("--as-avx2", action="store_true",
+                        help="measure as on a CPU without AVX-512 and bfloat16 units (e.g. issue 21's AMD EPYC): "
+                             "torch's and oneDNN's kernels held to AVX2 (machine.ISA_LIMITS), the calibration too; "
+                             "engines older than this option still take bfloat16 then: compare no --revision "
+                             "before it")
     parser.add_argument("--revision-presets", nargs="+", metavar="PRESET",
                         help="the presets to run at --revision (default: all of --presets; name only those it has)")
     args = parser.parse_args()
+    if args.as_avx2 and any(os.environ.get(name) != value for name, value in machine.ISA_LIMITS.items()):
+        # Read when torch loads: this process starts again with them (its jobs inherit them).
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **machine.ISA_LIMITS})
     require_pairs()
     earlier = set(args.revision_presets or args.presets) if args.revision else set()
     presets = [name for preset in args.presets
