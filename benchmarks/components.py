@@ -25,7 +25,7 @@ import machine  # first: photostyle.core sets OpenMP's wait policy, read when to
 import torch
 from dpst_pairs import load_pair, require_pairs
 from photostyle.core import TransferOptions, transfer
-from photostyle.core.vgg import BFloat16VGG19, VGG19Features
+from photostyle.core.vgg import BFloat16VGG19, VGG19Features, WinogradVGG19
 from photostyle.server.heap import keep_memory_for_the_job
 
 # The engine's modules themselves (`photostyle.core.transfer` is also the name of the function).
@@ -80,6 +80,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
     targets = [
         (VGG19Features, "forward", clock.timed("VGG19 forward", VGG19Features.forward)),
         (BFloat16VGG19, "forward", clock.timed("VGG19 forward", BFloat16VGG19.forward)),
+        (WinogradVGG19, "forward", clock.timed("VGG19 forward", WinogradVGG19.forward)),
         (objective, "style_loss", clock.timed("masked Gram style terms", objective.style_loss)),
         (objective, "photorealism_loss", clock.timed("photorealism term (forward)", objective.photorealism_loss)),
         (objective, "style_targets", clock.timed("style targets (Grams of the reference)", objective.style_targets)),

@@ -6,7 +6,9 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
   ¼ and ½ size and a few at the working size, all with the photorealism term, VGG19 in bfloat16
   where the hardware has it (the Gram products too), each stage's L-BFGS started from the coarser
   stage's curvature (`methods.SCALE_GROWTH`), relu1_1 and relu5_1 left to the ¼-size stage: 0.66× the time
-  on 8 DPST pairs, style distance 1.01 vs 1.02 (issue 21). On 10 DPST pairs (style distance ÷ the
+  on 8 DPST pairs, style distance 1.01 vs 1.02 (issue 21). Without bfloat16 units, on CPUs whose
+  torch kernels are AVX2, VGG19 runs in float32 with NNPACK's Winograd convolutions
+  (`vgg.WinogradVGG19`): 0.81× the time on 8 DPST pairs, torch held to AVX2 (issue 21). On 10 DPST pairs (style distance ÷ the
   paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at 384 px (100/40/10) gained
   little (1.13) and cost photorealism. On 5 pairs (issue 21), 30 instead of 60 at ¼ size kept the style (0.96 vs 0.95),
   15 instead of 30 at ½ did not (1.01, pair 9 1.15 vs 1.07), and so did not ending at ½ size (1.32)

@@ -292,8 +292,9 @@ WINOGRAD_MIN_CHANNELS = 64
 def winograd_faster(device: torch.device | str) -> bool:
     """Whether float32 VGG19 runs faster with its wide convolutions as NNPACK's Winograd ones
     (`WinogradVGG19`) on `device`: CPUs whose torch kernels are AVX2, i.e. without AVX-512 (the
-    default on 3 DPST pairs, oneDNN held to AVX2: 0.84× the time). With AVX-512, oneDNN's own
-    convolutions are as fast (the fine stage's network: NNPACK 1.10× the time)."""
+    default on 8 DPST pairs with torch and oneDNN held to AVX2 on a 2-core "Intel(R) Xeon(R)
+    Processor": 0.81× the time, peak memory +0.1-0.2 GB for NNPACK's work buffers). With
+    AVX-512, oneDNN's own convolutions are as fast (the fine stage's network: NNPACK 1.10× the time)."""
     if torch.device(device).type != "cpu" or torch.backends.cpu.get_cpu_capability() != "AVX2":
         return False
     return torch.backends.nnpack.is_available()  # which also initialises NNPACK: its convolution needs that
