@@ -287,6 +287,10 @@ class ConvReLU(nn.Module):
 #: 1.4-1.6×; 64→64 at 40×64 1.12×, at 80×128 0.96×; 64→3 at 320×512 1.39×).
 WINOGRAD_MIN_PIXELS = 40 * 64
 WINOGRAD_MIN_CHANNELS = 64
+#: NNPACK's work buffers grow with channels × pixels (its transformed tiles: 100 MB more for 64
+#: channels at 512×320 px, from torch's own, whose convolutions need none): above the default's
+#: largest layer (64 channels at 512×512 px), as with a larger working size, torch's convolution runs.
+WINOGRAD_MAX_ELEMENTS = 64 * 512 * 512
 
 
 def winograd_faster(device: torch.device | str) -> bool:
@@ -321,14 +325,16 @@ class _WinogradConvFunction(torch.autograd.Function):
 
 class WinogradConv(nn.Module):
     """A frozen float32 3×3, padding-1 CPU convolution, run by NNPACK's Winograd algorithm on images
-    of `WINOGRAD_MIN_PIXELS` and more (`_WinogradConvFunction`), by torch's own below."""
+    of `WINOGRAD_MIN_PIXELS` and more up to `WINOGRAD_MAX_ELEMENTS` (`_WinogradConvFunction`), by
+    torch's own otherwise."""
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
         self.conv = conv
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2] * x.shape[-1] < WINOGRAD_MIN_PIXELS:
+        pixels = x.shape[-2] * x.shape[-1]
+        if not WINOGRAD_MIN_PIXELS <= pixels <= WINOGRAD_MAX_ELEMENTS // max(x.shape[1], self.conv.out_channels):
             return self.conv(x)
         return _WinogradConvFunction.apply(x, self.conv.weight, self.conv.bias)
 
@@ -341,6 +347,8 @@ class WinogradVGG19(nn.Module):
 
     def __init__(self, net: VGG19Features) -> None:
         super().__init__()
+        if not torch.backends.nnpack.is_available():  # which also initialises NNPACK: its convolution needs that
+            raise RuntimeError("This torch build has no NNPACK; use VGG19Features itself (see winograd_faster).")
         self.layers = nn.ModuleDict()
         for name, layer in net.layers.items():
             wide = isinstance(layer, nn.Conv2d) and min(layer.in_channels, layer.out_channels) >= WINOGRAD_MIN_CHANNELS

@@ -332,18 +332,23 @@ class TestFusedConvReLU:
 class TestWinogradCopy:
     """The float32 network the fast presets evaluate with on AVX2 CPUs: wide convolutions by NNPACK."""
 
-    def test_float32s_activations_and_gradient_computed_by_nnpack(self, monkeypatch):
-        net = load_vgg19()
+    @pytest.fixture
+    def nnpack_inputs(self, monkeypatch) -> list[tuple[int, ...]]:
+        """The input shape of each NNPACK convolution run from now on."""
         inputs: list[tuple[int, ...]] = []
         nnpack = torch._nnpack_spatial_convolution
         monkeypatch.setattr(torch, "_nnpack_spatial_convolution",
                             lambda x, *rest: inputs.append(tuple(x.shape)) or nnpack(x, *rest))
+        return inputs
+
+    def test_float32s_activations_and_gradient_computed_by_nnpack(self, nnpack_inputs):
+        net = load_vgg19()
         # 96×128 px: block 1 (12288 px) and block 2 (3072) are wide and large enough, block 3 (768) is not.
         x = (torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(5)) * 255 - 120).requires_grad_(True)
         fast = net.winograd_copy()(x, ["relu2_2"])["relu2_2"]
-        assert inputs == [(1, 64, 96, 128), (1, 64, 48, 64), (1, 128, 48, 64)]  # conv1_2, conv2_1, conv2_2
+        assert nnpack_inputs == [(1, 64, 96, 128), (1, 64, 48, 64), (1, 128, 48, 64)]  # conv1_2, conv2_1, conv2_2
         (fast_grad,) = torch.autograd.grad(fast.square().sum(), x)
-        assert inputs[3:] == [(1, 128, 48, 64), (1, 128, 48, 64), (1, 64, 96, 128)]  # their input gradients
+        assert nnpack_inputs[3:] == [(1, 128, 48, 64), (1, 128, 48, 64), (1, 64, 96, 128)]  # their input gradients
         exact = net(x, ["relu2_2"])["relu2_2"]
         (exact_grad,) = torch.autograd.grad(exact.square().sum(), x)
         torch.testing.assert_close(fast, exact, rtol=0, atol=1e-5 * float(exact.detach().abs().max()))
@@ -352,6 +357,15 @@ class TestWinogradCopy:
         for layer in LAYERS:
             reference = net(x, [layer])[layer]
             torch.testing.assert_close(deep[layer], reference, rtol=0, atol=1e-5 * float(reference.detach().abs().max()))
+
+    def test_layers_too_large_for_its_work_buffers_keep_torchs_convolution(self, nnpack_inputs, monkeypatch):
+        net = load_vgg19()
+        monkeypatch.setattr("photostyle.core.vgg.WINOGRAD_MAX_ELEMENTS", 64 * 96 * 128 - 1)
+        x = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(6)) * 255 - 120
+        fast = net.winograd_copy()(x, ["relu2_2"])["relu2_2"]
+        assert nnpack_inputs == [(1, 64, 48, 64), (1, 128, 48, 64)]  # conv2_1 and conv2_2; conv1_2 (64×96×128) is too large
+        exact = net(x, ["relu2_2"])["relu2_2"]
+        torch.testing.assert_close(fast, exact, rtol=0, atol=1e-5 * float(exact.abs().max()))
 
     def test_built_once_shares_the_weights_and_keeps_narrow_convolutions(self):
         net = VGG19Features()
