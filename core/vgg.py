@@ -301,7 +301,7 @@ def winograd_faster(device: torch.device | str) -> bool:
     AVX-512, oneDNN's own convolutions are as fast (the fine stage's network: NNPACK 1.10× the time)."""
     if torch.device(device).type != "cpu" or torch.backends.cpu.get_cpu_capability() != "AVX2":
         return False
-    return torch.backends.nnpack.is_available()  # which also initialises NNPACK: its convolution needs that
+    return torch.backends.nnpack.is_available()
 
 
 class _WinogradConvFunction(torch.autograd.Function):
@@ -316,11 +316,8 @@ class _WinogradConvFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
-        weight = ctx.weight
-        transposed = weight.transpose(0, 1).flip(2, 3).contiguous()
-        grad_x = torch._nnpack_spatial_convolution(grad_output.contiguous(), transposed,
-                                                   weight.new_zeros(weight.shape[1]), [1, 1])
-        return grad_x, None, None
+        transposed = ctx.weight.transpose(0, 1).flip(2, 3).contiguous()
+        return torch._nnpack_spatial_convolution(grad_output.contiguous(), transposed, None, [1, 1]), None, None
 
 
 class WinogradConv(nn.Module):
@@ -334,7 +331,8 @@ class WinogradConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pixels = x.shape[-2] * x.shape[-1]
-        if not WINOGRAD_MIN_PIXELS <= pixels <= WINOGRAD_MAX_ELEMENTS // max(x.shape[1], self.conv.out_channels):
+        if not WINOGRAD_MIN_PIXELS <= pixels <= WINOGRAD_MAX_ELEMENTS // max(self.conv.in_channels,
+                                                                              self.conv.out_channels):
             return self.conv(x)
         return _WinogradConvFunction.apply(x, self.conv.weight, self.conv.bias)
 
