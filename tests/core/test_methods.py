@@ -107,22 +107,19 @@ class TestRun:
 
     @pytest.mark.skipif(not torch.backends.nnpack.is_available(), reason="this torch has no NNPACK")
     @pytest.mark.parametrize("bfloat16_hardware", [False, True])
-    def test_winograd_convolutions_where_float32_runs_on_an_avx2_cpu(self, bfloat16_hardware, monkeypatch):
+    def test_winograd_convolutions_where_float32_runs_on_an_avx2_cpu(self, bfloat16_hardware, nnpack_inputs,
+                                                                     monkeypatch):
         # Forced on whatever the CPU: NNPACK computes the wide convolutions of a float32 run and
         # reaches the same loss; where bfloat16 runs, the float32 evaluations keep torch's convolutions.
         monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: bfloat16_hardware)
         monkeypatch.setattr(methods_module, "winograd_faster", lambda _device: True)
-        calls: list[tuple[int, ...]] = []
-        nnpack = torch._nnpack_spatial_convolution
-        monkeypatch.setattr(torch, "_nnpack_spatial_convolution",
-                            lambda x, *rest: calls.append(tuple(x.shape)) or nnpack(x, *rest))
         losses = {}
         for winograd in (False, True):
             method = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.5, 4, True), Stage("fine", 1.0, 4, True)),
                                  bfloat16=True, winograd=winograd, keep_best=True, warm_start=True)
             outcome = method.run(self.images(), load_vgg19(), 0, Reporter(method, None, None), [])
             losses[winograd] = outcome.loss
-            assert bool(calls) == (winograd and not bfloat16_hardware)
+            assert bool(nnpack_inputs) == (winograd and not bfloat16_hardware)
         assert losses[True] == pytest.approx(losses[False], rel=0 if bfloat16_hardware else 1e-3)
 
     @pytest.mark.parametrize("warm_start", [True, False])

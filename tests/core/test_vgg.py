@@ -332,15 +332,6 @@ class TestFusedConvReLU:
 class TestWinogradCopy:
     """The float32 network the fast presets evaluate with on AVX2 CPUs: wide convolutions by NNPACK."""
 
-    @pytest.fixture
-    def nnpack_inputs(self, monkeypatch) -> list[tuple[int, ...]]:
-        """The input shape of each NNPACK convolution run from now on."""
-        inputs: list[tuple[int, ...]] = []
-        nnpack = torch._nnpack_spatial_convolution
-        monkeypatch.setattr(torch, "_nnpack_spatial_convolution",
-                            lambda x, *rest: inputs.append(tuple(x.shape)) or nnpack(x, *rest))
-        return inputs
-
     def test_float32s_activations_and_gradient_computed_by_nnpack(self, nnpack_inputs):
         net = load_vgg19()
         # 96×128 px: block 1 (12288 px) and block 2 (3072) are wide and large enough, block 3 (768) is not.
