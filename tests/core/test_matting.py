@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from photostyle.core.matting import DEFAULT_EPSILON, matting_laplacian, photorealism_loss
+from photostyle.core.matting import (DEFAULT_EPSILON, PROJECTION_TOLERANCE, matting_laplacian, photorealism_loss,
+                                     photorealistic_projection)
 
 
 def dense(image: np.ndarray, **kwargs) -> np.ndarray:
@@ -204,3 +205,53 @@ class TestPhotorealismLoss:
         laplacian = matting_laplacian(random_image(6, 7))
         constant = torch.full((3, 6, 7), 0.4, dtype=torch.float64)
         assert abs(float(photorealism_loss(constant, laplacian, 1e4))) < 1e-8
+
+
+class TestPhotorealisticProjection:
+    """(I + s·L) Y = X by conjugate gradients: what it keeps, what it removes, and that it stops."""
+
+    @pytest.mark.parametrize("strength", [0.3, 3.0, 30.0])
+    def test_solves_the_system(self, strength):
+        image = random_image(9, 11, seed=5)
+        laplacian = matting_laplacian(image)
+        target = torch.from_numpy(np.random.default_rng(6).random((3, 9, 11)))
+        solution = photorealistic_projection(target, laplacian, strength)
+        system = torch.eye(99, dtype=torch.float64) + strength * laplacian.to_dense()
+        expected = torch.linalg.solve(system, target.reshape(3, -1).t()).t().reshape(3, 9, 11)
+        assert torch.allclose(solution, expected, atol=20 * PROJECTION_TOLERANCE)
+
+    def test_keeps_a_local_affine_recolouring_and_removes_what_is_not_one(self):
+        image = random_image(12, 14, seed=8)
+        laplacian = matting_laplacian(image)
+        recoloured = torch.from_numpy(affine_recolouring(image))
+        kept = photorealistic_projection(recoloured, laplacian, 3.0)
+        assert torch.allclose(kept, recoloured, atol=1e-3)
+        noise = torch.from_numpy(np.random.default_rng(2).normal(scale=0.1, size=recoloured.shape))
+        projected = photorealistic_projection(recoloured + noise, laplacian, 3.0)
+        # Nearer the recolouring than the noisy input is, and far less energy than it has.
+        assert (projected - recoloured).norm() < 0.6 * noise.norm()
+        assert quadratic_form(laplacian, projected.numpy()) < 0.05 * quadratic_form(laplacian, (recoloured + noise).numpy())
+
+    def test_zero_strength_and_black_channels_are_left_as_they_are(self):
+        image = random_image(6, 7, seed=1)
+        laplacian = matting_laplacian(image)
+        target = torch.from_numpy(np.random.default_rng(3).random((3, 6, 7))).float()
+        assert torch.equal(photorealistic_projection(target, laplacian, 0.0), target)
+        target[1] = 0  # a channel with nothing to solve must not turn into NaN beside the others
+        projected = photorealistic_projection(target, laplacian, 3.0)
+        assert projected.dtype == torch.float32 and torch.isfinite(projected).all() and not projected[1].any()
+
+    def test_checkpoint_runs_every_step_and_can_stop_it(self):
+        image = random_image(10, 10, seed=4)
+        laplacian = matting_laplacian(image)
+        target = torch.from_numpy(np.random.default_rng(5).random((3, 10, 10)))
+        calls = []
+
+        def stop_at_the_third_step():
+            calls.append(1)
+            if len(calls) == 3:
+                raise InterruptedError
+
+        with pytest.raises(InterruptedError):
+            photorealistic_projection(target, laplacian, 30.0, stop_at_the_third_step)
+        assert len(calls) == 3
