@@ -93,6 +93,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
         (transfer_module, "_automatic_regions", clock.timed("automatic regions", transfer_module._automatic_regions)),
         (transfer_module, "_finish", clock.timed("finish to full size", transfer_module._finish)),
         (finish.SmoothAffine, "renderer", clock.timed("finish: local affine fit", finish.SmoothAffine.renderer)),
+        (finish.ProjectedAffine, "renderer", clock.timed("finish: local affine fit", finish.ProjectedAffine.renderer)),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
     for owner, name, wrapper in targets:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .colour_transfer import colour_transfer
-from .finish import Finish, Outcome, SmoothAffine, Upscale
+from .finish import SMOOTH_FINISHES, Finish, Outcome, SmoothAffine, Upscale
 from .images import resize_image, working_shape
 from .lbfgs import minimise
 from .local_affine import smooth_local_affine
@@ -230,7 +230,7 @@ class NeuralStyle:
 
     @property
     def reads(self) -> frozenset[str]:
-        return frozenset({"iterations"} | ({"smooth"} if isinstance(self.finish, SmoothAffine) else set()))
+        return frozenset({"iterations"} | ({"smooth"} if isinstance(self.finish, SMOOTH_FINISHES) else set()))
 
     @property
     def needs_network(self) -> bool:
@@ -282,7 +282,8 @@ class NeuralStyle:
             reporter.stage_done(stage)
         last = self.stages[-1] if self.stages else None
         loss = optimised_loss(stage_losses[last.name]["last"], last.photorealism) if last else 0.0
-        return Outcome(from_caffe(x).clamp(0, 1), level.content, stage_losses, loss)
+        return Outcome(from_caffe(x).clamp(0, 1), level.content, stage_losses, loss,
+                       objective.laplacian if objective is not None else None)
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,7 @@ class ColourTransfer:
 
     @property
     def reads(self) -> frozenset[str]:
-        return frozenset({"smooth"} if isinstance(self.finish, SmoothAffine) else set())
+        return frozenset({"smooth"} if isinstance(self.finish, SMOOTH_FINISHES) else set())
 
     @property
     def needs_network(self) -> bool:

@@ -100,8 +100,9 @@ class TransferOptions:
         bool, False, "Keep the photo's brightness", "take only colour from the reference: each pixel keeps the "
         "photo's luminance (like Match Color's Luminance control)")
     smooth: bool | None = option(
-        bool, True, "Smooth finish", "re-express the result as a smooth local affine recolouring of the photo "
-        "(the paper's finish); off: the optimised image itself, upscaled")
+        bool, True, "Smooth finish", "re-express the result as local affine recolourings of the photo, "
+        "so its edges and texture stay (the paper's presets: its smooth finish); off: the optimised image itself, "
+        "upscaled")
     regions: str | None = option(
         str, "given", "Region mode", "'given': the masks given, or the whole image; 'auto': the engine finds "
         "corresponding regions of the photo and the reference when no masks are given (given masks always win)",

@@ -3,6 +3,7 @@ the presets built on them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import resources
 from io import BytesIO
 
@@ -12,7 +13,7 @@ import torch
 from core_test_helpers import smooth_rgb
 from photostyle.core import TransferOptions, load_image, transfer
 from photostyle.core.errors import OptionsError
-from photostyle.core.finish import SmoothAffine, Upscale
+from photostyle.core.finish import ProjectedAffine, SmoothAffine, Upscale
 from photostyle.core import methods as methods_module
 from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Reporter, Stage, WorkingImages,
                                      colour_transfer_start, noise_start, resize_carry)
@@ -65,6 +66,8 @@ class TestWhatMethodsRead:
         assert PYRAMID.finish == SmoothAffine() and PYRAMID.configured({"smooth": False}).finish == Upscale()
         assert ColourTransfer().configured({"smooth": False}).finish == Upscale()
         assert PYRAMID.configured({"smooth": True}).finish == SmoothAffine()
+        projected = replace(PYRAMID, finish=ProjectedAffine())
+        assert projected.reads == {"iterations", "smooth"} and projected.configured({"smooth": False}).finish == Upscale()
 
     def test_only_optimising_methods_need_the_network(self):
         assert PYRAMID.needs_network and not ColourTransfer().needs_network
