@@ -33,10 +33,10 @@ from photostyle.core import (
     transfer,
 )
 from photostyle.core.images import working_shape
-from photostyle.core.local_affine import smooth_local_affine
 from photostyle.core.finish import SmoothAffine
 from photostyle.core.methods import NeuralStyle, noise_start
 from photostyle.core.metrics import photorealism_energy
+from photostyle.core.progress import no_checkpoint
 from photostyle.core.vgg import CAFFE_MEAN_BGR
 
 
@@ -500,7 +500,8 @@ class TestFullResolution:
         # Unfinished, the result is the working image itself (clipped to the unit range).
         np.testing.assert_allclose(raw.image, raw_working.clamp(0, 1).permute(1, 2, 0).cpu().numpy(), rtol=0, atol=1e-6)
         photo = torch.from_numpy(content).permute(2, 0, 1).to(finished_working.device)
-        expected = smooth_local_affine(finished_working, photo).clamp(0, 1)
+        render = PRESETS["default"].method.finish.renderer(outcomes[-1], *photo.shape[-2:], no_checkpoint)
+        expected = render(photo, 0, photo.shape[1]).clamp(0, 1)
         assert np.abs(expected.cpu().numpy() - finished_working.cpu().numpy()).max() > 1e-3  # the finish does something
         np.testing.assert_allclose(finished.image, expected.permute(1, 2, 0).cpu().numpy(), rtol=0, atol=1e-5)
 
