@@ -20,8 +20,9 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
   pairs, 20 instead of 30 at ½ size or 7 instead of 10 at full size saved 0.07× the time each and
   raised pairs 9 and 13 by 0.05-0.07 (style ÷ paper 1.09-1.11 and 1.23-1.25).
 - `preview`: the colour transfer and the finish only, for instant feedback.
-- `painterly`: the default's schedule without the photorealism term and without the smooth
-  finish: the paper's stage 1 alone, which repaints textures as well as colours.
+- `painterly`: the default's coarse-to-fine schedule without the photorealism term and without a
+  smooth finish: the paper's stage 1 alone, which repaints textures as well as colours. It keeps
+  30 and 10 iterations at ½ and full size: it has no finish to keep its style with.
 - `reference`: the paper's method and settings, for comparing quality with the paper.
 - `classic`: the paper's method at 384 px with 250 + 100 iterations (the former default), kept as
   the speed benchmark's baseline.
@@ -103,8 +104,9 @@ def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10) -> tuple[Stag
 #: projected one keeps most of it (`ProjectedAffine`), and fewer iterations spend the difference:
 #: on 16 DPST pairs (style, photo energy, edges ÷ the paper's, medians; 2-core "Intel(R) Xeon(R)
 #: Processor", bfloat16) 0.87, 0.81, 1.11 with 15 and 5 iterations at ½ and full size against
-#: 1.02, 0.88, 1.10 for 30 and 10 with the smooth finish (0.71× the time), style better on 15 of the
-#: 16 pairs, the largest 1.58 against 1.67. Strength 3 instead of 2: 0.98, 0.71; 10 iterations at ½
+#: 1.02, 0.88, 1.10 for 30 and 10 with the smooth finish, style better on 15 of the 16 pairs, the
+#: largest 1.58 against 1.67; 0.68× the time on the speed table's 8 pairs, 0.62× with torch held to
+#: AVX2, and on 12 pairs not tuned on 0.69×, style 0.81 against 1.00 (README, Benchmarks). Strength 3 instead of 2: 0.98, 0.71; 10 iterations at ½
 #: size: 0.91, 0.78, the largest 1.72; 20 at ¼ size as well: 0.94, the largest 1.99; no full-size
 #: stage (any strength): 1.12-1.33 (issue 21).
 DEFAULT_FINISH = ProjectedAffine(strength=2.0)
@@ -121,7 +123,7 @@ PRESETS: dict[str, Preset] = {
                    "references and regions.",
         384, ColourTransfer()),
     "painterly": Preset(
-        "painterly", "Painterly: the default's schedule without the photorealism term or the smooth finish, so "
+        "painterly", "Painterly: the default's coarse-to-fine schedule without the photorealism term or the smooth finish, so "
                      "textures and strokes change too, as in the painterly apps.",
         512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=False), carry=resize_carry, finish=Upscale(),
                              bfloat16=True, winograd=True, keep_best=True, warm_start=True)),

@@ -383,11 +383,11 @@ def test_the_option_widgets_read_and_write_the_options_text() -> None:
     drops what the new one does not read (the daemon would refuse it), and bad text is the preset's."""
     offered = _daemons_capabilities()
     default = option_fields(offered, "default")
-    values = form_values(default, "iterations=50 keep_brightness=true size=99999")
-    assert values["iterations"] == 50 and values["keep_brightness"] is True
+    values = form_values(default, "iterations=60 keep_brightness=true size=99999")  # the preset's: 50
+    assert values["iterations"] == 60 and values["keep_brightness"] is True
     assert values["size"] == 2048  # fitted to the daemon's limit
     assert values["smooth"] is True  # unset: the preset's
-    assert form_text(default, values) == "size=2048 iterations=50 keep_brightness=true"  # the schema's order
+    assert form_text(default, values) == "size=2048 iterations=60 keep_brightness=true"  # the schema's order
     assert form_text(default, {**values, "iterations": PRESETS["default"].iterations, "size": 512,
                                "keep_brightness": False}) == ""
     assert parse_options(form_text(default, {**values, "smooth": False}))["smooth"] is False
