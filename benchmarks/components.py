@@ -29,8 +29,9 @@ from photostyle.core.vgg import BFloat16VGG19, VGG19Features, WinogradVGG19
 from photostyle.server.heap import keep_memory_for_the_job
 
 # The engine's modules themselves (`photostyle.core.transfer` is also the name of the function).
-finish, methods, objective, transfer_module = (importlib.import_module(f"photostyle.core.{name}")
-                                               for name in ("finish", "methods", "objective", "transfer"))
+finish, matting, methods, objective, transfer_module = (importlib.import_module(f"photostyle.core.{name}")
+                                                        for name in ("finish", "matting", "methods", "objective",
+                                                                     "transfer"))
 
 #: Seconds by (stage or "run", component), and evaluations by stage.
 Totals = dict[tuple[str, str], float]
@@ -84,7 +85,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
         (objective, "style_loss", clock.timed("masked Gram style terms", objective.style_loss)),
         (objective, "photorealism_loss", clock.timed("photorealism term (forward)", objective.photorealism_loss)),
         (objective, "style_targets", clock.timed("style targets (Grams of the reference)", objective.style_targets)),
-        (objective, "matting_laplacian", clock.timed("matting Laplacian build", objective.matting_laplacian)),
+        (matting, "matting_laplacian", clock.timed("matting Laplacian build", matting.matting_laplacian)),
         (objective.Objective, "terms", clock.counted(clock.timed("evaluations (all terms, forward)",
                                                                  objective.Objective.terms))),
         (torch.Tensor, "backward", clock.timed("backward (VGG, Gram, matting)", torch.Tensor.backward)),

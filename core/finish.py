@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .images import RowRenderer
 from .local_affine import apply_affine_rows, fit_local_affine, smooth_coefficients
-from .matting import matting_laplacian, photorealistic_projection
+from .matting import photo_laplacian, photorealistic_projection
 from .progress import Checkpoint
 
 #: Rec. 709 luma weights (of the gamma-encoded channels): what "brightness" means to the eye, and
@@ -81,12 +81,9 @@ class ProjectedAffine:
     name: str = "projected affine"
 
     def renderer(self, outcome: Outcome, height: int, width: int, checkpoint: Checkpoint) -> RowRenderer:
-        laplacian = outcome.laplacian
-        if laplacian is None:
-            photo = outcome.photo.permute(1, 2, 0).cpu().double().numpy()
-            laplacian = matting_laplacian(photo).to(outcome.photo.device)
+        laplacian = outcome.laplacian if outcome.laplacian is not None else photo_laplacian(outcome.photo)
         projected = photorealistic_projection(outcome.image, laplacian, self.strength, checkpoint).clamp(0, 1)
-        coefficients = fit_local_affine(projected.to(outcome.photo.device), outcome.photo)
+        coefficients = fit_local_affine(projected, outcome.photo)
         return lambda rows, start, _: apply_affine_rows(coefficients, rows, start, height)
 
 

@@ -117,6 +117,11 @@ class _QuadraticForm(torch.autograd.Function):
         return grad.reshape(ctx.values_shape).to(ctx.values_dtype), None
 
 
+def photo_laplacian(photo: torch.Tensor) -> torch.Tensor:
+    """`matting_laplacian` of a 3×H×W photo tensor in [0, 1], on the photo's device."""
+    return matting_laplacian(photo.permute(1, 2, 0).cpu().double().numpy()).to(photo.device)
+
+
 def photorealism_loss(image: torch.Tensor, laplacian: torch.Tensor, weight: float) -> torch.Tensor:
     """weight · Σ_c V_cᵀ L V_c for a C×H×W (or 1×C×H×W) image in [0, 1] and a CSR Laplacian."""
     values = image.reshape(-1, *image.shape[-2:])

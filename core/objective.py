@@ -14,7 +14,7 @@ import torch
 
 from . import losses
 from .masks import propagate_masks
-from .matting import matting_laplacian, photorealism_loss
+from .matting import photo_laplacian, photorealism_loss
 from .vgg import BFloat16VGG19, VGG19Features, WinogradVGG19, from_caffe, layer_sequence, to_caffe
 
 CONTENT_LAYER = "relu4_2"
@@ -76,8 +76,7 @@ class Objective:
     def use_photorealism(self) -> None:
         """Build the photo's matting Laplacian (once); from then on the terms include photorealism."""
         if self.laplacian is None:
-            photo = self.content.permute(1, 2, 0).cpu().double().numpy()
-            self.laplacian = matting_laplacian(photo).to(self.content.device)
+            self.laplacian = photo_laplacian(self.content)
 
     def terms(self, x: torch.Tensor, photoreal: bool, bfloat16: bool = False,
               style_layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, torch.Tensor]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core_test_helpers import smooth_rgb
-from photostyle.core import finish
+from photostyle.core import matting
 from photostyle.core.finish import Outcome, ProjectedAffine, SmoothAffine
 from photostyle.core.images import resize_image
 from photostyle.core.matting import matting_laplacian, photorealism_loss
@@ -68,7 +68,7 @@ def test_it_reuses_the_methods_laplacian(monkeypatch):
     def no_second_build(*args, **kwargs):
         pytest.fail("the finish rebuilt the Laplacian its outcome carries")
 
-    monkeypatch.setattr(finish, "matting_laplacian", no_second_build)
+    monkeypatch.setattr(matting, "matting_laplacian", no_second_build)
     with_it = finished(ProjectedAffine(), recoloured(photo), photo, full, laplacian)
     monkeypatch.undo()
     assert torch.equal(with_it, finished(ProjectedAffine(), recoloured(photo), photo, full))
