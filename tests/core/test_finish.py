@@ -9,7 +9,7 @@ from core_test_helpers import smooth_rgb
 from photostyle.core import matting
 from photostyle.core.finish import Outcome, ProjectedAffine, SmoothAffine
 from photostyle.core.images import resize_image
-from photostyle.core.matting import matting_laplacian, photorealism_loss
+from photostyle.core.matting import photo_laplacian, photorealism_loss
 from photostyle.core.progress import no_checkpoint
 
 #: One global colour map: output_c = Σ_k A[c, k]·photo_k + A[c, 3].
@@ -51,7 +51,7 @@ def test_it_removes_what_no_recolouring_of_the_photo_makes_and_keeps_colour_a_bl
     stripe[0, :, : photo.shape[2] // 2] = 0.15
     noise = 0.08 * torch.randn(target.shape, generator=torch.Generator().manual_seed(1))
     drawn = (target + stripe + noise).clamp(0, 1)
-    laplacian = matting_laplacian(photo.permute(1, 2, 0).double().numpy())
+    laplacian = photo_laplacian(photo)
     projected = finished(ProjectedAffine(), drawn, photo, photo, laplacian)
     blurred = finished(SmoothAffine(), drawn, photo, photo)
     energy = lambda image: float(photorealism_loss(image, laplacian, 1.0))
@@ -63,7 +63,7 @@ def test_it_removes_what_no_recolouring_of_the_photo_makes_and_keeps_colour_a_bl
 
 def test_it_reuses_the_methods_laplacian(monkeypatch):
     full, photo = photo_pair()
-    laplacian = matting_laplacian(photo.permute(1, 2, 0).double().numpy())
+    laplacian = photo_laplacian(photo)
 
     def no_second_build(*args, **kwargs):
         pytest.fail("the finish rebuilt the Laplacian its outcome carries")
