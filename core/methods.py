@@ -249,6 +249,11 @@ class NeuralStyle:
         return replace(method, stages=tuple(replace(stage, iterations=count)
                                             for stage, count in zip(self.stages, counts)))
 
+    def _style_layers_at(self, scale: float) -> tuple[str, ...]:
+        """The style layers the stages at `scale` match, in the network's order."""
+        wanted = {layer for stage in self.stages if stage.scale == scale for layer in stage.style_layers}
+        return tuple(layer for layer in STYLE_LAYERS if layer in wanted)
+
     def run(self, images: WorkingImages, net: VGG19Features | None, seed: int, reporter: Reporter,
             notes: list[str]) -> Outcome:
         """The stages from the start; one `Objective` per size, freed before the next size's is built
@@ -270,7 +275,8 @@ class NeuralStyle:
                     x = self.carry(x, previous_photo, level)
             if objective is None:
                 objective = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
-                                      self.weights, bfloat16_targets=bfloat16, winograd=winograd)
+                                      self.weights, bfloat16_targets=bfloat16, winograd=winograd,
+                                      style_layers=self._style_layers_at(scale))
             if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes

@@ -31,18 +31,20 @@ class LossWeights:
     photorealism: float = 1e4
 
 
-def regions_at_style_layers(masks: torch.Tensor) -> dict[str, losses.RegionPixels]:
-    """A K×H×W mask stack followed down the network (`propagate_masks`) to each style layer."""
-    masks_at = propagate_masks(masks, layer_sequence(), set(STYLE_LAYERS))
-    return {layer: losses.RegionPixels.of(masks_at[layer]) for layer in STYLE_LAYERS}
+def regions_at_style_layers(masks: torch.Tensor,
+                            layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, losses.RegionPixels]:
+    """A K×H×W mask stack followed down the network (`propagate_masks`) to each of the style `layers`."""
+    masks_at = propagate_masks(masks, layer_sequence(), set(layers))
+    return {layer: losses.RegionPixels.of(masks_at[layer]) for layer in layers}
 
 
 def style_targets(net: VGG19Features | BFloat16VGG19 | WinogradVGG19, style: torch.Tensor,
-                  style_masks: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per style layer, the K×C×C masked Gram matrices of the reference (3×H×W) for its K region masks."""
-    regions_at = regions_at_style_layers(style_masks)
-    features = net(to_caffe(style), STYLE_LAYERS)
-    return {layer: losses.masked_grams(features[layer], regions_at[layer]) for layer in STYLE_LAYERS}
+                  style_masks: torch.Tensor, layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, torch.Tensor]:
+    """Per style layer of `layers`, the K×C×C masked Gram matrices of the reference (3×H×W) for its K
+    region masks; VGG19 runs only as deep as the deepest of them."""
+    regions_at = regions_at_style_layers(style_masks, layers)
+    features = net(to_caffe(style), layers)
+    return {layer: losses.masked_grams(features[layer], regions_at[layer]) for layer in layers}
 
 
 def style_loss(features: dict[str, torch.Tensor], regions_at: dict[str, losses.RegionPixels],
@@ -58,19 +60,22 @@ class Objective:
 
     def __init__(self, net: VGG19Features, content: torch.Tensor, style: torch.Tensor, content_masks: torch.Tensor,
                  style_masks: torch.Tensor, weights: LossWeights, bfloat16_targets: bool = False,
-                 winograd: bool = False) -> None:
+                 winograd: bool = False, style_layers: tuple[str, ...] = STYLE_LAYERS) -> None:
         """`bfloat16_targets`: the photo's content features and the reference's Gram matrices come from
         VGG19 in bfloat16 (for a method that evaluates in bfloat16: the same network on both sides).
-        `winograd`: float32 evaluations and targets use `net.winograd_copy()` (`vgg.WinogradVGG19`)."""
+        `winograd`: float32 evaluations and targets use `net.winograd_copy()` (`vgg.WinogradVGG19`).
+        `style_layers`: those any evaluation of this objective will match (`terms`); only their targets
+        are computed (the default's ½- and full-size stages need neither relu1_1's nor relu5_1's: a
+        shallower pass over the reference)."""
         self.net = net
         self.float32_net: VGG19Features | WinogradVGG19 = net.winograd_copy() if winograd else net
         self.content = content
         self.weights = weights
-        self.content_regions = regions_at_style_layers(content_masks)
+        self.content_regions = regions_at_style_layers(content_masks, style_layers)
         target_net = net.bfloat16_copy() if bfloat16_targets else self.float32_net
         with torch.no_grad():
             self.content_target = target_net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER].float()
-            self.style_targets = style_targets(target_net, style, style_masks)
+            self.style_targets = style_targets(target_net, style, style_masks, style_layers)
         self.laplacian: torch.Tensor | None = None
 
     def use_photorealism(self) -> None:
@@ -84,7 +89,7 @@ class Objective:
 
         `bfloat16` runs VGG19 and the Gram products in bfloat16 (`vgg.BFloat16VGG19`,
         `losses.masked_grams`); the targets and the losses are float32. `style_layers`: those the
-        style term matches (a subset of STYLE_LAYERS); VGG19 runs only as deep as they and the
+        style term matches (a subset of the objective's own); VGG19 runs only as deep as they and the
         content layer need.
         """
         w = self.weights

@@ -199,6 +199,41 @@ class TestRun:
         assert float(fewer["style"]) == pytest.approx(float(every["style"] - left_out), rel=1e-5)
         assert float(fewer["content"]) == float(every["content"])
 
+    def test_each_sizes_objective_holds_only_the_targets_its_stages_match(self):
+        # The default's ½- and full-size stages match relu2_1…relu4_1: their objectives' pass over the
+        # reference stops at relu4_1, and the targets they keep are the full objective's, exactly.
+        images = self.images()
+        net = load_vgg19()
+        built: list[Objective] = []
+        target_passes: list[list[str]] = []  # the deepest layer of each pass while an objective is built
+        forward = VGG19Features.forward
+
+        class Spied(Objective):
+            def __init__(self, *args, **kwargs):
+                target_passes.append([])
+                super().__init__(*args, **kwargs)
+                built.append(self)
+
+        def spied(module, x, wanted):
+            if len(target_passes) > len(built):
+                target_passes[-1].append(max(wanted, key=list(module.layers).index))
+            return forward(module, x, wanted)
+        method = replace(PRESETS["default"].method, bfloat16=False, winograd=False).configured({"iterations": 3})
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(methods_module, "Objective", Spied)
+            patch.setattr(VGG19Features, "forward", spied)
+            method.run(images, net, 0, Reporter(method, None, None), [])
+        assert [sorted(objective.style_targets) for objective in built] == [
+            sorted(STYLE_LAYERS), sorted(FINER_STYLE_LAYERS), sorted(FINER_STYLE_LAYERS)]
+        # The photo's content pass, then the reference's.
+        assert target_passes == [["relu4_2", "relu5_1"], ["relu4_2", "relu4_1"], ["relu4_2", "relu4_1"]]
+        medium = images.at_scale(0.5)
+        every = Objective(net, medium.content, medium.style, medium.content_masks, medium.style_masks, LossWeights())
+        for layer in FINER_STYLE_LAYERS:
+            assert torch.equal(built[1].style_targets[layer], every.style_targets[layer])
+        with pytest.raises(KeyError):
+            built[1].terms(to_caffe(medium.content), False)  # asks for relu1_1, which it was not built for
+
     def test_the_fast_schedule_leaves_relu1_1_and_relu5_1_to_its_coarsest_stage(self):
         for name in ("default", "painterly"):
             coarse, medium, fine = PRESETS[name].method.stages
