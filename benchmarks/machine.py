@@ -24,9 +24,13 @@ import torch
 CALIBRATION_SHAPE = (384, 512)
 #: Vector extensions worth naming (the fastest first): they decide oneDNN's and MKL's kernels.
 EXTENSIONS = ("avx512f", "avx512_bf16", "avx512_vnni", "avx2", "fma", "avx")
-#: The settings, read when torch loads, that hold torch's and oneDNN's kernels below what the CPU
-#: has; with both at AVX2 an AVX-512 machine runs as an AVX2-only one (`speed.py --as-avx2`).
-ISA_LIMITS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+#: The settings, read when torch loads, that hold torch's, oneDNN's and MKL's kernels below what
+#: the CPU has; with all three at AVX2 an AVX-512 machine runs as an AVX2-only one (`speed.py
+#: --as-avx2`). MKL's matter for the Gram products: held to AVX2 they take 1.7× the time, and the
+#: default on pair 1 1.04× (2-core "Intel(R) Xeon(R) Processor", issue 21). MKL also chooses its
+#: kernels by CPU vendor: it ran SSE ones for float32 products on AMD CPUs in 2020 (pytorch/builder
+#: #504); held to SSE4.2 here, the Gram products took 2.3-2.7× and the default 1.14× AVX2's time.
+ISA_LIMITS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 
 
 def cpu_model() -> str:

@@ -317,7 +317,7 @@ def main() -> None:
                         "revision, as rows PRESET@REV (pairs part only)")
     parser.add_argument("--as-avx2", action="store_true",
                         help="measure as on a CPU without AVX-512 and bfloat16 units (e.g. issue 21's AMD EPYC): "
-                             "torch's and oneDNN's kernels held to AVX2 (machine.ISA_LIMITS), the calibration too; "
+                             "torch's, oneDNN's and MKL's kernels held to AVX2 (machine.ISA_LIMITS), the calibration too; "
                              "engines older than this option still take bfloat16 then: compare no --revision "
                              "before it")
     parser.add_argument("--revision-presets", nargs="+", metavar="PRESET",
