@@ -268,7 +268,8 @@ class TestBFloat16Copy:
         assert all(not name.startswith("_bfloat16") for name in net.state_dict())
 
 
-@pytest.mark.skipif(not fused_conv_relu_available(torch.device("cpu")), reason="this torch has no oneDNN fusion")
+@pytest.mark.skipif(not fused_conv_relu_available(torch.device("cpu")),
+                    reason="no fused bfloat16 convolutions here: they need oneDNN and a CPU with bfloat16 units")
 class TestFusedConvReLU:
     """The bfloat16 network's convolution and ReLU as one oneDNN primitive, on CPUs."""
 
