@@ -85,6 +85,11 @@ def refit() -> None:
         torch.set_num_threads(wanted)
 
 
+def callers_thread_count() -> int:
+    """The most threads the running job may use (the caller's count); torch's count outside a job."""
+    return _Fitting.ceiling if _Fitting.ceiling is not None else torch.get_num_threads()
+
+
 @contextmanager
 def fitted_to_idle_cores() -> Iterator[None]:
     """One job: threads fitted now and at each `refit`; the caller's thread count restored after."""

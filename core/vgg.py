@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .errors import WeightsError
+from .threads import callers_thread_count
 
 #: Caffe's ImageNet mean, in BGR order, on the 0..255 scale.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -337,6 +338,29 @@ class WinogradConv(nn.Module):
         return _WinogradConvFunction.apply(x, self.conv.weight, self.conv.bias)
 
 
+_nnpack_thread_pool_made = False
+
+
+def _make_nnpack_thread_pool() -> None:
+    """Have NNPACK make its thread pool now, once per process, with the most threads a job may use.
+
+    torch makes it at NNPACK's first convolution, with torch's thread count at that moment, and never
+    resizes it: a first job started while another program kept a core busy (one thread,
+    `threads.refit`) left NNPACK on one thread for the life of the process, every later job of a
+    daemon included (pair 1 of the DPST examples 17.2-17.8 s against 15.0-15.4 s, oneDNN, MKL and
+    torch held to AVX2 on a 2-core "Intel(R) Xeon(R) Processor", issue 21)."""
+    global _nnpack_thread_pool_made
+    if _nnpack_thread_pool_made:
+        return
+    count = torch.get_num_threads()
+    torch.set_num_threads(callers_thread_count())
+    try:
+        torch.ops.aten._nnpack_spatial_convolution(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), None, [1, 1])
+    finally:
+        torch.set_num_threads(count)
+    _nnpack_thread_pool_made = True
+
+
 class WinogradVGG19(nn.Module):
     """A VGG19Features whose convolutions with `WINOGRAD_MIN_CHANNELS` in and out are `WinogradConv`s:
     fewer multiplications for the same float32 result, where `winograd_faster` says that pays
@@ -347,6 +371,7 @@ class WinogradVGG19(nn.Module):
         super().__init__()
         if not torch.backends.nnpack.is_available():  # which also initialises NNPACK: its convolution needs that
             raise RuntimeError("This torch build has no NNPACK; use VGG19Features itself (see winograd_faster).")
+        _make_nnpack_thread_pool()
         self.layers = nn.ModuleDict()
         for name, layer in net.layers.items():
             wide = isinstance(layer, nn.Conv2d) and min(layer.in_channels, layer.out_channels) >= WINOGRAD_MIN_CHANNELS

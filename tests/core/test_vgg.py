@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -366,6 +370,36 @@ class TestWinogradCopy:
         assert isinstance(copy.layers["conv1_2"], WinogradConv) and copy.layers["conv1_2"].conv is net.layers["conv1_2"]
         assert copy.layers["conv1_1"] is net.layers["conv1_1"]  # 3 channels in: NNPACK would be slower
         assert all(not name.startswith("_winograd") for name in net.state_dict())
+
+    @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+    def test_a_first_job_on_a_busy_machine_leaves_nnpack_all_the_callers_threads(self):
+        # NNPACK's thread pool is made once per process, at its first convolution, with torch's thread
+        # count then: a job that began on a busy machine (one thread) must not leave it one thread for
+        # the process's life. Each process here counts its threads once torch's are back at 2; a
+        # pool of 2 has one worker thread, a pool of 1 none.
+        script = textwrap.dedent("""
+            import os, sys, torch
+            from photostyle.core.threads import fitted_to_idle_cores
+            from photostyle.core.vgg import VGG19Features, WinogradVGG19
+            torch.set_num_threads(2)
+            net = VGG19Features()
+            x = torch.rand(1, 3, 64, 96)
+            net(x, ["relu2_1"])  # torch's own threads started, at 2
+            torch.backends.nnpack.is_available()
+            if sys.argv[1] == "busy first job":
+                with fitted_to_idle_cores():
+                    torch.set_num_threads(1)  # what the job's refit does while another program keeps a core busy
+                    WinogradVGG19(net)(x, ["relu2_1"])
+            else:  # NNPACK's first convolution at that many threads
+                torch.set_num_threads(int(sys.argv[1]))
+                torch._nnpack_spatial_convolution(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), None, [1, 1])
+                torch.set_num_threads(2)
+            print(len(os.listdir("/proc/self/task")))
+        """)
+        threads = {case: int(subprocess.run([sys.executable, "-c", script, case], capture_output=True, text=True,
+                                            check=True, timeout=120).stdout)
+                   for case in ("1", "2", "busy first job")}
+        assert threads["busy first job"] == threads["2"] == threads["1"] + 1, threads
 
     def test_used_on_avx2_cpus_only(self, monkeypatch):
         monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
