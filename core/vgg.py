@@ -9,6 +9,7 @@ relu5_1), never the 400 MB classifier. Weights come from the quantised Keras/Caf
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -338,9 +339,7 @@ class WinogradConv(nn.Module):
         return _WinogradConvFunction.apply(x, self.conv.weight, self.conv.bias)
 
 
-_nnpack_thread_pool_made = False
-
-
+@functools.cache
 def _make_nnpack_thread_pool() -> None:
     """Have NNPACK make its thread pool now, once per process, with the most threads a job may use.
 
@@ -349,16 +348,12 @@ def _make_nnpack_thread_pool() -> None:
     `threads.refit`) left NNPACK on one thread for the life of the process, every later job of a
     daemon included (pair 1 of the DPST examples 17.2-17.8 s against 15.0-15.4 s, oneDNN, MKL and
     torch held to AVX2 on a 2-core "Intel(R) Xeon(R) Processor", issue 21)."""
-    global _nnpack_thread_pool_made
-    if _nnpack_thread_pool_made:
-        return
     count = torch.get_num_threads()
     torch.set_num_threads(callers_thread_count())
     try:
         torch.ops.aten._nnpack_spatial_convolution(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), None, [1, 1])
     finally:
         torch.set_num_threads(count)
-    _nnpack_thread_pool_made = True
 
 
 class WinogradVGG19(nn.Module):

@@ -59,7 +59,7 @@ class TestOnThisMachine:
         assert busy is not None and busy >= CORES - 0.6
 
     def test_this_process_own_work_is_not_counted(self):
-        # Against what the other programs used just before, idle here: a busy machine must not fail it.
+        # Compared with what the other programs used just before: a busy machine must not fail it.
         before_idle = sample()
         time.sleep(0.5)
         before = sample()
