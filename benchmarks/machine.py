@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,11 +47,29 @@ def describe(device: str = "cpu") -> str:
     extensions = [name for name in EXTENSIONS if name in flags]
     gpu = (f"GPU {torch.cuda.get_device_name()}" if device != "cpu" and torch.cuda.is_available() else "no GPU used")
     held = [f"{name}={os.environ[name]}" for name in ISA_LIMITS if name in os.environ]
+    mkl, onednn = library_kernels()
     return (f"CPU {cpu_model()} ({', '.join(extensions) or 'no AVX'}; torch's kernels: "
             f"{torch.backends.cpu.get_cpu_capability()}{' with ' + ', '.join(held) if held else ''}), "
-            f"{os.cpu_count()} cores; torch {torch.__version__} "
-            f"(MKL {'yes' if torch.backends.mkl.is_available() else 'no'}, oneDNN "
-            f"{'yes' if torch.backends.mkldnn.is_available() else 'no'}), {torch.get_num_threads()} threads; {gpu}")
+            f"{os.cpu_count()} cores; torch {torch.__version__} (MKL's kernels: {mkl}; oneDNN's: {onednn}), "
+            f"{torch.get_num_threads()} threads; {gpu}")
+
+
+#: One matrix product (MKL's) and one convolution (oneDNN's), run with both libraries' verbose modes.
+_KERNEL_PROBE = ("import torch; a = torch.randn(64, 64); a @ a; "
+                 "torch.nn.functional.conv2d(torch.randn(1, 64, 24, 24), torch.randn(64, 64, 3, 3), padding=1)")
+
+
+def library_kernels() -> tuple[str, str]:
+    """The instruction sets MKL's and oneDNN's kernels run here, as the libraries report them ("not
+    reported" where this torch lacks one). MKL chooses by CPU vendor too: on AMD CPUs it has run SSE
+    kernels for float32 products (see ISA_LIMITS), which the CPU's extensions alone would not reveal."""
+    probe = subprocess.run([sys.executable, "-c", _KERNEL_PROBE], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "MKL_VERBOSE": "1", "ONEDNN_VERBOSE": "1"})
+    report = probe.stdout + probe.stderr
+    # "MKL_VERBOSE oneMKL 2024.0 ... architecture Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled ..."
+    mkl = re.search(r"MKL_VERBOSE .*? architecture .*?\(Intel\(R\) ([^)]+)\)", report)
+    onednn = re.search(r"onednn_verbose,.*?,info,cpu,isa:(.+)", report)  # "...,info,cpu,isa:Intel AVX2"
+    return (mkl.group(1) if mkl else "not reported", onednn.group(1).strip() if onednn else "not reported")
 
 
 def calibration_seconds(device: str = "cpu", repeats: int = 5) -> float:
