@@ -33,6 +33,9 @@ finish, matting, methods, objective, transfer_module = (importlib.import_module(
                                                         for name in ("finish", "matting", "methods", "objective",
                                                                      "transfer"))
 
+#: The part of "finish to full size" that makes the affine maps (fit and smoothing, or projection and fit).
+FINISH_MAPS = "finish: making its affine maps"
+
 #: Seconds by (stage or "run", component), and evaluations by stage.
 Totals = dict[tuple[str, str], float]
 
@@ -93,8 +96,8 @@ def instrumented(clock: Clock) -> Iterator[None]:
         (methods.Reporter, "iteration", clock.timed("progress reports and previews", methods.Reporter.iteration)),
         (transfer_module, "_automatic_regions", clock.timed("automatic regions", transfer_module._automatic_regions)),
         (transfer_module, "_finish", clock.timed("finish to full size", transfer_module._finish)),
-        (finish.SmoothAffine, "renderer", clock.timed("finish: local affine fit", finish.SmoothAffine.renderer)),
-        (finish.ProjectedAffine, "renderer", clock.timed("finish: local affine fit", finish.ProjectedAffine.renderer)),
+        (finish.SmoothAffine, "renderer", clock.timed(FINISH_MAPS, finish.SmoothAffine.renderer)),
+        (finish.ProjectedAffine, "renderer", clock.timed(FINISH_MAPS, finish.ProjectedAffine.renderer)),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
     for owner, name, wrapper in targets:
@@ -148,12 +151,12 @@ def main() -> None:
         row(stage, "  L-BFGS's own work and the rest", stage_total - forward
             - totals[(stage, "backward (VGG, Gram, matting)")] - totals[(stage, "progress reports and previews")])
     once = ["style targets (Grams of the reference)", "matting Laplacian build", "automatic regions",
-            "finish to full size", "finish: local affine fit"]
+            "finish to full size", FINISH_MAPS]
     for component in once:
         if totals[("run", component)]:
             row("run", component, totals[("run", component)])
     accounted = (sum(totals[(stage, "stage")] for stage in clock.order)
-                 + sum(totals[("run", component)] for component in once if component != "finish: local affine fit"))
+                 + sum(totals[("run", component)] for component in once if component != FINISH_MAPS))
     row("run", "model loading, targets' content pass, set-up, the rest", total - accounted)
     row("run", "**whole transfer**", total)
 
