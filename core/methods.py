@@ -158,6 +158,11 @@ class Method(Protocol):
         """This method with the options it reads applied (checked values, by name)."""
         ...
 
+    def for_device(self, device: torch.device) -> tuple["Method", str | None]:
+        """The method as it runs on `device`, and a note for the user where that differs from the
+        preset as listed (None where it does not)."""
+        ...
+
     def run(self, images: WorkingImages, net: VGG19Features | None, seed: int, reporter: Reporter,
             notes: list[str]) -> Outcome:
         """Its result at its last stage's size; notes for the user go to `notes`."""
@@ -226,6 +231,11 @@ class NeuralStyle:
     #: stage ended with (times `SCALE_GROWTH`): no tiny first step, no float32 evaluations after the
     #: first stage. Off for the paper's presets, which keep torch's L-BFGS.
     warm_start: bool = False
+    #: The stages to run instead where VGG19 runs in float32 on a CPU (no bfloat16 matrix units,
+    #: `vgg.runs_bfloat16_fast`): there an evaluation costs several times what it costs in
+    #: bfloat16, so a shorter schedule keeps the time near a bfloat16 CPU's. None: the same stages
+    #: everywhere. An `iterations` option set by the user replaces both.
+    float32_cpu_stages: tuple[Stage, ...] | None = None
     kind: str = "neural-style"
 
     @property
@@ -246,8 +256,18 @@ class NeuralStyle:
         if total is None:
             return method
         counts = _split(total, [stage.iterations for stage in self.stages])
-        return replace(method, stages=tuple(replace(stage, iterations=count)
-                                            for stage, count in zip(self.stages, counts)))
+        return replace(method, float32_cpu_stages=None,
+                       stages=tuple(replace(stage, iterations=count) for stage, count in zip(self.stages, counts)))
+
+    def for_device(self, device: torch.device) -> tuple["NeuralStyle", str | None]:
+        if (self.float32_cpu_stages is None or device.type != "cpu"
+                or (self.bfloat16 and runs_bfloat16_fast(device))):
+            return self, None
+        fitted = replace(self, stages=self.float32_cpu_stages, float32_cpu_stages=None)
+        return fitted, (f"This CPU has no bfloat16 matrix units, so VGG19 runs in float32 and the preset runs "
+                        f"{_schedule(fitted.stages)} iterations instead of {_schedule(self.stages)}, in about "
+                        f"two thirds of the time, styled less; set iterations to {self.iterations} for the full "
+                        "schedule.")
 
     def _style_layers_at(self, scale: float) -> tuple[str, ...]:
         """The style layers the stages at `scale` match, in the network's order."""
@@ -311,6 +331,9 @@ class ColourTransfer:
     def configured(self, values: Mapping[str, Any]) -> "ColourTransfer":
         return replace(self, finish=_configured_finish(self.finish, values))
 
+    def for_device(self, device: torch.device) -> tuple["ColourTransfer", str | None]:
+        return self, None
+
     def run(self, images: WorkingImages, net: VGG19Features | None, seed: int, reporter: Reporter,
             notes: list[str]) -> Outcome:
         image = colour_transfer(images.content, images.style, images.content_masks, images.style_masks)
@@ -329,6 +352,11 @@ def _split(total: int, weights: list[int]) -> list[int]:
     for index in sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])[:total - sum(counts)]:
         counts[index] += 1
     return counts
+
+
+def _schedule(stages: tuple[Stage, ...]) -> str:
+    """Stages' iterations as the user reads them: "30 + 15 + 5"."""
+    return " + ".join(str(stage.iterations) for stage in stages)
 
 
 def optimised_loss(terms: Mapping[str, Any], photorealism: bool) -> Any:

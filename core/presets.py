@@ -30,8 +30,10 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
+
+import torch
 
 from .errors import OptionsError
 from .finish import ProjectedAffine, Upscale
@@ -73,6 +75,11 @@ class Preset:
         size = values.get("size", self.size)
         return Preset(self.name, self.description, size, self.method.configured(values))
 
+    def for_device(self, device: torch.device) -> tuple["Preset", str | None]:
+        """This preset as it runs on `device` (`Method.for_device`), and the note saying how, if it differs."""
+        method, note = self.method.for_device(device)
+        return replace(self, method=method), note
+
 
 def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
     """The paper's two stages at the working size, from near-zero noise."""
@@ -93,9 +100,10 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
 FINER_STYLE_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
 
 
-def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10) -> tuple[Stage, ...]:
+def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10, coarse: int = 30) -> tuple[Stage, ...]:
     """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size."""
-    return (Stage("coarse", 0.25, 30, photorealism), Stage("medium", 0.5, medium, photorealism, FINER_STYLE_LAYERS),
+    return (Stage("coarse", 0.25, coarse, photorealism),
+            Stage("medium", 0.5, medium, photorealism, FINER_STYLE_LAYERS),
             Stage("fine", 1.0, fine, photorealism, FINER_STYLE_LAYERS))
 
 
@@ -111,13 +119,25 @@ def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10) -> tuple[Stag
 #: stage (any strength): 1.12-1.33 (issue 21).
 DEFAULT_FINISH = ProjectedAffine(strength=2.0)
 
+#: The default's schedule where VGG19 runs in float32 on a CPU (`NeuralStyle.float32_cpu_stages`).
+#: Measured with torch, oneDNN and MKL held to AVX2 on a 2-core "Intel(R) Xeon(R) Processor" (as on
+#: an AVX2-only CPU), medians over DPST pairs, style, photo energy and edges ÷ the paper's: on the
+#: speed table's 8 pairs 20 + 10 + 3 iterations 8.92 s, 1.00, 0.68, 1.12 against 13.01 s, 0.83,
+#: 0.76, 1.11 for 30 + 15 + 5; on 12 pairs no schedule was tuned on 9.63 s, 0.91, 0.60, 1.14 against
+#: 14.12 s, 0.79, 0.66, 1.12 (the default when issue 21 was filed: style 1.01 on 39 pairs). Shorter
+#: ones cost more style than time: 15 + 8 + 3 7.87 s, 1.01 (12 pairs 0.95, the largest 1.30);
+#: 20 + 10 + 3 with the full-size stage at ¾ size 7.28 s, 1.06; 20 + 10 + 5 10.53 s, 0.90; no ½-size
+#: stage (30 + 8) 11.12 s, 1.07 (issue 21).
+FLOAT32_CPU_PYRAMID = _pyramid(photorealism=True, coarse=20, medium=10, fine=3)
+
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(
         "default", "Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
                    "with the paper's losses, then keeps the result's colours as photorealistic local recolourings.",
         512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True, medium=15, fine=5), finish=DEFAULT_FINISH,
-                         bfloat16=True, winograd=True, keep_best=True, warm_start=True)),
+                         bfloat16=True, winograd=True, keep_best=True, warm_start=True,
+                         float32_cpu_stages=FLOAT32_CPU_PYRAMID)),
     "preview": Preset(
         "preview", "Instant: region-wise colour statistics of the reference, no neural optimisation; for trying "
                    "references and regions.",

@@ -151,12 +151,16 @@ def transfer(
     """
     started = time.perf_counter()
     recipe = options if isinstance(options, Recipe) else check_options(options or TransferOptions())
-    method, values = recipe.preset.method, recipe.values
+    values = recipe.values
     device = resolve_device(values["device"])
+    preset, schedule_note = recipe.preset.for_device(device)
+    method = preset.method
     content_px: Pixels = split_pixels(content, "content image")
     style_px: Pixels = split_pixels(style, "style image")
     used_regions, notes = pair_regions(regions or [], (content_px.height, content_px.width),
                                        (style_px.height, style_px.width))
+    if schedule_note:
+        notes.append(schedule_note)
     reporter = Reporter(method, progress, cancel, values["preview_every"], values["preview_size"])
     reporter.check_cancel()
 

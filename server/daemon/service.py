@@ -25,6 +25,7 @@ from importlib.metadata import version
 from typing import Any, Callable, Generator, Iterator, TypeVar
 
 import grpc
+import torch
 from google.protobuf.message import DecodeError, Message
 
 from photostyle.core import (DEFAULT_PRESET, PRESETS, CancelToken, Cancelled, InputImageError, LookFileError,
@@ -87,7 +88,7 @@ class PhotoStyleService:
         limits = self._limits
         return pb.Capabilities(
             engine_version=version("photostyle"), api_version=API_VERSION, device=self._engine.device_name,
-            presets=preset_messages(), options=option_messages(limits), default_preset=DEFAULT_PRESET,
+            presets=preset_messages(self._engine.device), options=option_messages(limits), default_preset=DEFAULT_PRESET,
             limits=pb.Limits(max_pixels=limits.max_pixels, min_side=MIN_SIDE, max_regions=limits.max_regions,
                              max_working_size=limits.max_working_size, max_iterations=limits.max_iterations,
                              chunk_bytes=limits.chunk_bytes, max_message_bytes=limits.max_message_bytes,
@@ -397,12 +398,15 @@ def _stalled(idle_seconds: float) -> Failure:
                    "Check the connection to the daemon and retry.")
 
 
-def preset_messages() -> list[pb.Preset]:
-    """The engine's presets as the capabilities list them, each with the options it reads."""
+def preset_messages(device: torch.device) -> list[pb.Preset]:
+    """The engine's presets as the capabilities list them, each as it runs on the daemon's `device`
+    (`Preset.for_device`: its iterations are what a job that leaves them unset runs, so a host's
+    form sends a count only when it differs) and with the options it reads."""
+    fitted = (preset.for_device(device)[0] for preset in PRESETS.values())
     return [pb.Preset(name=preset.name, description=preset.description, size=preset.size,
                       iterations=preset.iterations, method=preset.method.kind,
                       options=[spec.name for spec in JOB_OPTIONS if spec.name in preset.reads])
-            for preset in PRESETS.values()]
+            for preset in fitted]
 
 
 def option_messages(limits: Limits) -> list[pb.OptionSpec]:

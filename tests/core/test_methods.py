@@ -82,6 +82,50 @@ class TestWhatMethodsRead:
         assert (PRESETS["reference"].iterations, PRESETS["preview"].iterations) == (2000, 0)
 
 
+class TestScheduleByArithmetic:
+    """Where VGG19 runs in float32 on a CPU the default runs its shorter schedule, and says so."""
+
+    CPU = torch.device("cpu")
+
+    def test_a_float32_cpu_runs_the_shorter_schedule_and_the_note_says_how_to_get_the_full_one(self, monkeypatch):
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: False)
+        fitted, note = PRESETS["default"].for_device(self.CPU)
+        assert counts(fitted.method) == [20, 10, 3] and fitted.iterations == 33
+        assert [stage.style_layers for stage in fitted.method.stages] == [
+            stage.style_layers for stage in PRESETS["default"].method.stages]  # only the counts change
+        assert "20 + 10 + 3 iterations instead of 30 + 15 + 5" in note and "iterations to 50" in note
+        assert fitted.for_device(self.CPU) == (fitted, None)  # fitted once
+
+    def test_bfloat16_hardware_and_gpus_run_the_schedule_as_listed(self, monkeypatch):
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: True)
+        assert PRESETS["default"].for_device(self.CPU) == (PRESETS["default"], None)
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: False)
+        assert PRESETS["default"].for_device(torch.device("cuda")) == (PRESETS["default"], None)
+
+    def test_an_iterations_option_is_the_users_count_on_every_device(self, monkeypatch):
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: False)
+        asked = PRESETS["default"].configured({"iterations": 50})
+        assert asked.for_device(self.CPU) == (asked, None) and counts(asked.method) == [30, 15, 5]
+
+    def test_the_other_presets_run_as_listed_on_a_float32_cpu(self, monkeypatch):
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: False)
+        for name in ("painterly", "reference", "classic", "preview"):
+            assert PRESETS[name].for_device(self.CPU) == (PRESETS[name], None), name
+
+    @pytest.mark.parametrize("bfloat16", [True, False])
+    def test_a_transfer_reports_and_runs_the_schedule_of_its_arithmetic(self, bfloat16, monkeypatch):
+        monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: bfloat16)
+        events: list[Progress] = []
+        photo, reference = smooth_rgb(96, 128, seed=1), smooth_rgb(80, 112, seed=2)
+        result = transfer(photo, reference, None, TransferOptions(preset="default", size=64, device="cpu"),
+                          progress=events.append)
+        ran = {event.stage: event.iterations for event in events if event.stage != "finishing"}
+        expected = [30, 15, 5] if bfloat16 else [20, 10, 3]
+        assert ran == dict(zip(("coarse", "medium", "fine"), expected))
+        assert max(event.iteration for event in events if event.stage == "fine") == expected[-1]
+        assert any("instead of 30 + 15 + 5" in note for note in result.notes) == (not bfloat16)
+
+
 class TestRun:
     def images(self, height: int = 64, width: int = 96, device: str = "cpu") -> WorkingImages:
         content = torch.from_numpy(smooth_rgb(height, width, seed=1)).permute(2, 0, 1).contiguous()
