@@ -265,8 +265,8 @@ class NeuralStyle:
             return self, None
         fitted = replace(self, stages=self.float32_cpu_stages, float32_cpu_stages=None)
         return fitted, (f"This CPU has no bfloat16 matrix units, so VGG19 runs in float32 and the preset runs "
-                        f"{_schedule(fitted.stages)} iterations instead of {_schedule(self.stages)}, in about "
-                        f"two thirds of the time, styled less; set iterations to {self.iterations} for the full "
+                        f"{_schedule(fitted.stages)} iterations instead of {_schedule(self.stages)} (about 0.7× "
+                        f"the time, a slightly lighter look); set iterations to {self.iterations} for the full "
                         "schedule.")
 
     def _style_layers_at(self, scale: float) -> tuple[str, ...]:
