@@ -8,7 +8,8 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
   stage's curvature (`methods.SCALE_GROWTH`), relu1_1 and relu5_1 left to the ¼-size stage: 0.66× the time
   on 8 DPST pairs, style distance 1.01 vs 1.02 (issue 21). Without bfloat16 units, on CPUs whose
   torch kernels are AVX2, VGG19 runs in float32 with NNPACK's Winograd convolutions
-  (`vgg.WinogradVGG19`): 0.81× the time on 8 DPST pairs, torch held to AVX2 (issue 21). Its finish
+  (`vgg.WinogradVGG19`): 0.81× the time on 8 DPST pairs, torch held to AVX2 (issue 21); and
+  wherever VGG19 runs in float32 on a CPU, a shorter schedule (`FLOAT32_CPU_PYRAMID`). Its finish
   projects the result onto photorealistic images (`DEFAULT_FINISH`), which keeps more of the style
   than the paper's smooth finish, so its ½- and full-size stages are half as long (15 and 5
   iterations). The measurements below were made with the smooth finish and 30 and 10 iterations.
