@@ -117,8 +117,9 @@ def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10, coarse: int =
 #: largest 1.58 against 1.67; 0.68× the time on the speed table's 8 pairs, 0.62× with torch held to
 #: AVX2, and on 12 pairs not tuned on 0.69×, style 0.81 against 1.00 (README, Benchmarks). Strength 3 instead of 2: 0.98, 0.71; 10 iterations at ½
 #: size: 0.91, 0.78, the largest 1.72; 20 at ¼ size as well: 0.94, the largest 1.99; no full-size
-#: stage (any strength): 1.12-1.33 (issue 21).
-DEFAULT_FINISH = ProjectedAffine(strength=2.0)
+#: stage (any strength): 1.12-1.33 (issue 21). Strength 1 since each finer stage starts from a
+#: projection too (`methods.projected_carry`, which lists the measurements).
+DEFAULT_FINISH = ProjectedAffine(strength=1.0)
 
 #: The default's schedule where VGG19 runs in float32 on a CPU (`NeuralStyle.float32_cpu_stages`).
 #: Measured with torch, oneDNN and MKL held to AVX2 on a 2-core "Intel(R) Xeon(R) Processor" (as on

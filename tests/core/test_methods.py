@@ -16,12 +16,12 @@ from photostyle.core.errors import OptionsError
 from photostyle.core.finish import ProjectedAffine, SmoothAffine, Upscale
 from photostyle.core import methods as methods_module
 from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Reporter, Stage, WorkingImages,
-                                     colour_transfer_start, noise_start, resize_carry)
+                                     colour_transfer_start, noise_start, projected_carry, resize_carry)
 from photostyle.core.losses import masked_style_loss
 from photostyle.core.objective import STYLE_LAYERS, LossWeights, Objective
 from photostyle.core.presets import COMMON_OPTIONS, FINER_STYLE_LAYERS, PRESETS
 from photostyle.core.progress import Progress
-from photostyle.core.vgg import VGG19Features, load_vgg19, to_caffe
+from photostyle.core.vgg import VGG19Features, from_caffe, load_vgg19, to_caffe
 
 PYRAMID = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.25, 60, True), Stage("medium", 0.5, 30, True),
                                               Stage("fine", 1.0, 10, True)))
@@ -315,11 +315,28 @@ class TestRun:
         # The colour transfer of a photo to a reference: its mean colour is the reference's.
         torch.testing.assert_close(outcome.image.mean(dim=(1, 2)), images.style.mean(dim=(1, 2)), atol=1e-3, rtol=0)
 
+    def test_the_projected_carry_keeps_the_coarser_colours_as_a_recolouring_of_the_photo(self):
+        images = self.images()
+        small = images.at_scale(0.5)
+        tint = torch.tensor([[0.6, 0.3, 0.0], [0.1, 0.7, 0.1], [0.0, 0.2, 0.5]])
+        offset = torch.tensor([0.25, 0.05, 0.2])[:, None, None]
+
+        def tinted(photo: torch.Tensor) -> torch.Tensor:
+            return torch.einsum("ij,jhw->ihw", tint, photo) + offset
+        noise = torch.randn(3, *small.content.shape[-2:], generator=torch.Generator().manual_seed(3)) * 0.05
+        x = to_caffe((tinted(small.content) + noise).clamp(0, 1))
+        carried = from_caffe(projected_carry(x, small.content, None, images))
+        assert carried.shape == images.content.shape
+        # The tint reaches the full-size photo, the noise (no affine map of the photo) does not.
+        error = (carried - tinted(images.content).clamp(0, 1)).abs().mean()
+        resized_error = (from_caffe(resize_carry(x, small.content, None, images)) - tinted(images.content)).abs().mean()
+        assert error < 0.02 and error < 0.5 * resized_error
+
     def test_the_resize_carry_keeps_the_image_not_the_photo(self):
         images = self.images()
         small = images.at_scale(0.5)
         x = to_caffe(torch.rand(3, *small.content.shape[-2:]))
-        carried = resize_carry(x, small.content, images)
+        carried = resize_carry(x, small.content, None, images)
         assert carried.shape == (1, 3, *images.content.shape[-2:])
         # A plain resize: its mean colour is the small image's, whatever the photo looks like.
         torch.testing.assert_close(carried.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=1.0, rtol=0)
