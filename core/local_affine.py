@@ -108,14 +108,3 @@ def smooth_coefficients(output: torch.Tensor, photo: torch.Tensor, radius: int =
                         checkpoint: Checkpoint = no_checkpoint) -> torch.Tensor:
     """The 12×h×w affine maps that re-express `output` (3×h×w) as a smooth recolouring of `photo`."""
     return bilateral_smooth(fit_local_affine(output, photo), photo, radius=radius, edge=edge, checkpoint=checkpoint)
-
-
-def smooth_local_affine(output: torch.Tensor, photo: torch.Tensor, full_photo: torch.Tensor | None = None,
-                        radius: int = 15, edge: float = 0.01, checkpoint: Checkpoint = no_checkpoint) -> torch.Tensor:
-    """The stylised `output` (3×h×w) re-expressed as a smooth affine recolouring of the photo.
-
-    `photo` is the photo at the output's size; `full_photo` (default: `photo`) is the photo at the
-    size to deliver. The result has `full_photo`'s size and is not clamped.
-    """
-    coefficients = smooth_coefficients(output, photo, radius, edge, checkpoint)
-    return apply_affine(coefficients, photo if full_photo is None else full_photo)

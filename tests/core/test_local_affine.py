@@ -8,7 +8,7 @@ import torch
 from core_test_helpers import smooth_rgb
 from photostyle.core.images import resize_image
 from photostyle.core.local_affine import (apply_affine, apply_affine_rows, bilateral_smooth, fit_local_affine,
-                                          smooth_local_affine)
+                                          smooth_coefficients)
 
 #: One global colour map: output_c = Σ_k A[c, k]·photo_k + A[c, 3].
 GLOBAL_A = torch.tensor([[0.8, 0.1, -0.05, 0.05],
@@ -142,11 +142,11 @@ class TestApplyAffine:
         torch.testing.assert_close(torch.cat(strips, dim=1), whole, atol=1e-6, rtol=0)
 
 
-class TestSmoothLocalAffine:
+class TestSmoothCoefficients:
     def test_reproduces_global_affine_of_textured_photo(self):
         photo = textured(30, 40, seed=8)
         output = affine(photo)
-        result = smooth_local_affine(output, photo)
+        result = apply_affine(smooth_coefficients(output, photo), photo)
         assert result.shape == output.shape
         assert (result - output).abs().max() < 1e-2
         assert (result - output).abs().mean() < 1e-3
@@ -156,28 +156,28 @@ class TestSmoothLocalAffine:
         # the error stays at the 1e-2 level over the whole image.
         photo = as_tensor(smooth_rgb(30, 36, seed=1))
         output = affine(photo)
-        result = smooth_local_affine(output, photo)
+        result = apply_affine(smooth_coefficients(output, photo), photo)
         assert (result - output).abs().max() < 2e-2
         assert (result - output).abs().mean() < 3e-3
 
     def test_delivers_full_resolution(self):
         full = as_tensor(smooth_rgb(72, 90, seed=2))
         small = resize_image(full, (24, 30))
-        result = smooth_local_affine(affine(small), small, full)
+        result = apply_affine(smooth_coefficients(affine(small), small), full)
         assert result.shape == full.shape
         assert (result - affine(full)).abs().max() < 2e-2
         assert (result - affine(full)).abs().mean() < 3e-3
 
     def test_identity_output_returns_photo(self):
         photo = textured(24, 30, seed=9)
-        result = smooth_local_affine(photo.clone(), photo)
+        result = apply_affine(smooth_coefficients(photo.clone(), photo), photo)
         assert (result - photo).abs().max() < 1e-2
 
     def test_checkpoint_runs_between_steps_and_can_abandon_the_work(self):
         full = as_tensor(smooth_rgb(72, 90, seed=2))
         small = resize_image(full, (24, 30))
         calls = []
-        smooth_local_affine(affine(small), small, full, radius=2, checkpoint=lambda: calls.append(1))
+        smooth_coefficients(affine(small), small, radius=2, checkpoint=lambda: calls.append(1))
         # One per bilateral row offset below the pixel (r+1 = 3: the filter adds each pair of
         # offsets both ways); the full-size apply checks between strips (images.rebuild, tested with it).
         assert len(calls) == 3
@@ -191,4 +191,4 @@ class TestSmoothLocalAffine:
                 raise Stop
 
         with pytest.raises(Stop):
-            smooth_local_affine(affine(small), small, full, radius=2, checkpoint=stop_in_the_filter)
+            smooth_coefficients(affine(small), small, radius=2, checkpoint=stop_in_the_filter)
