@@ -302,12 +302,10 @@ class NeuralStyle:
         curvature: float | None = None  # the inverse-Hessian scale carried between stages (warm_start)
         for stage in self.stages:
             if stage.scale != scale:
-                previous_photo, previous_laplacian = level.content, objective.laplacian if objective else None
-                scale, objective = stage.scale, None
-                level = images.at_scale(scale)
-                if x.shape[-2:] != level.content.shape[-2:]:
-                    x = self.carry(x, previous_photo, previous_laplacian, level)
-                previous_laplacian = None  # freed with its objective
+                next_level = images.at_scale(stage.scale)
+                if x.shape[-2:] != next_level.content.shape[-2:]:
+                    x = self.carry(x, level.content, objective.laplacian if objective else None, next_level)
+                scale, level, objective = stage.scale, next_level, None
             if objective is None:
                 objective = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
                                       self.weights, bfloat16_targets=bfloat16, winograd=winograd,
