@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .images import RowRenderer
 from .local_affine import apply_affine_rows, fit_local_affine, smooth_coefficients
 from .matting import photo_laplacian, photorealistic_projection
-from .progress import Checkpoint
+from .progress import Checkpoint, no_checkpoint
 
 #: Rec. 709 luma weights (of the gamma-encoded channels): what "brightness" means to the eye, and
 #: they sum to 1, so adding one amount to R, G and B moves the luma by exactly that amount.
@@ -81,10 +81,18 @@ class ProjectedAffine:
     name: str = "projected affine"
 
     def renderer(self, outcome: Outcome, height: int, width: int, checkpoint: Checkpoint) -> RowRenderer:
-        laplacian = outcome.laplacian if outcome.laplacian is not None else photo_laplacian(outcome.photo)
-        projected = photorealistic_projection(outcome.image, laplacian, self.strength, checkpoint).clamp(0, 1)
-        coefficients = fit_local_affine(projected, outcome.photo)
+        coefficients = projected_affine_maps(outcome.image, outcome.photo, outcome.laplacian, self.strength, checkpoint)
         return lambda rows, start, _: apply_affine_rows(coefficients, rows, start, height)
+
+
+def projected_affine_maps(image: torch.Tensor, photo: torch.Tensor, laplacian: torch.Tensor | None, strength: float,
+                          checkpoint: Checkpoint = no_checkpoint) -> torch.Tensor:
+    """The 12×h×w affine maps of `photo` that reproduce `image` (3×h×w in [0, 1]) projected onto
+    photorealistic images with `strength` (`ProjectedAffine`); `laplacian`: the photo's, where one
+    was built (else it is built here)."""
+    laplacian = laplacian if laplacian is not None else photo_laplacian(photo)
+    projected = photorealistic_projection(image, laplacian, strength, checkpoint).clamp(0, 1)
+    return fit_local_affine(projected, photo)
 
 
 #: The finishes that re-express the result as affine maps of the photo (the `smooth` option's "on").

@@ -23,11 +23,10 @@ import numpy as np
 import torch
 
 from .colour_transfer import colour_transfer
-from .finish import SMOOTH_FINISHES, Finish, Outcome, SmoothAffine, Upscale
+from .finish import SMOOTH_FINISHES, Finish, Outcome, SmoothAffine, Upscale, projected_affine_maps
 from .images import resize_image, working_shape
 from .lbfgs import minimise
-from .local_affine import apply_affine, fit_local_affine
-from .matting import photo_laplacian, photorealistic_projection
+from .local_affine import apply_affine
 from .masks import resize_mask
 from .objective import STYLE_LAYERS, LossWeights, Objective
 from .progress import CancelToken, Progress, ProgressCallback
@@ -208,9 +207,8 @@ def projected_carry(x: torch.Tensor, previous_photo: torch.Tensor, previous_lapl
     """The image made photorealistic as the projected finish makes it (`matting.photorealistic_projection`,
     `CARRY_STRENGTH`), then the affine maps of the photo that reproduce it, applied to the photo at the
     new size: each finer stage starts from a photo that keeps the coarser stage's style."""
-    laplacian = previous_laplacian if previous_laplacian is not None else photo_laplacian(previous_photo)
-    projected = photorealistic_projection(from_caffe(x).clamp(0, 1), laplacian, CARRY_STRENGTH).clamp(0, 1)
-    return to_caffe(apply_affine(fit_local_affine(projected, previous_photo), level.content).clamp(0, 1))
+    maps = projected_affine_maps(from_caffe(x).clamp(0, 1), previous_photo, previous_laplacian, CARRY_STRENGTH)
+    return to_caffe(apply_affine(maps, level.content).clamp(0, 1))
 
 
 def resize_carry(x: torch.Tensor, previous_photo: torch.Tensor, previous_laplacian: torch.Tensor | None,
