@@ -12,6 +12,8 @@ upsampled and applied to the full-resolution photo, strip by strip (`apply_affin
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -48,6 +50,28 @@ def fit_local_affine(output: torch.Tensor, photo: torch.Tensor, radius: int = 1)
     coefficients = torch.linalg.solve(normal + ridge, rhs)  # H×W×4×3
     # Channel k·3 + c holds the coefficient of basis k (R, G, B, 1) for output channel c.
     return coefficients.permute(2, 3, 0, 1).reshape(12, height, width).to(torch.float32)
+
+
+def local_affine_view(photo: torch.Tensor, radius: int = 1) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The linear map taking an image (3×H×W) to its local affine recolouring of `photo`: each pixel
+    as `fit_local_affine` then `apply_affine` give it, in one differentiable step.
+
+    A pixel's fit is (N + ridge)⁻¹ times its window's sums of [photo; 1]·image, and its output that
+    fit applied to [photo; 1]; so the output is Σⱼ wⱼ · window-sum([photo; 1]ⱼ · image), with the
+    four weight maps w fixed by the photo (computed here once, in float64). An optimiser that steps
+    in the image this map is applied to moves only through recolourings of the photo."""
+    height, width = photo.shape[-2:]
+    basis = torch.cat([photo, torch.ones_like(photo[:1])])  # 4×H×W
+    basis64 = basis.to(torch.float64)
+    normal = _box_sum((basis64[:, None] * basis64[None]).reshape(1, 16, height, width), radius)
+    normal = normal.reshape(4, 4, height, width).permute(2, 3, 0, 1)
+    ridge = torch.diag(torch.tensor([FIT_REGULARIZER] * 3 + [0.0], dtype=torch.float64, device=photo.device))
+    weights = torch.einsum("khw,hwkj->jhw", basis64, torch.linalg.inv(normal + ridge)).to(photo.dtype)[:, None]
+
+    def recolour(image: torch.Tensor) -> torch.Tensor:
+        sums = _box_sum((basis[:, None] * image[None]).reshape(1, 12, height, width), radius)
+        return (weights * sums.reshape(4, 3, height, width)).sum(0)
+    return recolour
 
 
 def bilateral_smooth(coefficients: torch.Tensor, guide: torch.Tensor, radius: int = 15, edge: float = 0.01,

@@ -26,7 +26,7 @@ from .colour_transfer import colour_transfer
 from .finish import SMOOTH_FINISHES, Finish, Outcome, SmoothAffine, Upscale, projected_affine_maps
 from .images import resize_image, working_shape
 from .lbfgs import minimise
-from .local_affine import apply_affine
+from .local_affine import apply_affine, local_affine_view
 from .masks import resize_mask
 from .objective import STYLE_LAYERS, LossWeights, Objective
 from .progress import CancelToken, Progress, ProgressCallback
@@ -247,6 +247,11 @@ class NeuralStyle:
     #: bfloat16, so a shorter schedule keeps the time near a bfloat16 CPU's. None: the same stages
     #: everywhere. An `iterations` option set by the user replaces both.
     float32_cpu_stages: tuple[Stage, ...] | None = None
+    #: Each stage optimises the image that `local_affine.local_affine_view` turns into the one VGG19
+    #: sees: a pixel-wise step becomes a local recolouring of the photo, so few iterations move the
+    #: colours far without fighting the photorealism term (`RECOLOURED_STEPS` lists the measurements).
+    #: Off for the paper's presets and the painterly one, whose strokes are not recolourings.
+    recoloured_steps: bool = False
     kind: str = "neural-style"
 
     @property
@@ -313,8 +318,9 @@ class NeuralStyle:
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
             refit()  # to the cores idle now
             x = x.requires_grad_(True)
+            view = _caffe_view(local_affine_view(level.content)) if self.recoloured_steps else None
             stage_losses[stage.name], curvature = _run_stage(x, objective, stage, reporter, notes, bfloat16,
-                                                             self.keep_best, self.warm_start, curvature)
+                                                             self.keep_best, self.warm_start, curvature, view)
             x = x.detach()
             reporter.stage_done(stage)
         last = self.stages[-1] if self.stages else None
@@ -370,6 +376,11 @@ def _schedule(stages: tuple[Stage, ...]) -> str:
     return " + ".join(str(stage.iterations) for stage in stages)
 
 
+def _caffe_view(recolour: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`recolour` (3×H×W in [0, 1] → same) applied to an image in VGG19's Caffe space (1×3×H×W)."""
+    return lambda x: to_caffe(recolour(from_caffe(x)))
+
+
 def optimised_loss(terms: Mapping[str, Any], photorealism: bool) -> Any:
     """The sum of the terms a stage optimises (tensors or floats): photorealism only when it is on."""
     return sum(value for name, value in terms.items() if photorealism or name != "photorealism")
@@ -381,14 +392,18 @@ class _Diverged(Exception):
 
 def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Reporter, notes: list[str],
                bfloat16: bool = False, keep_best: bool = False, warm_start: bool = False,
-               curvature: float | None = None) -> tuple[dict[str, dict[str, float]], float | None]:
+               curvature: float | None = None,
+               view: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[dict[str, dict[str, float]], float | None]:
     """Optimise `x` in place for the stage's L-BFGS steps; return its first and last losses, and the
     inverse-Hessian scale to start the next stage from (the one given, with torch's L-BFGS).
 
     `bfloat16`: evaluations run VGG19 in bfloat16, but for the first `FLOAT32_EVALUATIONS` of a stage
     that starts with a tiny step (no `curvature` to start from). `keep_best`: see
     `NeuralStyle.keep_best`. `warm_start`: `lbfgs.minimise` from `curvature` (times `SCALE_GROWTH`),
-    else torch's L-BFGS. With `bfloat16` the losses recorded at the end are bfloat16's too."""
+    else torch's L-BFGS. With `bfloat16` the losses recorded at the end are bfloat16's too. `view`:
+    the optimiser steps in `x`, the losses are those of `view(x)`, and `x` ends as `view(x)`
+    (`NeuralStyle.recoloured_steps`)."""
+    seen_as = view or (lambda image: image)
     record: dict[str, dict[str, float]] = {}
     last_good = x.detach().clone()
     best: tuple[float, torch.Tensor] | None = None
@@ -400,7 +415,8 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         nonlocal count, best
         reporter.check_cancel()
         x.grad = None
-        terms = objective.terms(x, stage.photorealism, bfloat16 and count >= float32_evaluations,
+        seen = seen_as(x)
+        terms = objective.terms(seen, stage.photorealism, bfloat16 and count >= float32_evaluations,
                                 stage.style_layers)
         total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
@@ -413,7 +429,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         total_loss.backward()
         record.setdefault("first", values)
         count += 1
-        reporter.iteration(stage, count, values, loss, x)
+        reporter.iteration(stage, count, values, loss, seen.detach())
         return total_loss
 
     try:
@@ -432,7 +448,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
 
     def losses_at_x() -> dict[str, float]:
         with torch.no_grad():
-            terms = objective.terms(x, False, bfloat16, stage.style_layers)
+            terms = objective.terms(seen_as(x), False, bfloat16, stage.style_layers)
         return {k: float(v) for k, v in terms.items()}
 
     record["last"] = losses_at_x()
@@ -442,4 +458,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
             x.copy_(best[1])  # L-BFGS's last step is never evaluated in the stage: it overshot
         record["last"] = losses_at_x()
     record.setdefault("first", record["last"])
+    if view is not None:
+        with torch.no_grad():
+            x.copy_(view(x))
     return record, curvature

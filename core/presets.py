@@ -12,7 +12,9 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
   wherever VGG19 runs in float32 on a CPU, a shorter schedule (`FLOAT32_CPU_PYRAMID`). Its finish
   projects the result onto photorealistic images (`DEFAULT_FINISH`), which keeps more of the style
   than the paper's smooth finish, so its ½- and full-size stages are half as long (15 and 5
-  iterations). The measurements below were made with the smooth finish and 30 and 10 iterations.
+  iterations), and its stages step through local recolourings of the photo
+  (`RECOLOURED_STEPS`), so they are shorter again. The measurements below were made with the
+  smooth finish and 30 and 10 iterations.
   On 10 DPST pairs (style distance ÷ the
   paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at 384 px (100/40/10) gained
   little (1.13) and cost photorealism. On 5 pairs (issue 21), 30 instead of 60 at ¼ size kept the style (0.96 vs 0.95),
@@ -121,25 +123,37 @@ def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10, coarse: int =
 #: projection too (`methods.projected_carry`, which lists the measurements).
 DEFAULT_FINISH = ProjectedAffine(strength=1.0)
 
-#: The default's schedule where VGG19 runs in float32 on a CPU (`NeuralStyle.float32_cpu_stages`).
-#: Measured (before the projected carry, which since gave 0.93, 0.55, 1.14 in the same time) with torch, oneDNN and MKL held to AVX2 on a 2-core "Intel(R) Xeon(R) Processor" (as on
-#: an AVX2-only CPU), medians over DPST pairs, style, photo energy and edges ÷ the paper's: on the
-#: speed table's 8 pairs 20 + 10 + 3 iterations 8.92 s, 1.00, 0.68, 1.12 against 13.01 s, 0.83,
-#: 0.76, 1.11 for 30 + 15 + 5; on 12 pairs no schedule was tuned on 9.63 s, 0.91, 0.60, 1.14 against
-#: 14.12 s, 0.79, 0.66, 1.12 (the default when issue 21 was filed: style 1.01 on 39 pairs). Shorter
-#: ones cost more style than time: 15 + 8 + 3 7.87 s, 1.01 (12 pairs 0.95, the largest 1.30);
-#: 20 + 10 + 3 with the full-size stage at ¾ size 7.28 s, 1.06; 20 + 10 + 5 10.53 s, 0.90; no ½-size
-#: stage (30 + 8) 11.12 s, 1.07 (issue 21).
-FLOAT32_CPU_PYRAMID = _pyramid(photorealism=True, coarse=20, medium=10, fine=3)
+#: The default's stages step in images that `local_affine.local_affine_view` turns into local
+#: recolourings of the photo (`NeuralStyle.recoloured_steps`): L-BFGS's steps in pixels otherwise
+#: spend most of their length on changes the photorealism term then takes back. Measured on the
+#: speed table's 8 DPST pairs (2-core "Intel(R) Xeon(R) Processor", medians; style, photo energy
+#: and edges ÷ the paper's at 384 px, then the style at 512 px, which a smaller working size cannot
+#: flatter): in bfloat16, 15 + 8 + 3 iterations 3.27 s, 0.67, 0.65, 1.11, 0.74 against 3.78 s,
+#: 0.81, 0.65, 1.13, 0.94 for 30 + 15 + 5 pixel steps (the largest at 512 px 1.03 against 1.02);
+#: 10 + 5 + 2 2.55 s, 0.82, 0.50, 1.14, 0.95, but the largest 1.48. With torch held to AVX2
+#: (float32), 10 + 5 + 2 6.53 s, 0.83, 0.50, 1.13, 0.96 (the largest 1.47) against 9.08 s, 0.93,
+#: 0.55, 1.14, 1.06 (1.47) for 20 + 10 + 3 pixel steps; 12 + 6 + 2 7.29 s, 0.78, 0.57, 1.12, 0.85.
+#: Recoloured steps at ½ and full size only: 20 + 10 + 3 0.68 at 384 px against 0.67 at every size
+#: (issue 21).
+RECOLOURED_STEPS = _pyramid(photorealism=True, coarse=15, medium=8, fine=3)
+
+#: The default's schedule where VGG19 runs in float32 on a CPU (`NeuralStyle.float32_cpu_stages`:
+#: there an evaluation costs several times a bfloat16 one; measurements at `RECOLOURED_STEPS`).
+#: Shorter pixel-step schedules, before recoloured steps, cost more style than time (float32, torch
+#: held to AVX2, 8 pairs, style ÷ paper at 384 px): 15 + 8 + 3 8.16 s, 1.02 against 20 + 10 + 3
+#: 9.08 s, 0.93; a full-size stage at ¾ size, 20 + 10 + 4, 8.26 s, 0.89 at 384 px but 1.28 at 512
+#: px against 1.06 (it looks better only at the size it is measured at); no content term at ½ and
+#: full size 0.89 at 384 px and 1.05 at 512 px in the same time (issue 21).
+FLOAT32_CPU_PYRAMID = _pyramid(photorealism=True, coarse=10, medium=5, fine=2)
 
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(
         "default", "Fast: starts from a region-wise colour transfer and refines it coarse to fine at 512 px "
                    "with the paper's losses, then keeps the result's colours as photorealistic local recolourings.",
-        512, NeuralStyle(colour_transfer_start, _pyramid(photorealism=True, medium=15, fine=5), finish=DEFAULT_FINISH,
+        512, NeuralStyle(colour_transfer_start, RECOLOURED_STEPS, finish=DEFAULT_FINISH,
                          bfloat16=True, winograd=True, keep_best=True, warm_start=True,
-                         float32_cpu_stages=FLOAT32_CPU_PYRAMID)),
+                         float32_cpu_stages=FLOAT32_CPU_PYRAMID, recoloured_steps=True)),
     "preview": Preset(
         "preview", "Instant: region-wise colour statistics of the reference, no neural optimisation; for trying "
                    "references and regions.",

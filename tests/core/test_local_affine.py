@@ -8,7 +8,7 @@ import torch
 from core_test_helpers import smooth_rgb
 from photostyle.core.images import resize_image
 from photostyle.core.local_affine import (apply_affine, apply_affine_rows, bilateral_smooth, fit_local_affine,
-                                          smooth_coefficients)
+                                          local_affine_view, smooth_coefficients)
 
 #: One global colour map: output_c = Σ_k A[c, k]·photo_k + A[c, 3].
 GLOBAL_A = torch.tensor([[0.8, 0.1, -0.05, 0.05],
@@ -58,6 +58,29 @@ class TestFitLocalAffine:
         coefficients = fit_local_affine(output, photo)
         assert coefficients[:9].abs().max() < 1e-3
         torch.testing.assert_close(apply_affine(coefficients, photo), output, atol=1e-5, rtol=0)
+
+
+class TestLocalAffineView:
+    def test_each_pixel_is_its_fit_applied(self):
+        photo, image = textured(20, 24, seed=2), textured(20, 24, seed=3)
+        expected = apply_affine(fit_local_affine(image, photo), photo)
+        torch.testing.assert_close(local_affine_view(photo)(image), expected, atol=1e-5, rtol=0)
+
+    def test_a_recolouring_of_the_photo_passes_and_a_pattern_the_photo_lacks_mostly_does_not(self):
+        photo = as_tensor(smooth_rgb(24, 32, seed=4))  # a photo's pixels vary smoothly, unlike noise's
+        recoloured = affine(photo)
+        view = local_affine_view(photo)
+        assert (view(recoloured) - recoloured).abs().max() < 2e-2
+        pattern = 0.05 * torch.sign(torch.randn(3, 24, 32, generator=torch.Generator().manual_seed(0)))
+        assert (view(recoloured + pattern) - recoloured).abs().mean() < 0.5 * pattern.abs().mean()
+
+    def test_its_gradient_is_the_adjoint(self):
+        # An optimiser steps along view's transpose times the loss gradient: <view(a), b> = <a, viewᵀ(b)>.
+        photo, a, b = textured(12, 16, seed=5), textured(12, 16, seed=6), textured(12, 16, seed=7)
+        view = local_affine_view(photo)
+        a.requires_grad_(True)
+        (view(a) * b).sum().backward()
+        assert float((a.grad * a).sum()) == pytest.approx(float((view(a) * b).sum()), rel=1e-5)
 
 
 class TestBilateralSmooth:

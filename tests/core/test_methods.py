@@ -18,6 +18,7 @@ from photostyle.core import methods as methods_module
 from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Reporter, Stage, WorkingImages,
                                      colour_transfer_start, noise_start, projected_carry, resize_carry)
 from photostyle.core.losses import masked_style_loss
+from photostyle.core.matting import photo_laplacian, photorealism_loss
 from photostyle.core.objective import STYLE_LAYERS, LossWeights, Objective
 from photostyle.core.presets import COMMON_OPTIONS, FINER_STYLE_LAYERS, PRESETS
 from photostyle.core.progress import Progress
@@ -90,10 +91,10 @@ class TestScheduleByArithmetic:
     def test_a_float32_cpu_runs_the_shorter_schedule_and_the_note_says_how_to_get_the_full_one(self, monkeypatch):
         monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: False)
         fitted, note = PRESETS["default"].for_device(self.CPU)
-        assert counts(fitted.method) == [20, 10, 3] and fitted.iterations == 33
+        assert counts(fitted.method) == [10, 5, 2] and fitted.iterations == 17
         assert [stage.style_layers for stage in fitted.method.stages] == [
             stage.style_layers for stage in PRESETS["default"].method.stages]  # only the counts change
-        assert "20 + 10 + 3 iterations instead of 30 + 15 + 5" in note and "iterations to 50" in note
+        assert "10 + 5 + 2 iterations instead of 15 + 8 + 3" in note and "iterations to 26" in note
         assert fitted.for_device(self.CPU) == (fitted, None)  # fitted once
 
     def test_bfloat16_hardware_and_gpus_run_the_schedule_as_listed(self, monkeypatch):
@@ -104,8 +105,8 @@ class TestScheduleByArithmetic:
 
     def test_an_iterations_option_is_the_users_count_on_every_device(self, monkeypatch):
         monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: False)
-        asked = PRESETS["default"].configured({"iterations": 50})
-        assert asked.for_device(self.CPU) == (asked, None) and counts(asked.method) == [30, 15, 5]
+        asked = PRESETS["default"].configured({"iterations": 52})
+        assert asked.for_device(self.CPU) == (asked, None) and counts(asked.method) == [30, 16, 6]
 
     def test_the_other_presets_run_as_listed_on_a_float32_cpu(self, monkeypatch):
         monkeypatch.setattr(methods_module, "runs_bfloat16_fast", lambda _device: False)
@@ -120,10 +121,10 @@ class TestScheduleByArithmetic:
         result = transfer(photo, reference, None, TransferOptions(preset="default", size=64, device="cpu"),
                           progress=events.append)
         ran = {event.stage: event.iterations for event in events if event.stage != "finishing"}
-        expected = [30, 15, 5] if bfloat16 else [20, 10, 3]
+        expected = [15, 8, 3] if bfloat16 else [10, 5, 2]
         assert ran == dict(zip(("coarse", "medium", "fine"), expected))
         assert max(event.iteration for event in events if event.stage == "fine") == expected[-1]
-        assert any("instead of 30 + 15 + 5" in note for note in result.notes) == (not bfloat16)
+        assert any("instead of 15 + 8 + 3" in note for note in result.notes) == (not bfloat16)
 
 
 class TestRun:
@@ -171,6 +172,21 @@ class TestRun:
             losses[winograd] = outcome.loss
             assert bool(nnpack_inputs) == (winograd and not bfloat16_hardware)
         assert losses[True] == pytest.approx(losses[False], rel=0 if bfloat16_hardware else 1e-3)
+
+    def test_recoloured_steps_go_further_and_stay_recolourings_of_the_photo(self, device):
+        # Without the photorealism term, so only the steps' space keeps the result photo-like: the
+        # same 4 + 4 iterations reach a lower loss with half the matting-Laplacian energy or less.
+        images = self.images(48, 64, device=device)
+        laplacian = photo_laplacian(images.content)
+        energy, loss = {}, {}
+        for recoloured in (False, True):
+            method = NeuralStyle(colour_transfer_start, (Stage("coarse", 0.5, 4, False), Stage("fine", 1.0, 4, False)),
+                                 keep_best=True, warm_start=True, recoloured_steps=recoloured)
+            outcome = method.run(images, load_vgg19(device=device), 0, Reporter(method, None, None), [])
+            energy[recoloured] = float(photorealism_loss(outcome.image, laplacian, 1.0))
+            loss[recoloured] = outcome.loss
+        assert energy[True] < 0.6 * energy[False]
+        assert loss[True] < 0.9 * loss[False]
 
     @pytest.mark.parametrize("warm_start", [True, False])
     def test_a_warm_started_stage_takes_a_full_first_step_in_bfloat16(self, device, warm_start, monkeypatch):
