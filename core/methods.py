@@ -281,7 +281,7 @@ class NeuralStyle:
             return self, None
         fitted = replace(self, stages=self.float32_cpu_stages, float32_cpu_stages=None)
         return fitted, (f"This CPU has no bfloat16 matrix units, so VGG19 runs in float32 and the preset runs "
-                        f"{_schedule(fitted.stages)} iterations instead of {_schedule(self.stages)} (about 0.7× "
+                        f"{_schedule(fitted.stages)} iterations instead of {_schedule(self.stages)} (about 0.75× "
                         f"the time, a slightly lighter look); set iterations to {self.iterations} for the full "
                         "schedule.")
 

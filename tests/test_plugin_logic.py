@@ -374,7 +374,7 @@ def test_the_option_widgets_are_the_options_each_preset_reads_with_its_values() 
     assert set(default) == (PRESETS["default"].reads & sent) - HOST_SET
     assert default["size"].default == PRESETS["default"].size and default["size"].kind == "int"
     assert (default["size"].minimum, default["size"].maximum, default["size"].unit) == (32, 1500, "px")
-    listed = PRESETS["default"].for_device(CPU)[0].iterations  # 33 where VGG19 runs in float32 on this CPU
+    listed = PRESETS["default"].for_device(CPU)[0].iterations  # 17 where VGG19 runs in float32 on this CPU
     assert default["iterations"].default == listed and default["iterations"].maximum == 900
     assert default["keep_brightness"].kind == "bool" and default["keep_brightness"].default is False
     assert default["smooth"].default is True and default["keep_brightness"].label == "Keep the photo's brightness"
@@ -390,7 +390,7 @@ def test_the_option_widgets_read_and_write_the_options_text() -> None:
     offered = _daemons_capabilities()
     default = option_fields(offered, "default")
     listed = PRESETS["default"].for_device(CPU)[0].iterations
-    values = form_values(default, "iterations=60 keep_brightness=true size=99999")  # the preset's: 50 or 33
+    values = form_values(default, "iterations=60 keep_brightness=true size=99999")  # the preset's: 26 or 17
     assert values["iterations"] == 60 and values["keep_brightness"] is True
     assert values["size"] == 2048  # fitted to the daemon's limit
     assert values["smooth"] is True  # unset: the preset's
