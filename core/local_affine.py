@@ -30,24 +30,30 @@ def _box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
     return F.avg_pool2d(x, size, stride=1, padding=radius, count_include_pad=True) * (size * size)
 
 
+def _window_normals(photo: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[photo; 1] in float64 (4×H×W), and each pixel's ridge-regularised normal matrix of the
+    least-squares fit over its window (H×W×4×4: window sums of basis_i·basis_j, plus the ridge)."""
+    height, width = photo.shape[-2:]
+    photo64 = photo.to(torch.float64)
+    basis = torch.cat([photo64, torch.ones_like(photo64[:1])])
+    normal = _box_sum((basis[:, None] * basis[None]).reshape(1, 16, height, width), radius)
+    normal = normal.reshape(4, 4, height, width).permute(2, 3, 0, 1)
+    ridge = torch.diag(torch.tensor([FIT_REGULARIZER] * 3 + [0.0], dtype=torch.float64, device=photo.device))
+    return basis, normal + ridge
+
+
 def fit_local_affine(output: torch.Tensor, photo: torch.Tensor, radius: int = 1) -> torch.Tensor:
     """Per-pixel least-squares affine map photo → output over windows of radius `radius`.
 
     `output` and `photo` are 3×H×W in [0, 1]. Returns 12×H×W coefficients: rows of the 3×4
     matrix A with output ≈ A · [photo; 1], one row per output channel.
     """
-    photo64 = photo.to(torch.float64)[None]
-    output64 = output.to(torch.float64)[None]
     height, width = photo.shape[-2:]
-    ones = torch.ones_like(photo64[:, :1])
-    basis = torch.cat([photo64, ones], dim=1)  # 1×4×H×W
-    # Window sums of basis_i·basis_j (4×4) and basis_i·output_c (4×3), all pixels at once.
-    normal = _box_sum((basis[:, :, None] * basis[:, None, :]).reshape(1, 16, height, width), radius)
-    normal = normal.reshape(4, 4, height, width).permute(2, 3, 0, 1)
-    rhs = _box_sum((basis[:, :, None] * output64[:, None, :]).reshape(1, 12, height, width), radius)
+    basis, normal = _window_normals(photo, radius)
+    # Window sums of basis_i·output_c (4×3), all pixels at once.
+    rhs = _box_sum((basis[:, None] * output.to(torch.float64)[None]).reshape(1, 12, height, width), radius)
     rhs = rhs.reshape(4, 3, height, width).permute(2, 3, 0, 1)
-    ridge = torch.diag(torch.tensor([FIT_REGULARIZER] * 3 + [0.0], dtype=torch.float64, device=photo.device))
-    coefficients = torch.linalg.solve(normal + ridge, rhs)  # H×W×4×3
+    coefficients = torch.linalg.solve(normal, rhs)  # H×W×4×3
     # Channel k·3 + c holds the coefficient of basis k (R, G, B, 1) for output channel c.
     return coefficients.permute(2, 3, 0, 1).reshape(12, height, width).to(torch.float32)
 
@@ -61,12 +67,9 @@ def local_affine_view(photo: torch.Tensor, radius: int = 1) -> Callable[[torch.T
     four weight maps w fixed by the photo (computed here once, in float64). An optimiser that steps
     in the image this map is applied to moves only through recolourings of the photo."""
     height, width = photo.shape[-2:]
-    basis = torch.cat([photo, torch.ones_like(photo[:1])])  # 4×H×W
-    basis64 = basis.to(torch.float64)
-    normal = _box_sum((basis64[:, None] * basis64[None]).reshape(1, 16, height, width), radius)
-    normal = normal.reshape(4, 4, height, width).permute(2, 3, 0, 1)
-    ridge = torch.diag(torch.tensor([FIT_REGULARIZER] * 3 + [0.0], dtype=torch.float64, device=photo.device))
-    weights = torch.einsum("khw,hwkj->jhw", basis64, torch.linalg.inv(normal + ridge)).to(photo.dtype)[:, None]
+    basis64, normal = _window_normals(photo, radius)
+    basis = basis64.to(photo.dtype)
+    weights = torch.einsum("khw,hwkj->jhw", basis64, torch.linalg.inv(normal)).to(photo.dtype)[:, None]
 
     def recolour(image: torch.Tensor) -> torch.Tensor:
         sums = _box_sum((basis[:, None] * image[None]).reshape(1, 12, height, width), radius)
