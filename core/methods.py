@@ -296,6 +296,7 @@ class NeuralStyle:
         (its Laplacian and targets would only raise the peak memory)."""
         assert net is not None, "NeuralStyle needs VGG19 (needs_network)"
         objective: Objective | None = None
+        view: Callable[[torch.Tensor], torch.Tensor] | None = None  # built with each size's objective
         bfloat16 = self.bfloat16 and runs_bfloat16_fast(images.content.device)
         winograd = self.winograd and not bfloat16 and winograd_faster(images.content.device)
         stage_losses: dict[str, dict[str, dict[str, float]]] = {}
@@ -313,12 +314,12 @@ class NeuralStyle:
                 objective = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
                                       self.weights, bfloat16_targets=bfloat16, winograd=winograd,
                                       style_layers=self._style_layers_at(scale))
+                view = _caffe_view(local_affine_view(level.content)) if self.recoloured_steps else None
             if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
                 reporter.check_cancel()  # building the Laplacian takes a moment at large sizes
             refit()  # to the cores idle now
             x = x.requires_grad_(True)
-            view = _caffe_view(local_affine_view(level.content)) if self.recoloured_steps else None
             stage_losses[stage.name], curvature = _run_stage(x, objective, stage, reporter, notes, bfloat16,
                                                              self.keep_best, self.warm_start, curvature, view)
             x = x.detach()

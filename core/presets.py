@@ -11,9 +11,9 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
   (`vgg.WinogradVGG19`): 0.81× the time on 8 DPST pairs, torch held to AVX2 (issue 21); and
   wherever VGG19 runs in float32 on a CPU, a shorter schedule (`FLOAT32_CPU_PYRAMID`). Its finish
   projects the result onto photorealistic images (`DEFAULT_FINISH`), which keeps more of the style
-  than the paper's smooth finish, so its ½- and full-size stages are half as long (15 and 5
-  iterations), and its stages step through local recolourings of the photo
-  (`RECOLOURED_STEPS`), so they are shorter again. The measurements below were made with the
+  than the paper's smooth finish, so its ½- and full-size stages became half as long (15 and 5
+  iterations); its stages now step through local recolourings of the photo, which made all three
+  shorter again (15 + 8 + 3, `RECOLOURED_STEPS`). The measurements below were made with the
   smooth finish and 30 and 10 iterations.
   On 10 DPST pairs (style distance ÷ the
   paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at 384 px (100/40/10) gained
