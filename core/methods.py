@@ -65,6 +65,7 @@ class Stage:
     iterations: int
     photorealism: bool  # the matting-Laplacian term is optimised (else only reported, if built)
     style_layers: tuple[str, ...] = STYLE_LAYERS  # those the style term matches at this size
+    content: bool = True  # the content term is matched at this size
 
 
 @dataclass
@@ -313,7 +314,8 @@ class NeuralStyle:
             if objective is None:
                 objective = Objective(net, level.content, level.style, level.content_masks, level.style_masks,
                                       self.weights, bfloat16_targets=bfloat16, winograd=winograd,
-                                      style_layers=self._style_layers_at(scale))
+                                      style_layers=self._style_layers_at(scale),
+                                      content_term=any(s.content for s in self.stages if s.scale == scale))
                 view = _caffe_view(local_affine_view(level.content)) if self.recoloured_steps else None
             if any(s.photorealism and s.iterations and s.scale == scale for s in self.stages):
                 objective.use_photorealism()  # also reported by the stages at this size that do not optimise it
@@ -418,7 +420,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         x.grad = None
         seen = seen_as(x)
         terms = objective.terms(seen, stage.photorealism, bfloat16 and count >= float32_evaluations,
-                                stage.style_layers)
+                                stage.style_layers, stage.content)
         total_loss = optimised_loss(terms, stage.photorealism)
         values = {k: float(v.detach()) for k, v in terms.items()}
         loss = float(total_loss.detach())
@@ -449,7 +451,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
 
     def losses_at_x() -> dict[str, float]:
         with torch.no_grad():
-            terms = objective.terms(seen_as(x), False, bfloat16, stage.style_layers)
+            terms = objective.terms(seen_as(x), False, bfloat16, stage.style_layers, stage.content)
         return {k: float(v) for k, v in terms.items()}
 
     record["last"] = losses_at_x()

@@ -60,13 +60,14 @@ class Objective:
 
     def __init__(self, net: VGG19Features, content: torch.Tensor, style: torch.Tensor, content_masks: torch.Tensor,
                  style_masks: torch.Tensor, weights: LossWeights, bfloat16_targets: bool = False,
-                 winograd: bool = False, style_layers: tuple[str, ...] = STYLE_LAYERS) -> None:
+                 winograd: bool = False, style_layers: tuple[str, ...] = STYLE_LAYERS, content_term: bool = True) -> None:
         """`bfloat16_targets`: the photo's content features and the reference's Gram matrices come from
         VGG19 in bfloat16 (for a method that evaluates in bfloat16: the same network on both sides).
         `winograd`: float32 evaluations and targets use `net.winograd_copy()` (`vgg.WinogradVGG19`).
         `style_layers`: those any evaluation of this objective will match (`terms`); only their targets
         are computed (the default's ½- and full-size stages need neither relu1_1's nor relu5_1's: a
-        shallower pass over the reference)."""
+        shallower pass over the reference). `content_term`: whether any evaluation will include the
+        content loss; without it the photo's pass through VGG19 for its target is skipped."""
         self.net = net
         self.float32_net: VGG19Features | WinogradVGG19 = net.winograd_copy() if winograd else net
         self.content = content
@@ -74,7 +75,8 @@ class Objective:
         self.content_regions = regions_at_style_layers(content_masks, style_layers)
         target_net = net.bfloat16_copy() if bfloat16_targets else self.float32_net
         with torch.no_grad():
-            self.content_target = target_net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER].float()
+            self.content_target = (target_net(to_caffe(content), [CONTENT_LAYER])[CONTENT_LAYER].float()
+                                   if content_term else None)
             self.style_targets = style_targets(target_net, style, style_masks, style_layers)
         self.laplacian: torch.Tensor | None = None
 
@@ -84,22 +86,24 @@ class Objective:
             self.laplacian = photo_laplacian(self.content)
 
     def terms(self, x: torch.Tensor, photoreal: bool, bfloat16: bool = False,
-              style_layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, torch.Tensor]:
+              style_layers: tuple[str, ...] = STYLE_LAYERS, content: bool = True) -> dict[str, torch.Tensor]:
         """Each weighted term at `x` (1×3×H×W, Caffe space); photorealism is detached unless `photoreal`.
 
         `bfloat16` runs VGG19 and the Gram products in bfloat16 (`vgg.BFloat16VGG19`,
         `losses.masked_grams`); the targets and the losses are float32. `style_layers`: those the
         style term matches (a subset of the objective's own); VGG19 runs only as deep as they and the
-        content layer need.
+        content layer need. `content`: include the content term (the objective must have it:
+        `content_term`).
         """
         w = self.weights
         net = self.net.bfloat16_copy() if bfloat16 else self.float32_net
-        features = net(x, set(style_layers) | {CONTENT_LAYER})
-        terms = {
-            "content": losses.content_loss(features[CONTENT_LAYER].float(), self.content_target, w.content),
-            "style": style_loss(features, self.content_regions, self.style_targets, w.style, style_layers),
-            "tv": losses.total_variation_loss(x, w.tv),
-        }
+        assert not content or self.content_target is not None, "this objective has no content term"
+        features = net(x, set(style_layers) | ({CONTENT_LAYER} if content else set()))
+        terms: dict[str, torch.Tensor] = {}
+        if content:
+            terms["content"] = losses.content_loss(features[CONTENT_LAYER].float(), self.content_target, w.content)
+        terms["style"] = style_loss(features, self.content_regions, self.style_targets, w.style, style_layers)
+        terms["tv"] = losses.total_variation_loss(x, w.tv)
         if self.laplacian is not None:
             term = photorealism_loss(from_caffe(x), self.laplacian, w.photorealism)
             terms["photorealism"] = term if photoreal else term.detach()

@@ -103,11 +103,13 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
 FINER_STYLE_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
 
 
-def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10, coarse: int = 30) -> tuple[Stage, ...]:
-    """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size."""
+def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10, coarse: int = 30,
+             finer_content: bool = True) -> tuple[Stage, ...]:
+    """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size;
+    `finer_content`: the ½- and full-size stages match the content term too."""
     return (Stage("coarse", 0.25, coarse, photorealism),
-            Stage("medium", 0.5, medium, photorealism, FINER_STYLE_LAYERS),
-            Stage("fine", 1.0, fine, photorealism, FINER_STYLE_LAYERS))
+            Stage("medium", 0.5, medium, photorealism, FINER_STYLE_LAYERS, finer_content),
+            Stage("fine", 1.0, fine, photorealism, FINER_STYLE_LAYERS, finer_content))
 
 
 #: The default's finish and its shorter ½- and full-size stages. The smooth finish gave back half
@@ -135,7 +137,14 @@ DEFAULT_FINISH = ProjectedAffine(strength=1.0)
 #: 0.55, 1.14, 1.06 (1.47) for 20 + 10 + 3 pixel steps; 12 + 6 + 2 7.29 s, 0.78, 0.57, 1.12, 0.85.
 #: Recoloured steps at ½ and full size only: 20 + 10 + 3 0.68 at 384 px against 0.67 at every size
 #: (issue 21).
-RECOLOURED_STEPS = _pyramid(photorealism=True, coarse=15, medium=8, fine=3)
+#: Their ½- and full-size stages leave out the content term: a recolouring of the photo keeps its
+#: structure by construction, and the photo's pass for the content target and each evaluation's
+#: conv4_2 are saved. Same 8 pairs and machine, one run each: in bfloat16 3.06 s, 0.633, 0.67, 1.107,
+#: 0.722 against 3.29 s, 0.665, 0.65, 1.116, 0.738 with it at every size; torch held to AVX2 (the
+#: `FLOAT32_CPU_PYRAMID` schedule) 6.23 s, 0.808, 0.55, 1.126, 0.924 against 7.17 s, 0.830, 0.53,
+#: 1.130, 0.964. Without it at full size only: 6.44 s, 0.818, 0.54, 1.129, 0.940; at ¼ size too,
+#: the edges kept less (bfloat16 2.91 s, edges 1.089; AVX2 6.60 s, 1.111).
+RECOLOURED_STEPS = _pyramid(photorealism=True, coarse=15, medium=8, fine=3, finer_content=False)
 
 #: The default's schedule where VGG19 runs in float32 on a CPU (`NeuralStyle.float32_cpu_stages`:
 #: there an evaluation costs several times a bfloat16 one; measurements at `RECOLOURED_STEPS`).
@@ -144,7 +153,7 @@ RECOLOURED_STEPS = _pyramid(photorealism=True, coarse=15, medium=8, fine=3)
 #: 9.08 s, 0.93; a full-size stage at ¾ size, 20 + 10 + 4, 8.26 s, 0.89 at 384 px but 1.28 at 512
 #: px against 1.06 (it looks better only at the size it is measured at); no content term at ½ and
 #: full size 0.89 at 384 px and 1.05 at 512 px in the same time (issue 21).
-FLOAT32_CPU_PYRAMID = _pyramid(photorealism=True, coarse=10, medium=5, fine=2)
+FLOAT32_CPU_PYRAMID = _pyramid(photorealism=True, coarse=10, medium=5, fine=2, finer_content=False)
 
 
 PRESETS: dict[str, Preset] = {

@@ -269,6 +269,7 @@ class TestRun:
         net = load_vgg19()
         built: list[Objective] = []
         target_passes: list[list[str]] = []  # the deepest layer of each pass while an objective is built
+        evaluation_passes: list[str] = []  # the deepest layer of every other pass
         forward = VGG19Features.forward
 
         class Spied(Objective):
@@ -278,8 +279,8 @@ class TestRun:
                 built.append(self)
 
         def spied(module, x, wanted):
-            if len(target_passes) > len(built):
-                target_passes[-1].append(max(wanted, key=list(module.layers).index))
+            deepest = max(wanted, key=list(module.layers).index)
+            (target_passes[-1] if len(target_passes) > len(built) else evaluation_passes).append(deepest)
             return forward(module, x, wanted)
         method = replace(PRESETS["default"].method, bfloat16=False, winograd=False).configured({"iterations": 3})
         with pytest.MonkeyPatch.context() as patch:
@@ -288,14 +289,20 @@ class TestRun:
             method.run(images, net, 0, Reporter(method, None, None), [])
         assert [sorted(objective.style_targets) for objective in built] == [
             sorted(STYLE_LAYERS), sorted(FINER_STYLE_LAYERS), sorted(FINER_STYLE_LAYERS)]
-        # The photo's content pass, then the reference's.
-        assert target_passes == [["relu4_2", "relu5_1"], ["relu4_2", "relu4_1"], ["relu4_2", "relu4_1"]]
+        # The photo's content pass, then the reference's; the finer sizes have no content term (recoloured
+        # steps keep the photo's structure), so no content pass, and their evaluations stop at relu4_1.
+        assert target_passes == [["relu4_2", "relu5_1"], ["relu4_1"], ["relu4_1"]]
+        assert built[1].content_target is None and built[2].content_target is None
+        # 2 + 1 + 0 iterations, and each stage's closing evaluation.
+        assert evaluation_passes == ["relu5_1"] * 3 + ["relu4_1"] * 3
+        with pytest.raises(AssertionError, match="no content term"):
+            built[1].terms(to_caffe(images.at_scale(0.5).content), False, style_layers=FINER_STYLE_LAYERS)
         medium = images.at_scale(0.5)
         every = Objective(net, medium.content, medium.style, medium.content_masks, medium.style_masks, LossWeights())
         for layer in FINER_STYLE_LAYERS:
             assert torch.equal(built[1].style_targets[layer], every.style_targets[layer])
         with pytest.raises(KeyError):
-            built[1].terms(to_caffe(medium.content), False)  # asks for relu1_1, which it was not built for
+            built[1].terms(to_caffe(medium.content), False, content=False)  # asks for relu1_1, which it was not built for
 
     def test_the_fast_schedule_leaves_relu1_1_and_relu5_1_to_its_coarsest_stage(self):
         for name in ("default", "painterly"):
