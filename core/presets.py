@@ -13,7 +13,8 @@ without knowing them in advance. Their times are measured by benchmarks/speed.py
   projects the result onto photorealistic images (`DEFAULT_FINISH`), which keeps more of the style
   than the paper's smooth finish, so its ½- and full-size stages became half as long (15 and 5
   iterations); its stages now step through local recolourings of the photo, which made all three
-  shorter again (15 + 8 + 3, `RECOLOURED_STEPS`). The measurements below were made with the
+  shorter again (15 + 8 + 3, `RECOLOURED_STEPS`), and lets them leave the content term to the
+  ¼-size stage and relu5_1 out. The measurements below were made with the
   smooth finish and 30 and 10 iterations.
   On 10 DPST pairs (style distance ÷ the
   paper's, median): 1.14 at 384 px, 1.00 at 512 px; more iterations at 384 px (100/40/10) gained
@@ -91,7 +92,8 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
 
 
 #: The ½- and full-size stages' style layers: relu5_1's statistics (16×10 px at ½ size) are matched
-#: at ¼ size already. Leaving it out at full size saves conv4_3 to conv5_1 (13 % of a 512 px
+#: at ¼ size already (by the painterly preset; the default's recoloured steps match them nowhere,
+#: `COARSE_STYLE_LAYERS`). Leaving it out at full size saves conv4_3 to conv5_1 (13 % of a 512 px
 #: evaluation; style distance on 8 DPST pairs 1.013 either way), and at ½ size as well 0.93× the
 #: default's time (2-core "Intel(R) Xeon(R) Processor"), style ÷ paper 0.97 against 0.98 on 8 pairs,
 #: each pair within 0.02 (issue 21). relu1_1's (each pixel's colour with its neighbours') are
@@ -103,13 +105,28 @@ def _paper(style_iterations: int, photoreal_iterations: int) -> NeuralStyle:
 FINER_STYLE_LAYERS = ("relu2_1", "relu3_1", "relu4_1")
 
 
-def _pyramid(photorealism: bool, medium: int = 30, fine: int = 10, coarse: int = 30,
-             finer_content: bool = True) -> tuple[Stage, ...]:
-    """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size;
-    `finer_content`: the ½- and full-size stages match the content term too."""
-    return (Stage("coarse", 0.25, coarse, photorealism),
-            Stage("medium", 0.5, medium, photorealism, FINER_STYLE_LAYERS, finer_content),
-            Stage("fine", 1.0, fine, photorealism, FINER_STYLE_LAYERS, finer_content))
+def _pyramid(photorealism: bool) -> tuple[Stage, ...]:
+    """The fast schedule: most iterations at ¼ and ½ of the working size, a few at full size."""
+    return (Stage("coarse", 0.25, 30, photorealism),
+            Stage("medium", 0.5, 30, photorealism, FINER_STYLE_LAYERS),
+            Stage("fine", 1.0, 10, photorealism, FINER_STYLE_LAYERS))
+
+
+#: The ¼-size stage's style layers with recoloured steps: relu5_1 left out as well (its statistics
+#: at ¼ size are those of a 8×5 px layer), which stops that stage's VGG19 at the content layer,
+#: relu4_2. On the speed table's 8 DPST pairs (2-core "Intel(R) Xeon(R) Processor", medians of one
+#: run; style ÷ paper at 384 and 512 px, measured with all five layers): 0.91× the time in
+#: bfloat16, 0.628 and 0.717 against 0.633 and 0.722; with torch held to AVX2 0.94×, 0.818 and
+#: 0.927 against 0.808 and 0.924 (issue 21).
+COARSE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+def _recoloured_pyramid(coarse: int, medium: int, fine: int) -> tuple[Stage, ...]:
+    """The default's schedule, for recoloured steps: the photorealism term at every size, the content
+    term and relu1_1 at ¼ size only."""
+    return (Stage("coarse", 0.25, coarse, True, COARSE_STYLE_LAYERS),
+            Stage("medium", 0.5, medium, True, FINER_STYLE_LAYERS, content=False),
+            Stage("fine", 1.0, fine, True, FINER_STYLE_LAYERS, content=False))
 
 
 #: The default's finish and its shorter ½- and full-size stages. The smooth finish gave back half
@@ -144,7 +161,7 @@ DEFAULT_FINISH = ProjectedAffine(strength=1.0)
 #: `FLOAT32_CPU_PYRAMID` schedule) 6.23 s, 0.808, 0.55, 1.126, 0.924 against 7.17 s, 0.830, 0.53,
 #: 1.130, 0.964. Without it at full size only: 6.44 s, 0.818, 0.54, 1.129, 0.940; at ¼ size too,
 #: the edges kept less (bfloat16 2.91 s, edges 1.089; AVX2 6.60 s, 1.111).
-RECOLOURED_STEPS = _pyramid(photorealism=True, coarse=15, medium=8, fine=3, finer_content=False)
+RECOLOURED_STEPS = _recoloured_pyramid(coarse=15, medium=8, fine=3)
 
 #: The default's schedule where VGG19 runs in float32 on a CPU (`NeuralStyle.float32_cpu_stages`:
 #: there an evaluation costs several times a bfloat16 one; measurements at `RECOLOURED_STEPS`).
@@ -153,7 +170,7 @@ RECOLOURED_STEPS = _pyramid(photorealism=True, coarse=15, medium=8, fine=3, fine
 #: 9.08 s, 0.93; a full-size stage at ¾ size, 20 + 10 + 4, 8.26 s, 0.89 at 384 px but 1.28 at 512
 #: px against 1.06 (it looks better only at the size it is measured at); no content term at ½ and
 #: full size 0.89 at 384 px and 1.05 at 512 px in the same time (issue 21).
-FLOAT32_CPU_PYRAMID = _pyramid(photorealism=True, coarse=10, medium=5, fine=2, finer_content=False)
+FLOAT32_CPU_PYRAMID = _recoloured_pyramid(coarse=10, medium=5, fine=2)
 
 
 PRESETS: dict[str, Preset] = {

@@ -20,7 +20,7 @@ from photostyle.core.methods import (METHODS, ColourTransfer, NeuralStyle, Repor
 from photostyle.core.losses import masked_style_loss
 from photostyle.core.matting import photo_laplacian, photorealism_loss
 from photostyle.core.objective import STYLE_LAYERS, LossWeights, Objective
-from photostyle.core.presets import COMMON_OPTIONS, FINER_STYLE_LAYERS, PRESETS
+from photostyle.core.presets import COARSE_STYLE_LAYERS, COMMON_OPTIONS, FINER_STYLE_LAYERS, PRESETS
 from photostyle.core.progress import Progress
 from photostyle.core.vgg import VGG19Features, from_caffe, load_vgg19, to_caffe
 
@@ -288,13 +288,14 @@ class TestRun:
             patch.setattr(VGG19Features, "forward", spied)
             method.run(images, net, 0, Reporter(method, None, None), [])
         assert [sorted(objective.style_targets) for objective in built] == [
-            sorted(STYLE_LAYERS), sorted(FINER_STYLE_LAYERS), sorted(FINER_STYLE_LAYERS)]
+            sorted(COARSE_STYLE_LAYERS), sorted(FINER_STYLE_LAYERS), sorted(FINER_STYLE_LAYERS)]
         # The photo's content pass, then the reference's; the finer sizes have no content term (recoloured
         # steps keep the photo's structure), so no content pass, and their evaluations stop at relu4_1.
-        assert target_passes == [["relu4_2", "relu5_1"], ["relu4_1"], ["relu4_1"]]
+        assert target_passes == [["relu4_2", "relu4_1"], ["relu4_1"], ["relu4_1"]]
         assert built[1].content_target is None and built[2].content_target is None
-        # 2 + 1 + 0 iterations, and each stage's closing evaluation.
-        assert evaluation_passes == ["relu5_1"] * 3 + ["relu4_1"] * 3
+        # 2 + 1 + 0 iterations; the closing evaluation of the stage that starts cold, and of the one
+        # that took no step (a warm-started stage with steps is not evaluated at its result).
+        assert evaluation_passes == ["relu4_2"] * 3 + ["relu4_1"] * 2
         with pytest.raises(AssertionError, match="no content term"):
             built[1].terms(to_caffe(images.at_scale(0.5).content), False, style_layers=FINER_STYLE_LAYERS)
         medium = images.at_scale(0.5)
@@ -307,8 +308,10 @@ class TestRun:
     def test_the_fast_schedule_leaves_relu1_1_and_relu5_1_to_its_coarsest_stage(self):
         for name in ("default", "painterly"):
             coarse, medium, fine = PRESETS[name].method.stages
-            assert coarse.style_layers == STYLE_LAYERS
+            # The default's recoloured steps match relu5_1 nowhere.
+            assert coarse.style_layers == (COARSE_STYLE_LAYERS if name == "default" else STYLE_LAYERS)
             assert medium.style_layers == fine.style_layers == FINER_STYLE_LAYERS == STYLE_LAYERS[1:4]
+        assert COARSE_STYLE_LAYERS == STYLE_LAYERS[:4]
         assert all(stage.style_layers == STYLE_LAYERS for stage in PRESETS["reference"].method.stages)
 
     def test_the_result_is_at_the_last_stages_size_with_its_photo(self):
