@@ -136,7 +136,7 @@ def _recoloured_pyramid(coarse: int, medium: int, fine: int) -> tuple[Stage, ...
 #: Processor", bfloat16) 0.87, 0.81, 1.11 with 15 and 5 iterations at ½ and full size against
 #: 1.02, 0.88, 1.10 for 30 and 10 with the smooth finish, style better on 15 of the 16 pairs, the
 #: largest 1.58 against 1.67; 0.68× the time on the speed table's 8 pairs, 0.62× with torch held to
-#: AVX2, and on 12 pairs not tuned on 0.69×, style 0.81 against 1.00 (README, Benchmarks). Strength 3 instead of 2: 0.98, 0.71; 10 iterations at ½
+#: AVX2, and on 12 pairs not tuned on 0.69×, style 0.81 against 1.00 (benchmarks/HISTORY.md, seventh round). Strength 3 instead of 2: 0.98, 0.71; 10 iterations at ½
 #: size: 0.91, 0.78, the largest 1.72; 20 at ¼ size as well: 0.94, the largest 1.99; no full-size
 #: stage (any strength): 1.12-1.33 (issue 21). Strength 1 since each finer stage starts from a
 #: projection too (`methods.projected_carry`, which lists the measurements).
