@@ -415,6 +415,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
     count = 0
     initial_scale = curvature * SCALE_GROWTH if warm_start and curvature is not None else None
     float32_evaluations = FLOAT32_EVALUATIONS if initial_scale is None else 0
+    checked = initial_scale is None  # evaluated again at its result (see the end)
 
     def closure() -> torch.Tensor:
         nonlocal count, best
@@ -428,7 +429,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
         loss = float(total_loss.detach())
         if not np.isfinite(loss):
             raise _Diverged
-        if keep_best and (best is None or loss < best[0]):
+        if keep_best and checked and (best is None or loss < best[0]):
             best = loss, x.detach().clone()
         last_good.copy_(x.detach())
         total_loss.backward()
@@ -465,7 +466,7 @@ def _run_stage(x: torch.Tensor, objective: Objective, stage: Stage, reporter: Re
     # 39 pairs, on that machine with and without the hold, no warm-started stage ended above
     # UNSTABLE_RISE (the largest 1.74× its first loss, the rest below 1×; issue 21). Its last losses
     # are its last evaluation's.
-    if initial_scale is None or count == 0:
+    if checked or count == 0:
         record["last"] = losses_at_x()
         if best is not None and (optimised_loss(record["last"], stage.photorealism)
                                  > UNSTABLE_RISE * optimised_loss(record["first"], stage.photorealism)):
