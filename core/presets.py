@@ -169,7 +169,8 @@ RECOLOURED_STEPS = _recoloured_pyramid(coarse=15, medium=8, fine=3)
 #: held to AVX2, 8 pairs, style ÷ paper at 384 px): 15 + 8 + 3 8.16 s, 1.02 against 20 + 10 + 3
 #: 9.08 s, 0.93; a full-size stage at ¾ size, 20 + 10 + 4, 8.26 s, 0.89 at 384 px but 1.28 at 512
 #: px against 1.06 (it looks better only at the size it is measured at); no content term at ½ and
-#: full size 0.89 at 384 px and 1.05 at 512 px in the same time (issue 21).
+#: full size 0.89 at 384 px and 1.05 at 512 px in the same time, with pixel steps (with recoloured
+#: steps it is left out there, and its passes saved: `RECOLOURED_STEPS`) (issue 21).
 FLOAT32_CPU_PYRAMID = _recoloured_pyramid(coarse=10, medium=5, fine=2)
 
 
