@@ -284,7 +284,7 @@ class NeuralStyle:
         fitted = replace(self, stages=self.float32_cpu_stages, float32_cpu_stages=None)
         return fitted, (f"This CPU has no bfloat16 matrix units, so VGG19 runs in float32 and the preset runs "
                         f"{_schedule(fitted.stages)} iterations instead of {_schedule(self.stages)} (about 0.75× "
-                        f"the time, a slightly lighter look); set iterations to {self.iterations} for the full "
+                        f"the time, a lighter look); set iterations to {self.iterations} for the full "
                         "schedule.")
 
     def _style_layers_at(self, scale: float) -> tuple[str, ...]:
